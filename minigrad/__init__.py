@@ -1,0 +1,76 @@
+"""minigrad: automatic differentiation on NumPy, one vector-Jacobian rule per primitive.
+
+>>> import minigrad as mg
+>>> W = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+>>> x = mg.tensor([1.0, -1.0])
+>>> s = mg.tanh(W @ x).sum()
+>>> s.backward()
+>>> W.grad.shape
+(2, 2)
+"""
+
+from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Tensor  # noqa: I001  (first: the operation modules import it)
+from .linalg import dot, einsum, matmul, outer
+from .ops import (
+    abs,
+    absolute,
+    add,
+    as_tensor,
+    clip,
+    cos,
+    divide,
+    exp,
+    expm1,
+    log,
+    log1p,
+    log_softmax,
+    logsumexp,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    multiply,
+    negative,
+    power,
+    relu,
+    sigmoid,
+    sign,
+    sin,
+    softmax,
+    sqrt,
+    subtract,
+    sum,
+    tanh,
+)
+from .shape_ops import (
+    astype,
+    broadcast_to,
+    concatenate,
+    expand_dims,
+    reshape,
+    squeeze,
+    stack,
+    swapaxes,
+    transpose,
+    where,
+)
+
+float32 = __import__("numpy").float32
+float64 = __import__("numpy").float64
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "rand",
+    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+    "add", "subtract", "multiply", "divide", "power", "negative", "abs", "absolute", "sign",
+    "maximum", "minimum", "clip", "where",
+    "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "softmax", "log_softmax",
+    "sum", "mean", "max", "min", "logsumexp",
+    "matmul", "dot", "outer", "einsum",
+    "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to", "astype",
+    "concatenate", "stack", "as_tensor", "float32", "float64",
+]

@@ -1,0 +1,58 @@
+"""Making tensors: ``tensor``, ``zeros``, ``ones``, ``randn``, ``arange`` and friends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A new leaf tensor holding a copy of ``data`` (Python floats give float64, as in NumPy)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _shape(shape: tuple) -> Any:
+    return shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+
+
+def zeros(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """``mg.zeros(2, 3)`` or ``mg.zeros((2, 3))``."""
+    return Tensor(np.zeros(_shape(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape: Any, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.ones(_shape(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    return Tensor(np.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return Tensor(np.zeros_like(data, dtype=dtype), requires_grad=requires_grad)
+
+
+def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    data = t.data if isinstance(t, Tensor) else np.asarray(t)
+    return Tensor(np.ones_like(data, dtype=dtype), requires_grad=requires_grad)
+
+
+def arange(*args: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """As ``np.arange``: ``mg.arange(5)``, ``mg.arange(0, 1, 0.25)``."""
+    return Tensor(np.arange(*args, dtype=dtype), requires_grad=requires_grad)
+
+
+def randn(*shape: Any, rng: Any = None, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples; ``rng`` is a ``np.random.Generator`` or a seed."""
+    rng = np.random.default_rng(rng)
+    return Tensor(rng.standard_normal(_shape(shape)).astype(dtype, copy=False), requires_grad=requires_grad)
+
+
+def rand(*shape: Any, rng: Any = None, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1); ``rng`` is a ``np.random.Generator`` or a seed."""
+    rng = np.random.default_rng(rng)
+    return Tensor(rng.random(_shape(shape)).astype(dtype, copy=False), requires_grad=requires_grad)

@@ -1,0 +1,158 @@
+"""The backward engine: one walk over the graph in reverse topological order, without recursion.
+
+Every node gets a creation id larger than its parents' ids, so visiting the reached nodes from the
+largest id down visits every node after all of its consumers: a heap of ids is a topological order
+that is built while walking. A node's gradient is complete when it leaves the heap; it is then
+handed to its parents through the rules in ``minigrad.rules.VJPS`` and dropped.
+"""
+
+from __future__ import annotations
+
+from heapq import heappop, heappush
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import set_grad_enabled
+from .rules import VJPS
+from .tensor import Tensor
+
+
+def unbroadcast(g: Any, shape: tuple) -> Any:
+    """Sum ``g`` over the axes that broadcasting added (leading) or stretched (size 1 in ``shape``).
+
+    The only place where broadcasting is undone: no rule sums over broadcast axes by itself.
+    """
+    lead = g.ndim - len(shape)
+    if lead < 0:
+        return g.reshape(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1)
+    if axes:
+        g = g.sum(axis=axes)
+    return g.reshape(shape)
+
+
+def _freed(node: Tensor) -> RuntimeError:
+    return RuntimeError(
+        f"backward: the graph through '{node._op}' (shape {node.data.shape}) was already freed by an earlier "
+        "backward; pass retain_graph=True to the first backward to go through it twice"
+    )
+
+
+def _seed(root: Tensor, gradient: Any, create_graph: bool) -> Any:
+    """The gradient of the root itself, checked against its shape."""
+    if not root._rg:
+        raise RuntimeError("backward: this tensor does not require grad and has no grad_fn, so nothing to do")
+    shape = root.data.shape
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward: the output has shape {shape}; backward() without a gradient needs a scalar "
+                "(pass gradient= of that shape, or reduce the output first, e.g. .sum())"
+            )
+        g = np.ones(shape, dtype=root.data.dtype)
+    else:
+        value = gradient.data if isinstance(gradient, Tensor) else gradient
+        if np.shape(value) != shape:
+            raise ValueError(f"backward: gradient has shape {np.shape(value)} but the output has shape {shape}")
+        if create_graph and isinstance(gradient, Tensor):
+            return gradient
+        g = np.array(value, dtype=root.data.dtype)  # a copy: never alias the caller's array
+    return Tensor(g) if create_graph else g
+
+
+def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    g = _seed(root, gradient, create_graph)
+    grads = backward_pass(root, g, retain_graph or create_graph, create_graph, None)
+    for leaf, grad in grads.items():
+        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+
+
+def backward_pass(root: Tensor, g: Any, retain_graph: bool, create_graph: bool, inputs: Any) -> dict:
+    """Push ``g`` from ``root`` down the graph; return the gradients it reaches.
+
+    With ``inputs`` None the result holds every leaf that requires grad, else just the tensors in
+    ``inputs`` (leaves or not). Arrays with ``create_graph`` False, Tensors (recorded) with it True.
+    """
+    if create_graph:
+        with set_grad_enabled(True):
+            return _walk(root, g, retain_graph, inputs, _step_recorded)
+    return _walk(root, g, retain_graph, inputs, _step)
+
+
+def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any, step: Any) -> dict:
+    wanted = None if inputs is None else {id(t) for t in inputs}
+    grads = {root: g}
+    owned: set = set()  # nodes whose gradient array this walk made, so may add into in place
+    heap = [(-root._id, root)]
+    found: dict = {}
+    handed: set = set()  # ids of the arrays handed out, so no two results share one
+    while heap:
+        node = heappop(heap)[1]
+        g = grads.pop(node)
+        if wanted is None and node._op is None or wanted is not None and id(node) in wanted:
+            found[node] = _own(g, node, node in owned, handed) if step is _step else g
+        if node._op is None:
+            continue
+        parents = node._parents
+        if parents is None:
+            raise _freed(node)
+        step(node, g, parents, grads, owned, heap)
+        if not retain_graph:
+            node._args = node._parents = None
+    return found
+
+
+def _step(node: Tensor, g: Any, parents: tuple, grads: dict, owned: set, heap: list) -> None:
+    """Hand ``g`` to each parent of ``node`` as arrays, accumulating in place where it is safe."""
+    rules = VJPS[node._op]
+    args = node._args
+    ans = node.data
+    for i, parent in parents:
+        pg = rules[i](g, ans, *args)
+        pdata = parent.data
+        if pg.shape != pdata.shape:
+            pg = unbroadcast(pg, pdata.shape)
+        if pg.dtype != pdata.dtype:
+            pg = pg.astype(pdata.dtype)
+        if parent in grads:
+            if parent in owned:  # an array made here by an earlier addition: nobody else holds it
+                grads[parent] += pg
+            else:  # copy on first accumulation: the first gradient may be shared (``add`` hands g to both)
+                grads[parent] = grads[parent] + pg
+                owned.add(parent)
+        else:
+            grads[parent] = pg
+            heappush(heap, (-parent._id, parent))
+
+
+def _step_recorded(node: Tensor, g: Tensor, parents: tuple, grads: dict, owned: set, heap: list) -> None:
+    """Hand ``g`` to each parent as Tensors, recording the backward pass for a higher derivative."""
+    rules = VJPS[node._op]
+    args = list(node._args)
+    for i, parent in parents:
+        args[i] = parent
+    for i, parent in parents:
+        pg = rules[i](g, node, *args)
+        if not isinstance(pg, Tensor):
+            pg = Tensor(pg)
+        if pg.data.shape != parent.data.shape:
+            pg = unbroadcast(pg, parent.data.shape)
+        if pg.data.dtype != parent.data.dtype:
+            pg = pg.astype(parent.data.dtype)
+        if parent in grads:
+            grads[parent] = grads[parent] + pg
+        else:
+            grads[parent] = pg
+            heappush(heap, (-parent._id, parent))
+
+
+def _own(g: Any, node: Tensor, owned: bool, handed: set) -> np.ndarray:
+    """``g`` as a gradient that shares memory with no other result of this walk."""
+    if type(g) is not np.ndarray:
+        g = np.asarray(g)
+    elif not owned and (g.base is not None or id(g) in handed or not g.flags.writeable):
+        g = g.copy()
+    handed.add(id(g))
+    return g

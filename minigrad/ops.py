@@ -1,0 +1,272 @@
+"""Forward functions of the arithmetic, elementwise and reduction operations.
+
+Each primitive computes its value with NumPy and records itself with ``record``; its derivative
+lives in ``minigrad.rules``. Composites (``mean``, ``relu``, ``softmax``...) are written with primitives
+and have no rule of their own.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor, _constant, record
+
+_NUMBER = (int, float, bool, np.generic, np.ndarray)
+
+
+def as_tensor(x: Any) -> Tensor:
+    """``x`` itself if it is a Tensor, else a constant tensor over ``np.asarray(x)`` (no copy)."""
+    if type(x) is Tensor:
+        return x
+    if isinstance(x, Tensor):
+        return x
+    return _constant(np.asarray(x))
+
+
+def _operand(op: str, x: Any) -> Any:
+    """A non-tensor operand as the rules see it: numbers and arrays stay, sequences become arrays."""
+    if isinstance(x, _NUMBER):
+        return x
+    if isinstance(x, (list, tuple)):
+        return np.asarray(x)
+    raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
+
+
+def _unary(op: str, fn: Any, x: Any) -> Tensor:
+    if type(x) is not Tensor:
+        x = as_tensor(x)
+    d = x.data
+    return record(op, fn(d), (d,), ((0, x),) if x._rg else ())
+
+
+def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
+    parents: tuple = ()
+    if type(a) is Tensor:
+        x = a.data
+        if a._rg:
+            parents = ((0, a),)
+    else:
+        x = _operand(op, a)
+    if type(b) is Tensor:
+        y = b.data
+        if b._rg:
+            parents += ((1, b),)
+    else:
+        y = _operand(op, b)
+    try:
+        out = fn(x, y)
+    except ValueError:
+        raise ValueError(
+            f"{op}: operands with shapes {np.shape(x)} and {np.shape(y)} cannot be broadcast together"
+        ) from None
+    return record(op, out, (x, y), parents)
+
+
+# -- arithmetic ---------------------------------------------------------------------------------
+def add(a: Any, b: Any) -> Tensor:
+    """a + b, with NumPy broadcasting."""
+    return _binary("add", np.add, a, b)
+
+
+def subtract(a: Any, b: Any) -> Tensor:
+    """a - b, with NumPy broadcasting."""
+    return _binary("subtract", np.subtract, a, b)
+
+
+def multiply(a: Any, b: Any) -> Tensor:
+    """a * b elementwise, with NumPy broadcasting."""
+    return _binary("multiply", np.multiply, a, b)
+
+
+def divide(a: Any, b: Any) -> Tensor:
+    """a / b elementwise; division by zero follows IEEE (inf or nan, with NumPy's warning)."""
+    return _binary("divide", np.divide, a, b)
+
+
+def power(a: Any, b: Any) -> Tensor:
+    """a ** b elementwise. d/db is taken as 0 where a == 0 (0 ** b is flat in b for b > 0)."""
+    return _binary("power", np.power, a, b)
+
+
+def maximum(a: Any, b: Any) -> Tensor:
+    """Elementwise maximum; at ties the gradient is split evenly between a and b."""
+    return _binary("maximum", np.maximum, a, b)
+
+
+def minimum(a: Any, b: Any) -> Tensor:
+    """Elementwise minimum; at ties the gradient is split evenly between a and b."""
+    return _binary("minimum", np.minimum, a, b)
+
+
+def negative(x: Any) -> Tensor:
+    return _unary("negative", np.negative, x)
+
+
+def absolute(x: Any) -> Tensor:
+    """|x|; its gradient at 0 is taken as 0 (the subgradient sign(0) = 0, as in NumPy and PyTorch)."""
+    return _unary("absolute", np.absolute, x)
+
+
+abs = absolute
+
+
+def sign(x: Any) -> Tensor:
+    """sign(x): piecewise constant, so it carries no gradient."""
+    return _constant(np.asarray(np.sign(as_tensor(x).data)))
+
+
+def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
+    """Limit x to [min, max]. The gradient passes where min <= x <= max (bounds included), else 0.
+
+    The bounds are constants; use ``maximum``/``minimum`` for bounds that need a gradient.
+    """
+    if min is None and max is None:
+        raise ValueError("clip: give at least one of min and max")
+    bounds = []
+    for bound in (min, max):
+        if isinstance(bound, Tensor):
+            if bound._rg:
+                raise TypeError("clip: bounds are constants; use mg.maximum/mg.minimum for a differentiable bound")
+            bound = bound.data
+        bounds.append(bound)
+    x = as_tensor(x)
+    d = x.data
+    return record("clip", np.clip(d, bounds[0], bounds[1]), (d, bounds[0], bounds[1]), ((0, x),) if x._rg else ())
+
+
+# -- elementwise functions ----------------------------------------------------------------------
+def exp(x: Any) -> Tensor:
+    return _unary("exp", np.exp, x)
+
+
+def log(x: Any) -> Tensor:
+    """Natural log; log(0) = -inf and log(x < 0) = nan, with NumPy's warning."""
+    return _unary("log", np.log, x)
+
+
+def log1p(x: Any) -> Tensor:
+    return _unary("log1p", np.log1p, x)
+
+
+def expm1(x: Any) -> Tensor:
+    return _unary("expm1", np.expm1, x)
+
+
+def sqrt(x: Any) -> Tensor:
+    """Square root; its gradient at 0 is inf (IEEE), with NumPy's warning."""
+    return _unary("sqrt", np.sqrt, x)
+
+
+def sin(x: Any) -> Tensor:
+    return _unary("sin", np.sin, x)
+
+
+def cos(x: Any) -> Tensor:
+    return _unary("cos", np.cos, x)
+
+
+def tanh(x: Any) -> Tensor:
+    return _unary("tanh", np.tanh, x)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # 1 / (1 + e^-x) = exp(-log(1 + e^-x)), with log(1 + e^-x) computed without overflow.
+    return np.exp(-np.logaddexp(0, -x))
+
+
+def sigmoid(x: Any) -> Tensor:
+    """σ(x) = 1 / (1 + e^-x).
+
+    A primitive rather than a composite: built from exp and divide it overflows to nan gradients
+    at x = -1e4, and one node costs less than four.
+    """
+    return _unary("sigmoid", _sigmoid, x)
+
+
+def relu(x: Any) -> Tensor:
+    """max(x, 0); its gradient at 0 is 0, as in PyTorch."""
+    x = as_tensor(x)
+    return where(x.data > 0, x, 0)
+
+
+# -- reductions ---------------------------------------------------------------------------------
+def _axis(op: str, x: Tensor, axis: Any) -> Any:
+    """``axis`` checked against x and made non-negative: None, an int, or a tuple of ints."""
+    if axis is None:
+        return None
+    ndim = x.data.ndim
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    out = []
+    for a in axes:
+        if not isinstance(a, (int, np.integer)) or not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a != 0):
+            raise ValueError(f"{op}: axis {axis!r} is out of range for a tensor of shape {x.data.shape}")
+        out.append(int(a) % builtins.max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: repeated axis in {axis!r}")
+    if ndim == 0:
+        return None
+    return tuple(out) if isinstance(axis, tuple) else out[0]
+
+
+def _reduce(op: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
+    x = as_tensor(x)
+    axis = _axis(op, x, axis)
+    d = x.data
+    if d.size == 0 and op in ("max", "min"):
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {d.shape}")
+    return record(op, fn(d, axis=axis, keepdims=keepdims), (d, axis, keepdims), ((0, x),) if x._rg else ())
+
+
+def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (None: all)."""
+    return _reduce("sum", np.sum, x, axis, keepdims)
+
+
+def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Largest element over ``axis``; when several elements tie, the gradient is shared evenly."""
+    return _reduce("max", np.max, x, axis, keepdims)
+
+
+def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Smallest element over ``axis``; when several elements tie, the gradient is shared evenly."""
+    return _reduce("min", np.min, x, axis, keepdims)
+
+
+def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)  # a slice of all -inf gives -inf, not nan
+    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    return out if keepdims else np.squeeze(out, axis=axis)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """log Σ exp(x) over ``axis``, computed stably by shifting by the maximum.
+
+    A primitive: its rule g · exp(x - lse) = g · softmax(x) is one node instead of five, and never
+    differentiates through the shift.
+    """
+    return _reduce("logsumexp", _logsumexp, x, axis, keepdims)
+
+
+def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """Arithmetic mean over ``axis``: the sum divided by the number of elements reduced."""
+    x = as_tensor(x)
+    total = sum(x, axis, keepdims)
+    count = x.data.size // builtins.max(total.data.size, 1) if x.data.size else 0
+    return divide(total, count)
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / Σ exp(x) along ``axis``, as exp(log_softmax(x)): stable for any finite logits."""
+    return exp(log_softmax(x, axis))
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """x - logsumexp(x) along ``axis``."""
+    return subtract(x, logsumexp(x, axis, keepdims=True))
+
+
+from .shape_ops import where  # noqa: E402

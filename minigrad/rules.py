@@ -1,0 +1,193 @@
+"""Every vector-Jacobian rule in minigrad, in one table: ``VJPS[op][i](g, ans, *args)``.
+
+For the primitive ``ans = op(*args)`` and the upstream gradient ``g`` (shaped like ``ans``), rule ``i``
+returns Jᵢᵀg, where Jᵢ = ∂ans/∂argsᵢ. ``None`` marks an argument that never carries a gradient.
+
+The rules are written with NumPy functions, operators and array methods only. During an ordinary
+backward pass ``g``, ``ans`` and ``args`` are arrays and the rules run at NumPy speed; with
+``create_graph=True`` they are Tensors, NumPy dispatches to minigrad (``__array_ufunc__``,
+``__array_function__``) and the backward pass is itself recorded, so higher derivatives come from
+this same table.
+
+A rule may return a gradient larger than its input when the input was broadcast: the engine sums
+broadcast axes away in one place (``engine.unbroadcast``) and casts to the input's dtype.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+
+from .shape_ops import _scatter_add, scatter_add
+from .tensor import Tensor
+
+
+# -- helpers --------------------------------------------------------------------------------------
+def _restore_axes(g: Any, ndim: int, axis: Any, keepdims: bool) -> Any:
+    """g from a reduction, reshaped so that it broadcasts against the input (size-1 reduced axes)."""
+    if keepdims:
+        return g
+    if axis is None:
+        return g.reshape((1,) * ndim)
+    shape = list(g.shape)
+    for a in sorted(axis if isinstance(axis, tuple) else (axis,)):
+        shape.insert(a, 1)
+    return g.reshape(tuple(shape))
+
+
+def _share(picked: Any, tie: Any, dtype: Any) -> np.ndarray:
+    """1 where this input was picked, ½ where both tie, else 0: the subgradient of max/min."""
+    return (picked + 0.5 * tie).astype(dtype)
+
+
+def _unindex(g: Any, index: Any, shape: tuple) -> Any:
+    return scatter_add(g, index, shape) if isinstance(g, Tensor) else _scatter_add(g, index, shape)
+
+
+def sum_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # s = Σ x over axis: ∂s/∂x = 1 for every summed element, so Jᵀg = g repeated over the summed axes
+    return np.broadcast_to(_restore_axes(g, x.ndim, axis, keepdims), x.shape)
+
+
+def extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # m = max x (or min): ∂m/∂x = 1/k at the k elements equal to m, 0 elsewhere
+    hit = x == _restore_axes(ans, x.ndim, axis, keepdims)
+    share = (hit / hit.sum(axis=axis, keepdims=True)).astype(x.dtype)
+    return _restore_axes(g, x.ndim, axis, keepdims) * share
+
+
+def logsumexp_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # l = log Σ exp x: ∂l/∂x = exp(x − l) = softmax(x)
+    return _restore_axes(g, x.ndim, axis, keepdims) * np.exp(x - _restore_axes(ans, x.ndim, axis, keepdims))
+
+
+def matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # z = A b: ∂z/∂A pairs row i of z with row i of A, so Jᵀg = g bᵀ (an outer product for vector b)
+    if b.ndim == 1:
+        return np.expand_dims(g, -1) * b if a.ndim > 1 else g * b
+    if a.ndim == 1:  # z = aᵀB: Jᵀg = B g
+        return np.squeeze(b @ np.expand_dims(g, -1), -1)
+    return g @ b.swapaxes(-1, -2)
+
+
+def matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # z = A b: ∂z/∂b = A, so Jᵀg = Aᵀ g (for z = aᵀB: Jᵀg = a gᵀ)
+    if a.ndim == 1:
+        return np.expand_dims(a, -1) * np.expand_dims(g, -2) if b.ndim > 1 else g * a
+    if b.ndim == 1:
+        return np.squeeze(a.swapaxes(-1, -2) @ np.expand_dims(g, -1), -1)
+    return a.swapaxes(-1, -2) @ g
+
+
+def concatenate_vjp(i: int, g: Any, ans: Any, *args: Any) -> Any:
+    # c = [x₀ x₁ …] along axis: ∂c/∂xᵢ selects xᵢ's block, so Jᵀg = that block of g
+    *arrays, axis = args
+    start = sum(a.shape[axis] for a in arrays[:i])
+    return g[(slice(None),) * axis + (slice(start, start + arrays[i].shape[axis]),)]
+
+
+def einsum_vjp(i: int, g: Any, ans: Any, spec: tuple, *operands: Any) -> Any:
+    # z = einsum(s₀,s₁,…->o): z is linear in each operand, so Jᵀg = einsum(o, the other sⱼ -> sᵢ)
+    # of g with the other operands; a letter repeated in sᵢ (a diagonal) gets an identity factor,
+    # a letter summed in sᵢ alone gets a factor of ones (the gradient is constant along it).
+    inputs, output = spec
+    target, sizes = inputs[i], operands[i].shape
+    terms = [output] + [s for j, s in enumerate(inputs) if j != i]
+    factors = [g] + [op for j, op in enumerate(operands) if j != i]
+    seen: set[str] = set()
+    spare = iter(sorted(set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") - set("".join(inputs))))
+    renamed = ""
+    for letter, size in zip(target, sizes):
+        if letter in seen:  # a repeated letter: δ(letter, fresh) puts g on the diagonal
+            fresh = next(spare)
+            terms.append(letter + fresh)
+            factors.append(np.eye(size, dtype=operands[i].dtype))
+            renamed += fresh
+            continue
+        seen.add(letter)
+        renamed += letter
+        if not any(letter in t for t in terms):
+            terms.append(letter)
+            factors.append(np.ones(size, dtype=operands[i].dtype))
+    return np.einsum(",".join(terms) + "->" + renamed, *factors)
+
+
+class _EachInput:
+    """The rules of a primitive with any number of inputs: ``rule(i, g, ans, *args)`` for input i."""
+
+    def __init__(self, rule: Any, offset: int = 0) -> None:
+        self.rule, self.offset = rule, offset
+
+    def __getitem__(self, position: int) -> Any:
+        return functools.partial(self.rule, position - self.offset)
+
+
+# -- the table ------------------------------------------------------------------------------------
+VJPS: dict[str, Any] = {
+    # -- arithmetic (a and b broadcast; the engine sums the broadcast axes away) --
+    # z = a + b: ∂z/∂a = I, ∂z/∂b = I
+    "add": (lambda g, ans, a, b: g, lambda g, ans, a, b: g),
+    # z = a − b: ∂z/∂a = I, ∂z/∂b = −I
+    "subtract": (lambda g, ans, a, b: g, lambda g, ans, a, b: -g),
+    # z = a ∘ b: ∂z/∂a = diag(b), ∂z/∂b = diag(a)
+    "multiply": (lambda g, ans, a, b: g * b, lambda g, ans, a, b: g * a),
+    # z = a / b: ∂z/∂a = diag(1/b), ∂z/∂b = diag(−a/b²) = diag(−z/b)
+    "divide": (lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * ans / b),
+    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹), ∂z/∂b = diag(aᵇ log a), taken as 0 where a = 0
+    "power": (
+        lambda g, ans, a, b: g * b * a ** (b - 1),
+        lambda g, ans, a, b: g * ans * np.log(np.where(a == 0, 1, a)),
+    ),
+    # z = −x: ∂z/∂x = −I
+    "negative": (lambda g, ans, x: -g,),
+    # z = |x|: ∂z/∂x = diag(sign x), 0 at x = 0
+    "absolute": (lambda g, ans, x: g * np.sign(x),),
+    # z = max(a, b): ∂z/∂a = diag(1 where a > b, ½ at ties), ∂z/∂b the rest
+    "maximum": (
+        lambda g, ans, a, b: g * _share(a > b, a == b, g.dtype),
+        lambda g, ans, a, b: g * _share(b > a, a == b, g.dtype),
+    ),
+    # z = min(a, b): ∂z/∂a = diag(1 where a < b, ½ at ties), ∂z/∂b the rest
+    "minimum": (
+        lambda g, ans, a, b: g * _share(a < b, a == b, g.dtype),
+        lambda g, ans, a, b: g * _share(b < a, a == b, g.dtype),
+    ),
+    # z = clip(x, lo, hi): ∂z/∂x = diag(1 where lo ≤ x ≤ hi, else 0); the bounds are constants
+    "clip": (
+        lambda g, ans, x, lo, hi: g * ((lo is None or x >= lo) & (hi is None or x <= hi)).astype(g.dtype),
+        None,
+        None,
+    ),
+    # z = where(c, a, b): ∂z/∂a = diag(c), ∂z/∂b = diag(¬c); the condition has no gradient
+    "where": (None, lambda g, ans, c, a, b: np.where(c, g, 0), lambda g, ans, c, a, b: np.where(c, 0, g)),
+    # -- elementwise h = f(z): ∂h/∂z = diag(f′(z)), so Jᵀg = g ∘ f′(z) --
+    "exp": (lambda g, ans, x: g * ans,),  # f′ = exp z = h
+    "log": (lambda g, ans, x: g / x,),  # f′ = 1/z
+    "log1p": (lambda g, ans, x: g / (1 + x),),  # f′ = 1/(1 + z)
+    "expm1": (lambda g, ans, x: g * (ans + 1),),  # f′ = exp z = h + 1
+    "sqrt": (lambda g, ans, x: g / (2 * ans),),  # f′ = 1/(2√z) = 1/(2h)
+    "sin": (lambda g, ans, x: g * np.cos(x),),  # f′ = cos z
+    "cos": (lambda g, ans, x: -g * np.sin(x),),  # f′ = −sin z
+    "tanh": (lambda g, ans, x: g * (1 - ans * ans),),  # f′ = 1 − tanh² z = 1 − h²
+    "sigmoid": (lambda g, ans, x: g * ans * (1 - ans),),  # f′ = σ(z)(1 − σ(z)) = h(1 − h)
+    # -- reductions --
+    "sum": (sum_vjp, None, None),
+    "max": (extreme_vjp, None, None),
+    "min": (extreme_vjp, None, None),
+    "logsumexp": (logsumexp_vjp, None, None),
+    # -- linear algebra --
+    # z = W x + b is matmul then add: ∂z/∂x = W, ∂z/∂W pairs δ with xᵀ, ∂z/∂b = I
+    "matmul": (matmul_vjp_a, matmul_vjp_b),
+    "einsum": _EachInput(einsum_vjp, offset=1),
+    # -- shape: each moves elements without changing them, so Jᵀg moves g back --
+    "reshape": (lambda g, ans, x, shape: g.reshape(x.shape), None),
+    "transpose": (lambda g, ans, x, axes: g.transpose(None if axes is None else tuple(np.argsort(axes))), None),
+    "broadcast_to": (lambda g, ans, x, shape: g, None),  # the engine sums the repeated axes
+    "astype": (lambda g, ans, x, dtype: g.astype(x.dtype), None),
+    "concatenate": _EachInput(concatenate_vjp),
+    # -- indexing: y = x[i] picks elements, so Jᵀg adds g back at i (repeated indices add up) --
+    "getitem": (lambda g, ans, x, index: _unindex(g, index, x.shape), None),
+    "scatter_add": (lambda g, ans, x, index, shape: g[index], None, None),
+}

@@ -1,0 +1,180 @@
+"""Forward functions of the shape, indexing and selection operations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor, record
+
+
+def _tensor(x: Any) -> Tensor:
+    from .ops import as_tensor
+
+    return as_tensor(x)
+
+
+def _shape_tuple(shape: Any) -> tuple:
+    return tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+
+
+def reshape(x: Any, shape: Any) -> Tensor:
+    """The same elements in a new shape (one entry may be -1), as ``np.reshape``."""
+    x = _tensor(x)
+    d = x.data
+    try:
+        out = d.reshape(shape)
+    except (ValueError, TypeError):
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {d.shape} into shape {shape}") from None
+    return record("reshape", out, (d, shape), ((0, x),) if x._rg else ())
+
+
+def transpose(x: Any, axes: Any = None) -> Tensor:
+    """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``."""
+    x = _tensor(x)
+    d = x.data
+    if axes is not None:
+        axes = tuple(int(a) for a in axes)
+        if sorted(a % max(d.ndim, 1) for a in axes) != list(range(d.ndim)) or len(axes) != d.ndim:
+            raise ValueError(f"transpose: axes {axes} are not a permutation of the axes of shape {d.shape}")
+        axes = tuple(a % d.ndim for a in axes)
+    return record("transpose", d.transpose(axes), (d, axes), ((0, x),) if x._rg else ())
+
+
+def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
+    x = _tensor(x)
+    n = x.data.ndim
+    for a in (axis1, axis2):
+        if not -n <= a < n:
+            raise ValueError(f"swapaxes: axis {a} is out of range for a tensor of shape {x.data.shape}")
+    axes = list(range(n))
+    axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+    return transpose(x, axes)
+
+
+def expand_dims(x: Any, axis: Any) -> Tensor:
+    """Insert size-1 axes at ``axis`` (an int or a tuple), as ``np.expand_dims``."""
+    x = _tensor(x)
+    try:
+        shape = np.expand_dims(np.empty(x.data.shape, dtype=bool), axis).shape
+    except np.exceptions.AxisError:
+        raise ValueError(f"expand_dims: axis {axis} is out of range for a tensor of shape {x.data.shape}") from None
+    return reshape(x, shape)
+
+
+def squeeze(x: Any, axis: Any = None) -> Tensor:
+    """Remove size-1 axes (all of them, or those named), as ``np.squeeze``."""
+    x = _tensor(x)
+    try:
+        shape = np.squeeze(np.empty(x.data.shape, dtype=bool), axis).shape
+    except (ValueError, np.exceptions.AxisError):
+        raise ValueError(f"squeeze: cannot squeeze axis {axis} of a tensor of shape {x.data.shape}") from None
+    return reshape(x, shape)
+
+
+def broadcast_to(x: Any, shape: Any) -> Tensor:
+    """x repeated along new or size-1 axes to ``shape``, as ``np.broadcast_to``."""
+    x = _tensor(x)
+    d = x.data
+    shape = _shape_tuple(shape)
+    try:
+        out = np.broadcast_to(d, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {d.shape} to shape {shape}") from None
+    return record("broadcast_to", out, (d, shape), ((0, x),) if x._rg else ())
+
+
+def astype(x: Any, dtype: Any) -> Tensor:
+    """x converted to ``dtype``; the gradient is converted back to x's dtype."""
+    x = _tensor(x)
+    d = x.data
+    dtype = np.dtype(dtype)
+    parents = ((0, x),) if x._rg and dtype.kind == "f" else ()
+    return record("astype", d.astype(dtype), (d, dtype), parents)
+
+
+def _index(index: Any) -> Any:
+    """An index with tensors replaced by their arrays."""
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    return index.data if isinstance(index, Tensor) else index
+
+
+def getitem(x: Any, index: Any) -> Tensor:
+    """``x[index]``: basic slicing and integer or boolean array indexing, as in NumPy.
+
+    With integer arrays an element may be picked several times; its gradients then add up.
+    """
+    x = _tensor(x)
+    d = x.data
+    index = _index(index)
+    try:
+        out = d[index]
+    except IndexError as e:
+        raise IndexError(f"getitem: {e} (tensor of shape {d.shape})") from None
+    return record("getitem", out, (d, index), ((0, x),) if x._rg else ())
+
+
+def _scatter_add(g: np.ndarray, index: Any, shape: tuple) -> np.ndarray:
+    """zeros(shape) with ``g`` added at ``index``; repeated indices add up."""
+    out = np.zeros(shape, dtype=g.dtype)
+    np.add.at(out, index, g)
+    return out
+
+
+def scatter_add(g: Any, index: Any, shape: tuple) -> Tensor:
+    """zeros(shape) with ``g`` added at ``index``, repeated indices adding up: the adjoint of ``x[index]``."""
+    g = _tensor(g)
+    d = g.data
+    return record("scatter_add", _scatter_add(d, index, shape), (d, index, shape), ((0, g),) if g._rg else ())
+
+
+def concatenate(tensors: Any, axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis, as ``np.concatenate``."""
+    tensors = [_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate: need at least one tensor")
+    arrays = [t.data for t in tensors]
+    try:
+        out = np.concatenate(arrays, axis=axis)
+    except (ValueError, np.exceptions.AxisError):
+        shapes = ", ".join(str(a.shape) for a in arrays)
+        raise ValueError(f"concatenate: cannot join shapes {shapes} along axis {axis}") from None
+    axis = axis % out.ndim
+    parents = tuple((i, t) for i, t in enumerate(tensors) if t._rg)
+    return record("concatenate", out, (*arrays, axis), parents)
+
+
+def stack(tensors: Any, axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis, as ``np.stack``."""
+    tensors = [_tensor(t) for t in tensors]
+    shapes = {t.data.shape for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack: all tensors need one shape, got {', '.join(str(s) for s in shapes)}")
+    return concatenate([expand_dims(t, axis) for t in tensors], axis)
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """a where condition holds, else b (broadcast together). The condition carries no gradient."""
+    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
+    parents: tuple = ()
+    if type(a) is Tensor:
+        x = a.data
+        if a._rg:
+            parents = ((1, a),)
+    else:
+        x = a
+    if type(b) is Tensor:
+        y = b.data
+        if b._rg:
+            parents += ((2, b),)
+    else:
+        y = b
+    try:
+        out = np.where(cond, x, y)
+    except ValueError:
+        raise ValueError(
+            f"where: shapes {cond.shape}, {np.shape(x)} and {np.shape(y)} cannot be broadcast together"
+        ) from None
+    return record("where", out, (cond, x, y), parents)

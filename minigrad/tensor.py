@@ -1,0 +1,371 @@
+"""The Tensor: a NumPy array that remembers which primitive made it, from which parents.
+
+A tensor made by a recorded primitive holds
+- ``_op``: the primitive's name, the key of its rules in ``minigrad.rules.VJPS``;
+- ``_args``: the primitive's arguments as the rules take them (arrays in place of tensors, then parameters);
+- ``_parents``: ``(position, tensor)`` for each argument that requires grad.
+A leaf has ``_op = None``. After backward frees the graph, ``_parents`` is ``None``.
+Nothing points from a parent to its child, so a step's graph is a DAG of plain references that
+reference counting frees without the garbage collector.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from .grad_mode import _mode
+
+_ids = itertools.count()  # creation order; a child always has a larger id than its parents
+_FLOATS = (np.float16, np.float32, np.float64)
+
+
+def _is_float(dtype: np.dtype) -> bool:
+    return dtype.type in _FLOATS
+
+
+class Tensor:
+    """An n-dimensional array with automatic differentiation.
+
+    >>> import minigrad as mg
+    >>> x = mg.tensor([1.0, 2.0], requires_grad=True)
+    >>> (x * x).sum().backward()
+    >>> x.grad
+    array([2., 4.])
+    """
+
+    __slots__ = ("data", "grad", "_rg", "_op", "_args", "_parents", "_id", "__weakref__")
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        array = np.array(data, dtype=dtype)  # a copy, as torch.tensor and np.array make
+        if array.dtype == object or not (
+            _is_float(array.dtype) or np.issubdtype(array.dtype, np.integer) or array.dtype == bool
+        ):
+            raise TypeError(f"tensor: unsupported data of dtype {array.dtype}; give numbers or a numeric array")
+        self.data = array
+        self.grad: np.ndarray | None = None
+        self._rg = False
+        self._op: str | None = None
+        self._args: tuple | None = None
+        self._parents: tuple | None = ()
+        self._id = next(_ids)
+        if requires_grad:
+            self.requires_grad = True
+
+    # -- attributes ------------------------------------------------------------------------------
+    @property
+    def requires_grad(self) -> bool:
+        return self._rg
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        if value and not _is_float(self.data.dtype):
+            raise TypeError(
+                f"requires_grad: only floating-point tensors can require grad, this one is {self.data.dtype}"
+            )
+        if not value and self._op is not None:
+            raise RuntimeError("requires_grad: cannot turn off on a tensor made by an operation; use detach()")
+        self._rg = bool(value)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
+        self.requires_grad = requires_grad
+        return self
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._op is None
+
+    @property
+    def grad_fn(self) -> str | None:
+        """The name of the primitive that made this tensor, or None for a leaf."""
+        return self._op
+
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    size = property(lambda self: self.data.size)
+    dtype = property(lambda self: self.data.dtype)
+
+    @property
+    def T(self) -> Tensor:
+        return transpose(self)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        """The underlying array (shared, not copied), as ``torch.Tensor.numpy`` does."""
+        return self.data
+
+    def item(self) -> Any:
+        return self.data.item()
+
+    def detach(self) -> Tensor:
+        """A new leaf that shares this tensor's data and records nothing."""
+        return _constant(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extra = "" if self.data.dtype == np.float64 or not _is_float(self.data.dtype) else f", dtype={self.data.dtype}"
+        if self._op is not None:
+            extra += f", grad_fn=<{self._op}>"
+        elif self._rg:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if self._rg:
+            raise TypeError(
+                "numpy: this tensor requires grad, so converting it to an array would drop its graph; "
+                "use t.detach().numpy() or t.data"
+            )
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        from .numpy_dispatch import call_ufunc
+
+        return call_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        from .numpy_dispatch import call_function
+
+        return call_function(func, args, kwargs)
+
+    __hash__ = object.__hash__  # identity: == compares values elementwise, as in NumPy
+
+    def __bool__(self) -> bool:
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.data)
+
+    def __int__(self) -> int:
+        return int(self.data)
+
+    # -- autograd --------------------------------------------------------------------------------
+    def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+        ``gradient`` is the vector of the vector-Jacobian product; it may be omitted for a scalar.
+        """
+        from .engine import backward
+
+        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+
+    # -- operators (NumPy semantics, broadcasting) -----------------------------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return subtract(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return divide(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return divide(other, self)
+
+    def __pow__(self, other: Any) -> Tensor:
+        return power(self, other)
+
+    def __rpow__(self, other: Any) -> Tensor:
+        return power(other, self)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return negative(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __abs__(self) -> Tensor:
+        return absolute(self)
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return getitem(self, index)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        raise TypeError(
+            "setitem: tensors are immutable in minigrad; build the new value with mg.where or mg.concatenate, "
+            "or write to t.data outside the graph"
+        )
+
+    # Comparisons give plain boolean arrays and carry no gradient.
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < _value(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= _value(other)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > _value(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= _value(other)
+
+    def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self.data == _value(other)
+
+    def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self.data != _value(other)
+
+    # -- methods that mirror the mg. functions ---------------------------------------------------
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return sum(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return mean(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return max(self, axis, keepdims)
+
+    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return min(self, axis, keepdims)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        return logsumexp(self, axis, keepdims)
+
+    def exp(self) -> Tensor:
+        return exp(self)
+
+    def log(self) -> Tensor:
+        return log(self)
+
+    def sqrt(self) -> Tensor:
+        return sqrt(self)
+
+    def tanh(self) -> Tensor:
+        return tanh(self)
+
+    def sigmoid(self) -> Tensor:
+        return sigmoid(self)
+
+    def relu(self) -> Tensor:
+        return relu(self)
+
+    def abs(self) -> Tensor:
+        return absolute(self)
+
+    def clip(self, min: Any = None, max: Any = None) -> Tensor:
+        return clip(self, min, max)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        return reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        return transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
+        return swapaxes(self, axis1, axis2)
+
+    def squeeze(self, axis: Any = None) -> Tensor:
+        return squeeze(self, axis)
+
+    def expand_dims(self, axis: Any) -> Tensor:
+        return expand_dims(self, axis)
+
+    def broadcast_to(self, shape: Any) -> Tensor:
+        return broadcast_to(self, shape)
+
+    def astype(self, dtype: Any) -> Tensor:
+        return astype(self, dtype)
+
+    def dot(self, other: Any) -> Tensor:
+        return dot(self, other)
+
+
+def _value(x: Any) -> Any:
+    return x.data if type(x) is Tensor else x
+
+
+def _constant(data: np.ndarray) -> Tensor:
+    """A leaf that records nothing, made without the checks of ``Tensor.__init__``."""
+    t = Tensor.__new__(Tensor)
+    t.data = data
+    t.grad = None
+    t._rg = False
+    t._op = None
+    t._args = None
+    t._parents = ()
+    t._id = next(_ids)
+    return t
+
+
+def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
+    """The result of primitive ``op``: a graph node when recording is on and a parent requires grad.
+
+    ``args`` are the primitive's arguments as its rules take them (arrays for tensors), ``parents``
+    the ``(position, tensor)`` pairs of the arguments that require grad.
+    """
+    if type(data) is not np.ndarray:
+        data = np.asarray(data)  # NumPy returns scalars from 0-d operations
+    t = Tensor.__new__(Tensor)
+    t.data = data
+    t.grad = None
+    t._id = next(_ids)
+    if parents and _mode.enabled:
+        t._rg = True
+        t._op = op
+        t._args = args
+        t._parents = parents
+    else:
+        t._rg = False
+        t._op = None
+        t._args = None
+        t._parents = ()
+    return t
+
+
+# The operator methods above call these; they are imported last because they import Tensor.
+from .linalg import dot, matmul  # noqa: E402
+from .ops import (  # noqa: E402
+    absolute,
+    add,
+    clip,
+    divide,
+    exp,
+    log,
+    logsumexp,
+    max,
+    mean,
+    min,
+    multiply,
+    negative,
+    power,
+    relu,
+    sigmoid,
+    sqrt,
+    subtract,
+    sum,
+    tanh,
+)
+from .shape_ops import (  # noqa: E402
+    astype,
+    broadcast_to,
+    expand_dims,
+    getitem,
+    reshape,
+    squeeze,
+    swapaxes,
+    transpose,
+)

@@ -1,0 +1,229 @@
+"""Every rule in ``minigrad.rules.VJPS`` against central differences, in float64 and float32.
+
+``CASES`` maps each primitive to a hypothesis strategy that draws ``(f, inputs)``: a function of
+tensors that reaches the primitive, and its inputs (random shapes with broadcasting, 0-d and size-1
+axes). ``test_every_rule_has_a_case`` fails when a rule is added without a case.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import minigrad as mg
+from minigrad.rules import VJPS
+from minigrad.shape_ops import getitem, scatter_add
+from minigrad.testing import gradcheck
+from minigrad.testing import strategies as mst
+
+
+def _pair(low=-3.0, high=3.0, low_b=None, high_b=None):
+    """Two arrays of mutually broadcastable shapes."""
+    return mst.broadcastable_shapes(2).flatmap(
+        lambda s: st.tuples(
+            mst.arrays(s[0], low=low, high=high),
+            mst.arrays(s[1], low=low if low_b is None else low_b, high=high if high_b is None else high_b),
+        )
+    )
+
+
+def _one(low=-3.0, high=3.0, away_from=(), min_dims=0):
+    return mst.arrays(mst.shapes(min_dims=min_dims), low=low, high=high, away_from=away_from).map(lambda a: (a,))
+
+
+def _binary(fn, **kw):
+    return _pair(**kw).map(lambda ab: (fn, ab))
+
+
+def _unary(fn, **kw):
+    return _one(**kw).map(lambda a: (fn, a))
+
+
+def _far_apart(ab):
+    a, b = np.broadcast_arrays(*ab)
+    return bool(np.all(np.abs(a - b) > 1e-3))
+
+
+@st.composite
+def _reduction(draw, fn, distinct=False):
+    x = draw(mst.arrays(mst.shapes(), low=-3, high=3))
+    if distinct:  # keep max/min away from ties, where the derivative jumps
+        flat = np.unique(np.round(x.ravel(), 3))
+        assume(flat.size == x.size)
+    axis = draw(mst.axes(x.ndim))
+    keepdims = draw(st.booleans())
+    return (lambda t: fn(t, axis=axis, keepdims=keepdims)), (x,)
+
+
+@st.composite
+def _matmul(draw):
+    n, k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    batch_a, batch_b = draw(mst.broadcastable_shapes(2, max_dims=2, max_side=3))
+    a_shape = draw(st.sampled_from([(k,), (*batch_a, n, k)]))
+    b_shape = draw(st.sampled_from([(k,), (*batch_b, k, m)]))
+    a, b = draw(mst.arrays(a_shape)), draw(mst.arrays(b_shape))
+    return mg.matmul, (a, b)
+
+
+EINSUM_SPECS = [
+    ("ij,jk->ik", [(2, 3), (3, 4)]),
+    ("i,i->", [(3,), (3,)]),
+    ("i,j->ij", [(2,), (3,)]),
+    ("ii->i", [(3, 3)]),
+    ("ii", [(3, 3)]),
+    ("ij->", [(2, 3)]),
+    ("ij,jk", [(2, 3), (3, 2)]),
+    ("bij,bjk->bik", [(2, 2, 3), (2, 3, 2)]),
+    ("...ij,...jk->...ik", [(2, 2, 3), (3, 2)]),
+    ("ij,ij->i", [(2, 3), (2, 3)]),
+    ("iij,k->jk", [(2, 2, 3), (2,)]),
+]
+
+
+@st.composite
+def _einsum(draw):
+    spec, shapes = draw(st.sampled_from(EINSUM_SPECS))
+    arrays = tuple(draw(mst.arrays(s)) for s in shapes)
+    return (lambda *ts: mg.einsum(spec, *ts)), arrays
+
+
+@st.composite
+def _transpose(draw):
+    x = draw(mst.arrays(mst.shapes()))
+    axes = draw(st.none() | st.permutations(range(x.ndim)).map(tuple))
+    return (lambda t: t.transpose(axes) if axes is not None else t.T), (x,)
+
+
+@st.composite
+def _reshape(draw):
+    x = draw(mst.arrays(mst.shapes()))
+    shape = draw(st.sampled_from([(-1,), (x.size, 1), (1, x.size, 1), x.shape[::-1] if x.ndim else ()]))
+    assume(int(np.prod(shape)) in (x.size, -1) or -1 in shape)
+    return (lambda t: t.reshape(shape)), (x,)
+
+
+@st.composite
+def _broadcast_to(draw):
+    a_shape, b_shape = draw(mst.broadcastable_shapes(2))
+    target = np.broadcast_shapes(a_shape, b_shape)
+    x = draw(mst.arrays(a_shape))
+    return (lambda t: mg.broadcast_to(t, target)), (x,)
+
+
+@st.composite
+def _getitem(draw):
+    x = draw(mst.arrays(mst.shapes(min_dims=1)))
+    kind = draw(st.sampled_from(["slice", "int-array", "bool-mask", "mixed"]))
+    if kind == "slice":
+        index = (slice(draw(st.integers(0, x.shape[0] - 1)), None, draw(st.integers(1, 2))), Ellipsis)
+    elif kind == "int-array":  # repeats included: their gradients add up
+        index = draw(mst.indices(x.shape))
+    elif kind == "bool-mask":
+        index = draw(hnp.arrays(bool, x.shape))
+    else:
+        index = (draw(mst.indices(x.shape)), Ellipsis) if x.ndim == 1 else (draw(mst.indices(x.shape)), 0)
+    return (lambda t: t[index]), (x,)
+
+
+@st.composite
+def _scatter_add(draw):
+    shape = draw(mst.shapes(min_dims=1))
+    index = draw(mst.indices(shape))
+    g = draw(mst.arrays((len(index), *shape[1:])))
+    return (lambda t: scatter_add(t, index, shape)), (g,)
+
+
+@st.composite
+def _concatenate(draw):
+    base = draw(mst.shapes(min_dims=1))
+    axis = draw(st.integers(-len(base), len(base) - 1))
+    parts = []
+    for _ in range(draw(st.integers(1, 3))):
+        shape = list(base)
+        shape[axis] = draw(st.integers(1, 3))
+        parts.append(draw(mst.arrays(tuple(shape))))
+    return (lambda *ts: mg.concatenate(ts, axis=axis)), tuple(parts)
+
+
+@st.composite
+def _where(draw):
+    c_shape, a_shape, b_shape = draw(mst.broadcastable_shapes(3))
+    cond = draw(hnp.arrays(bool, c_shape))
+    a, b = draw(mst.arrays(a_shape)), draw(mst.arrays(b_shape))
+    return (lambda x, y: mg.where(cond, x, y)), (a, b)
+
+
+@st.composite
+def _clip(draw):
+    x = draw(mst.arrays(mst.shapes(), away_from=(-1.0, 1.5)))
+    lo, hi = draw(st.sampled_from([(-1.0, 1.5), (None, 1.5), (-1.0, None)]))
+    return (lambda t: mg.clip(t, lo, hi)), (x,)
+
+
+CASES = {
+    "add": _binary(mg.add),
+    "subtract": _binary(mg.subtract),
+    "multiply": _binary(mg.multiply),
+    "divide": _pair(low_b=0.5, high_b=2.0).map(lambda ab: (lambda a, b: a / (b * np.sign(ab[1] - 1.2)), ab)),
+    "power": _binary(mg.power, low=0.5, high=2.0),
+    "negative": _unary(mg.negative),
+    "absolute": _unary(mg.abs, away_from=(0.0,)),
+    "maximum": _pair().filter(_far_apart).map(lambda ab: (mg.maximum, ab)),
+    "minimum": _pair().filter(_far_apart).map(lambda ab: (mg.minimum, ab)),
+    "clip": _clip(),
+    "where": _where(),
+    "exp": _unary(mg.exp),
+    "log": _unary(mg.log, low=0.2, high=3.0),
+    "log1p": _unary(mg.log1p, low=-0.5, high=3.0),
+    "expm1": _unary(mg.expm1),
+    "sqrt": _unary(mg.sqrt, low=0.2, high=3.0),
+    "sin": _unary(mg.sin),
+    "cos": _unary(mg.cos),
+    "tanh": _unary(mg.tanh),
+    "sigmoid": _unary(mg.sigmoid),
+    "sum": _reduction(mg.sum),
+    "max": _reduction(mg.max, distinct=True),
+    "min": _reduction(mg.min, distinct=True),
+    "logsumexp": _reduction(mg.logsumexp),
+    "matmul": _matmul(),
+    "einsum": _einsum(),
+    "reshape": _reshape(),
+    "transpose": _transpose(),
+    "broadcast_to": _broadcast_to(),
+    "astype": _unary(lambda t: t.astype(np.float64) * 3),  # float32 in: the gradient comes back float32
+    "concatenate": _concatenate(),
+    "getitem": _getitem(),
+    "scatter_add": _scatter_add(),
+}
+
+
+def test_every_rule_has_a_case():
+    assert set(VJPS) == set(CASES), f"rules without a case: {set(VJPS) - set(CASES)}; stale: {set(CASES) - set(VJPS)}"
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("op", sorted(CASES))
+@given(data=st.data())
+def test_rule_matches_numerical_gradient(op, dtype, data):
+    f, inputs = data.draw(CASES[op], label="case")
+    inputs = tuple(x.astype(dtype) for x in inputs)
+    assert gradcheck(f, *inputs)
+
+
+def test_getitem_repeated_indices_add_up():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[np.array([0, 2, 0, 0])].sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 0.0, 1.0])
+
+
+def test_scatter_add_is_adjoint_of_getitem():
+    # <x[i], g> = <x, scatter_add(g, i)> for any x, g: the two rules are each other's transpose
+    rng = np.random.default_rng(0)
+    x, index = rng.standard_normal((5, 2)), np.array([4, 0, 4, 1])
+    g = rng.standard_normal((4, 2))
+    lhs = np.sum(getitem(mg.tensor(x), index).data * g)
+    rhs = np.sum(x * scatter_add(mg.tensor(g), index, (5, 2)).data)
+    assert np.isclose(lhs, rhs)
