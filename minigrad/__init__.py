@@ -9,9 +9,10 @@
 (2, 2)
 """
 
+from numpy import float32, float64
+
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import Tensor  # noqa: I001  (first: the operation modules import it)
 from .linalg import dot, einsum, matmul, outer
 from .ops import (
     abs,
@@ -57,20 +58,69 @@ from .shape_ops import (
     transpose,
     where,
 )
-
-float32 = __import__("numpy").float32
-float64 = __import__("numpy").float64
+from .tensor import Tensor  # noqa: I001  (first: the operation modules import it)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "zeros", "ones", "full", "zeros_like", "ones_like", "arange", "randn", "rand",
-    "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-    "add", "subtract", "multiply", "divide", "power", "negative", "abs", "absolute", "sign",
-    "maximum", "minimum", "clip", "where",
-    "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu", "softmax", "log_softmax",
-    "sum", "mean", "max", "min", "logsumexp",
-    "matmul", "dot", "outer", "einsum",
-    "reshape", "transpose", "swapaxes", "expand_dims", "squeeze", "broadcast_to", "astype",
-    "concatenate", "stack", "as_tensor", "float32", "float64",
+    "Tensor",
+    "tensor",
+    "zeros",
+    "ones",
+    "full",
+    "zeros_like",
+    "ones_like",
+    "arange",
+    "randn",
+    "rand",
+    "no_grad",
+    "enable_grad",
+    "set_grad_enabled",
+    "is_grad_enabled",
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "power",
+    "negative",
+    "abs",
+    "absolute",
+    "sign",
+    "maximum",
+    "minimum",
+    "clip",
+    "where",
+    "exp",
+    "log",
+    "log1p",
+    "expm1",
+    "sqrt",
+    "sin",
+    "cos",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "softmax",
+    "log_softmax",
+    "sum",
+    "mean",
+    "max",
+    "min",
+    "logsumexp",
+    "matmul",
+    "dot",
+    "outer",
+    "einsum",
+    "reshape",
+    "transpose",
+    "swapaxes",
+    "expand_dims",
+    "squeeze",
+    "broadcast_to",
+    "astype",
+    "concatenate",
+    "stack",
+    "as_tensor",
+    "float32",
+    "float64",
 ]

@@ -77,78 +77,104 @@ def backward_pass(root: Tensor, g: Any, retain_graph: bool, create_graph: bool, 
     """
     if create_graph:
         with set_grad_enabled(True):
-            return _walk(root, g, retain_graph, inputs, _step_recorded)
-    return _walk(root, g, retain_graph, inputs, _step)
+            return _walk_recorded(root, g, inputs)
+    return _walk(root, g, retain_graph, inputs)
 
 
-def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any, step: Any) -> dict:
-    wanted = None if inputs is None else {id(t) for t in inputs}
+def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
+    """The walk on arrays, at NumPy speed: every line here runs once per node of the graph."""
+    wanted = None if inputs is None else set(inputs)
     grads = {root: g}
-    owned: set = set()  # nodes whose gradient array this walk made, so may add into in place
-    heap = [(-root._id, root)]
+    owned: set = set()  # nodes whose gradient array this walk made by an addition: safe to add into
+    handed: set = set()  # ids of the arrays returned, so that no two results share memory
     found: dict = {}
-    handed: set = set()  # ids of the arrays handed out, so no two results share one
+    heap = [(-root._id, root)]
     while heap:
         node = heappop(heap)[1]
         g = grads.pop(node)
-        if wanted is None and node._op is None or wanted is not None and id(node) in wanted:
-            found[node] = _own(g, node, node in owned, handed) if step is _step else g
-        if node._op is None:
-            continue
-        parents = node._parents
-        if parents is None:
-            raise _freed(node)
-        step(node, g, parents, grads, owned, heap)
-        if not retain_graph:
-            node._args = node._parents = None
+        while node is not None:  # the inner loop follows a chain of single parents without the heap
+            op = node._op
+            if wanted is None:
+                if op is None:
+                    found[node] = _own(g, node in owned, handed)
+                    break
+            elif node in wanted:
+                found[node] = _own(g, node in owned, handed)
+            if op is None:
+                break
+            parents = node._parents
+            if parents is None:
+                raise _freed(node)
+            args = node._args
+            rules = VJPS[op]
+            follow = None
+            for i, parent in enumerate(parents):
+                if parent is None:
+                    continue
+                pg = rules[i](g, node.data, *args)
+                pdata = parent.data
+                if pg.shape != pdata.shape:
+                    pg = unbroadcast(pg, pdata.shape)
+                if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype:
+                    pg = pg.astype(pdata.dtype)
+                if parent in grads:
+                    if parent in owned:
+                        grads[parent] += pg
+                    else:  # copy on first accumulation: the first gradient may be shared (add hands g to both)
+                        grads[parent] = grads[parent] + pg
+                        owned.add(parent)
+                elif not heap and len(parents) == 1:
+                    # The only parent, and no other node is waiting: every consumer of the parent that
+                    # the walk can reach has a larger id, so it would be waiting. Its gradient is complete.
+                    follow = parent
+                else:
+                    grads[parent] = pg
+                    heappush(heap, (-parent._id, parent))
+            if not retain_graph:
+                node._args = node._parents = None
+            node = follow
+            g = pg
     return found
 
 
-def _step(node: Tensor, g: Any, parents: tuple, grads: dict, owned: set, heap: list) -> None:
-    """Hand ``g`` to each parent of ``node`` as arrays, accumulating in place where it is safe."""
-    rules = VJPS[node._op]
-    args = node._args
-    ans = node.data
-    for i, parent in parents:
-        pg = rules[i](g, ans, *args)
-        pdata = parent.data
-        if pg.shape != pdata.shape:
-            pg = unbroadcast(pg, pdata.shape)
-        if pg.dtype != pdata.dtype:
-            pg = pg.astype(pdata.dtype)
-        if parent in grads:
-            if parent in owned:  # an array made here by an earlier addition: nobody else holds it
-                grads[parent] += pg
-            else:  # copy on first accumulation: the first gradient may be shared (``add`` hands g to both)
+def _walk_recorded(root: Tensor, g: Tensor, inputs: Any) -> dict:
+    """The walk on Tensors: the rules record the backward pass, for a higher derivative."""
+    wanted = None if inputs is None else set(inputs)
+    grads = {root: g}
+    found: dict = {}
+    heap = [(-root._id, root)]
+    while heap:
+        node = heappop(heap)[1]
+        g = grads.pop(node)
+        if node._op is None if wanted is None else node in wanted:
+            found[node] = g
+        if node._op is None:
+            continue
+        if node._parents is None:
+            raise _freed(node)
+        args = list(node._args)
+        for i, parent in enumerate(node._parents):
+            if parent is not None:
+                args[i] = parent
+        for i, parent in enumerate(node._parents):
+            if parent is None:
+                continue
+            pg = VJPS[node._op][i](g, node, *args)
+            if not isinstance(pg, Tensor):
+                pg = Tensor(pg)
+            if pg.data.shape != parent.data.shape:
+                pg = unbroadcast(pg, parent.data.shape)
+            if pg.data.dtype != parent.data.dtype:
+                pg = pg.astype(parent.data.dtype)
+            if parent in grads:
                 grads[parent] = grads[parent] + pg
-                owned.add(parent)
-        else:
-            grads[parent] = pg
-            heappush(heap, (-parent._id, parent))
+            else:
+                grads[parent] = pg
+                heappush(heap, (-parent._id, parent))
+    return found
 
 
-def _step_recorded(node: Tensor, g: Tensor, parents: tuple, grads: dict, owned: set, heap: list) -> None:
-    """Hand ``g`` to each parent as Tensors, recording the backward pass for a higher derivative."""
-    rules = VJPS[node._op]
-    args = list(node._args)
-    for i, parent in parents:
-        args[i] = parent
-    for i, parent in parents:
-        pg = rules[i](g, node, *args)
-        if not isinstance(pg, Tensor):
-            pg = Tensor(pg)
-        if pg.data.shape != parent.data.shape:
-            pg = unbroadcast(pg, parent.data.shape)
-        if pg.data.dtype != parent.data.dtype:
-            pg = pg.astype(parent.data.dtype)
-        if parent in grads:
-            grads[parent] = grads[parent] + pg
-        else:
-            grads[parent] = pg
-            heappush(heap, (-parent._id, parent))
-
-
-def _own(g: Any, node: Tensor, owned: bool, handed: set) -> np.ndarray:
+def _own(g: Any, owned: bool, handed: set) -> np.ndarray:
     """``g`` as a gradient that shares memory with no other result of this walk."""
     if type(g) is not np.ndarray:
         g = np.asarray(g)

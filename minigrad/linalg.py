@@ -29,10 +29,7 @@ def matmul(a: Any, b: Any) -> Tensor:
             f"matmul: shapes {x.shape} and {y.shape} do not match "
             f"(inner sizes {x.shape[-1]} and {y.shape[-2] if y.ndim > 1 else y.shape[0]}, or batch axes differ)"
         ) from None
-    parents: tuple = ((0, a),) if a._rg else ()
-    if b._rg:
-        parents += ((1, b),)
-    return record("matmul", out, (x, y), parents)
+    return record("matmul", out, (x, y), (a if a._rg else None, b if b._rg else None))
 
 
 def dot(a: Any, b: Any) -> Tensor:
@@ -41,9 +38,7 @@ def dot(a: Any, b: Any) -> Tensor:
     if a.data.ndim == 0 or b.data.ndim == 0:
         return a * b
     if a.data.ndim > 2 or b.data.ndim > 2:
-        raise ValueError(
-            f"dot: operands of shapes {a.data.shape} and {b.data.shape}: use matmul or einsum above 2-D"
-        )
+        raise ValueError(f"dot: operands of shapes {a.data.shape} and {b.data.shape}: use matmul or einsum above 2-D")
     return matmul(a, b)
 
 
@@ -93,5 +88,5 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
     except ValueError as e:
         shapes = ", ".join(str(a.shape) for a in arrays)
         raise ValueError(f"einsum: {subscripts!r} does not fit shapes {shapes}: {e}") from None
-    parents = tuple((i + 1, t) for i, t in enumerate(tensors) if t._rg)
+    parents = (None, *(t if t._rg else None for t in tensors))
     return record("einsum", out, ((inputs, output), *arrays), parents)

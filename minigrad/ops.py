@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, _constant, record
+from .grad_mode import _mode
+from .tensor import Tensor, _constant, _ids, _new, record
 
 _NUMBER = (int, float, bool, np.generic, np.ndarray)
 
@@ -28,41 +29,73 @@ def as_tensor(x: Any) -> Tensor:
 
 def _operand(op: str, x: Any) -> Any:
     """A non-tensor operand as the rules see it: numbers and arrays stay, sequences become arrays."""
-    if isinstance(x, _NUMBER):
+    if type(x) is float or isinstance(x, _NUMBER):
         return x
     if isinstance(x, (list, tuple)):
         return np.asarray(x)
     raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
 
 
+# ``_unary`` and ``_binary`` do what ``record`` does, written out: they are the hot path of every
+# elementwise chain, where a function call more per operation is a measurable share of the time.
 def _unary(op: str, fn: Any, x: Any) -> Tensor:
     if type(x) is not Tensor:
         x = as_tensor(x)
     d = x.data
-    return record(op, fn(d), (d,), ((0, x),) if x._rg else ())
+    out = fn(d)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    t = _new(Tensor)
+    t.data = out
+    t.grad = None
+    t._id = next(_ids)
+    if x._rg and _mode.enabled:
+        t._rg = True
+        t._op = op
+        t._args = (d,)
+        t._parents = (x,)
+    else:
+        t._rg = False
+        t._op = t._args = None
+        t._parents = ()
+    return t
 
 
 def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
-    parents: tuple = ()
     if type(a) is Tensor:
         x = a.data
-        if a._rg:
-            parents = ((0, a),)
+        pa = a if a._rg else None
     else:
-        x = _operand(op, a)
+        x = a if type(a) is float else _operand(op, a)
+        pa = None
     if type(b) is Tensor:
         y = b.data
-        if b._rg:
-            parents += ((1, b),)
+        pb = b if b._rg else None
     else:
-        y = _operand(op, b)
+        y = b if type(b) is float else _operand(op, b)
+        pb = None
     try:
         out = fn(x, y)
     except ValueError:
         raise ValueError(
             f"{op}: operands with shapes {np.shape(x)} and {np.shape(y)} cannot be broadcast together"
         ) from None
-    return record(op, out, (x, y), parents)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    t = _new(Tensor)
+    t.data = out
+    t.grad = None
+    t._id = next(_ids)
+    if (pa is not None or pb is not None) and _mode.enabled:
+        t._rg = True
+        t._op = op
+        t._args = (x, y)
+        t._parents = (pa,) if pb is None else (pa, pb)
+    else:
+        t._rg = False
+        t._op = t._args = None
+        t._parents = ()
+    return t
 
 
 # -- arithmetic ---------------------------------------------------------------------------------
@@ -134,7 +167,7 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
         bounds.append(bound)
     x = as_tensor(x)
     d = x.data
-    return record("clip", np.clip(d, bounds[0], bounds[1]), (d, bounds[0], bounds[1]), ((0, x),) if x._rg else ())
+    return record("clip", np.clip(d, bounds[0], bounds[1]), (d, bounds[0], bounds[1]), (x if x._rg else None,))
 
 
 # -- elementwise functions ----------------------------------------------------------------------
@@ -217,7 +250,7 @@ def _reduce(op: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
     d = x.data
     if d.size == 0 and op in ("max", "min"):
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {d.shape}")
-    return record(op, fn(d, axis=axis, keepdims=keepdims), (d, axis, keepdims), ((0, x),) if x._rg else ())
+    return record(op, fn(d, axis=axis, keepdims=keepdims), (d, axis, keepdims), (x if x._rg else None,))
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:

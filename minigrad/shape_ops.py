@@ -27,7 +27,7 @@ def reshape(x: Any, shape: Any) -> Tensor:
         out = d.reshape(shape)
     except (ValueError, TypeError):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {d.shape} into shape {shape}") from None
-    return record("reshape", out, (d, shape), ((0, x),) if x._rg else ())
+    return record("reshape", out, (d, shape), (x if x._rg else None,))
 
 
 def transpose(x: Any, axes: Any = None) -> Tensor:
@@ -39,7 +39,7 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
         if sorted(a % max(d.ndim, 1) for a in axes) != list(range(d.ndim)) or len(axes) != d.ndim:
             raise ValueError(f"transpose: axes {axes} are not a permutation of the axes of shape {d.shape}")
         axes = tuple(a % d.ndim for a in axes)
-    return record("transpose", d.transpose(axes), (d, axes), ((0, x),) if x._rg else ())
+    return record("transpose", d.transpose(axes), (d, axes), (x if x._rg else None,))
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
@@ -82,7 +82,7 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
         out = np.broadcast_to(d, shape)
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {d.shape} to shape {shape}") from None
-    return record("broadcast_to", out, (d, shape), ((0, x),) if x._rg else ())
+    return record("broadcast_to", out, (d, shape), (x if x._rg else None,))
 
 
 def astype(x: Any, dtype: Any) -> Tensor:
@@ -90,7 +90,7 @@ def astype(x: Any, dtype: Any) -> Tensor:
     x = _tensor(x)
     d = x.data
     dtype = np.dtype(dtype)
-    parents = ((0, x),) if x._rg and dtype.kind == "f" else ()
+    parents = (x if x._rg and dtype.kind == "f" else None,)
     return record("astype", d.astype(dtype), (d, dtype), parents)
 
 
@@ -113,7 +113,7 @@ def getitem(x: Any, index: Any) -> Tensor:
         out = d[index]
     except IndexError as e:
         raise IndexError(f"getitem: {e} (tensor of shape {d.shape})") from None
-    return record("getitem", out, (d, index), ((0, x),) if x._rg else ())
+    return record("getitem", out, (d, index), (x if x._rg else None,))
 
 
 def _scatter_add(g: np.ndarray, index: Any, shape: tuple) -> np.ndarray:
@@ -127,7 +127,7 @@ def scatter_add(g: Any, index: Any, shape: tuple) -> Tensor:
     """zeros(shape) with ``g`` added at ``index``, repeated indices adding up: the adjoint of ``x[index]``."""
     g = _tensor(g)
     d = g.data
-    return record("scatter_add", _scatter_add(d, index, shape), (d, index, shape), ((0, g),) if g._rg else ())
+    return record("scatter_add", _scatter_add(d, index, shape), (d, index, shape), (g if g._rg else None,))
 
 
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
@@ -142,7 +142,7 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
         shapes = ", ".join(str(a.shape) for a in arrays)
         raise ValueError(f"concatenate: cannot join shapes {shapes} along axis {axis}") from None
     axis = axis % out.ndim
-    parents = tuple((i, t) for i, t in enumerate(tensors) if t._rg)
+    parents = tuple(t if t._rg else None for t in tensors)
     return record("concatenate", out, (*arrays, axis), parents)
 
 
@@ -158,23 +158,12 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """a where condition holds, else b (broadcast together). The condition carries no gradient."""
     cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
-    parents: tuple = ()
-    if type(a) is Tensor:
-        x = a.data
-        if a._rg:
-            parents = ((1, a),)
-    else:
-        x = a
-    if type(b) is Tensor:
-        y = b.data
-        if b._rg:
-            parents += ((2, b),)
-    else:
-        y = b
+    x, pa = (a.data, a if a._rg else None) if isinstance(a, Tensor) else (a, None)
+    y, pb = (b.data, b if b._rg else None) if isinstance(b, Tensor) else (b, None)
     try:
         out = np.where(cond, x, y)
     except ValueError:
         raise ValueError(
             f"where: shapes {cond.shape}, {np.shape(x)} and {np.shape(y)} cannot be broadcast together"
         ) from None
-    return record("where", out, (cond, x, y), parents)
+    return record("where", out, (cond, x, y), (None, pa, pb))

@@ -3,7 +3,7 @@
 A tensor made by a recorded primitive holds
 - ``_op``: the primitive's name, the key of its rules in ``minigrad.rules.VJPS``;
 - ``_args``: the primitive's arguments as the rules take them (arrays in place of tensors, then parameters);
-- ``_parents``: ``(position, tensor)`` for each argument that requires grad.
+- ``_parents``: aligned with ``_args``: the tensor at each position that requires grad, else None.
 A leaf has ``_op = None``. After backward frees the graph, ``_parents`` is ``None``.
 Nothing points from a parent to its child, so a step's graph is a DAG of plain references that
 reference counting frees without the garbage collector.
@@ -298,9 +298,12 @@ def _value(x: Any) -> Any:
     return x.data if type(x) is Tensor else x
 
 
+_new = Tensor.__new__
+
+
 def _constant(data: np.ndarray) -> Tensor:
     """A leaf that records nothing, made without the checks of ``Tensor.__init__``."""
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     t.data = data
     t.grad = None
     t._rg = False
@@ -314,16 +317,16 @@ def _constant(data: np.ndarray) -> Tensor:
 def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
     """The result of primitive ``op``: a graph node when recording is on and a parent requires grad.
 
-    ``args`` are the primitive's arguments as its rules take them (arrays for tensors), ``parents``
-    the ``(position, tensor)`` pairs of the arguments that require grad.
+    ``args`` are the primitive's arguments as its rules take them (arrays for tensors); ``parents``
+    holds, position by position, the argument tensors that require grad and None elsewhere.
     """
     if type(data) is not np.ndarray:
         data = np.asarray(data)  # NumPy returns scalars from 0-d operations
-    t = Tensor.__new__(Tensor)
+    t = _new(Tensor)
     t.data = data
     t.grad = None
     t._id = next(_ids)
-    if parents and _mode.enabled:
+    if _mode.enabled and any(p is not None for p in parents):
         t._rg = True
         t._op = op
         t._args = args

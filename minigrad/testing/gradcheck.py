@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -10,7 +11,11 @@ from ..grad_mode import no_grad
 from ..tensor import Tensor, _is_float
 
 # Default tolerances by the dtype of the analytic gradient: |analytic − numerical| ≤ atol + rtol·|numerical|.
-TOLERANCES = {np.dtype(np.float64): (1e-5, 1e-4), np.dtype(np.float32): (1e-4, 2e-3), np.dtype(np.float16): (1e-2, 5e-2)}
+TOLERANCES = {
+    np.dtype(np.float64): (1e-5, 1e-4),
+    np.dtype(np.float32): (1e-4, 2e-3),
+    np.dtype(np.float16): (1e-2, 5e-2),
+}
 
 
 class GradcheckError(AssertionError):

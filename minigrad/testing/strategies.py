@@ -52,9 +52,7 @@ def arrays(
     elements = st.floats(low, high, allow_nan=False, allow_infinity=False, width=64)
     for point in away_from:
         elements = elements.filter(lambda v, p=point: abs(v - p) >= margin)
-    return shape_st.flatmap(lambda s: hnp.arrays(np.float64, s, elements=elements)).map(
-        lambda a: a.astype(dtype)
-    )
+    return shape_st.flatmap(lambda s: hnp.arrays(np.float64, s, elements=elements)).map(lambda a: a.astype(dtype))
 
 
 def axes(ndim: int, allow_none: bool = True, allow_tuple: bool = True) -> st.SearchStrategy:
