@@ -23,6 +23,7 @@ def reshape(x: Any, shape: Any) -> Tensor:
     """The same elements in a new shape (one entry may be -1), as ``np.reshape``."""
     x = _tensor(x)
     d = x.data
+    shape = _shape_tuple(shape)
     try:
         out = d.reshape(shape)
     except (ValueError, TypeError):

@@ -1,0 +1,120 @@
+"""Tensors: creation, dtype policy, NumPy interplay, and clear errors for bad input."""
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+
+
+def test_python_floats_give_float64_and_ints_stay_ints():
+    assert mg.tensor([1.0, 2.0]).dtype == np.float64
+    assert mg.tensor([1, 2]).dtype == np.int64
+    assert mg.zeros(2, 3).shape == (2, 3) and mg.ones((2,)).dtype == np.float64
+
+
+def test_float32_stays_float32_through_forward_and_backward():
+    x = mg.tensor(np.ones((3, 2), np.float32), requires_grad=True)
+    w = mg.tensor(np.ones((2, 4), np.float32), requires_grad=True)
+    y = mg.log_softmax(mg.tanh(x @ w) * 2.0 + 1, axis=-1).sum() / 3
+    assert y.dtype == np.float32
+    y.backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+def test_mixing_float32_and_float64_follows_numpy_promotion_and_grads_keep_their_dtype():
+    a = mg.tensor(np.ones(2, np.float32), requires_grad=True)
+    b = mg.tensor(np.ones(2, np.float64), requires_grad=True)
+    y = a * b
+    assert y.dtype == np.float64
+    y.sum().backward()
+    assert a.grad.dtype == np.float32 and b.grad.dtype == np.float64
+
+
+def test_int_and_bool_tensors_never_require_grad():
+    with pytest.raises(TypeError, match="only floating-point tensors can require grad.*int64"):
+        mg.tensor([1, 2], requires_grad=True)
+    t = mg.tensor([True, False])
+    with pytest.raises(TypeError, match="bool"):
+        t.requires_grad = True
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = x * mg.tensor([2, 3])  # an int tensor mixed in is a constant
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 3.0])
+
+
+def test_numpy_arrays_and_numbers_are_constants():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    y = np.array([3.0, 4.0]) * x + 1.0  # ndarray on the left dispatches to minigrad
+    assert isinstance(y, mg.Tensor) and y.requires_grad
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 4.0])
+
+
+def test_numpy_functions_dispatch_to_minigrad():
+    x = mg.tensor([0.5, 1.0], requires_grad=True)
+    y = np.sum(np.exp(x) * np.tanh(x))
+    assert isinstance(y, mg.Tensor)
+    y.backward()
+    e, t = np.exp([0.5, 1.0]), np.tanh([0.5, 1.0])
+    np.testing.assert_allclose(x.grad, e * t + e * (1 - t**2))
+
+
+def test_unsupported_numpy_function_is_an_error_not_a_silent_constant():
+    x = mg.tensor([0.5, 1.0], requires_grad=True)
+    with pytest.raises(TypeError, match="numpy.arctan2 is not differentiable"):
+        np.arctan2(x, x)
+    with pytest.raises(TypeError, match="detach"):
+        np.asarray(x)
+    assert np.asarray(x.detach()).tolist() == [0.5, 1.0]
+
+
+def test_comparisons_give_plain_boolean_arrays():
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    assert isinstance(x > 1.5, np.ndarray) and (x > 1.5).tolist() == [False, True]
+    assert (x == mg.tensor([1.0, 0.0])).tolist() == [True, False]
+
+
+def test_attributes_and_repr():
+    x = mg.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert (x.shape, x.ndim, x.size, len(x)) == ((2, 3), 2, 6, 2)
+    assert x.T.shape == (3, 2) and x.numpy() is x.data
+    assert mg.tensor(3.5).item() == 3.5
+    assert "requires_grad=True" in repr(x)
+    assert "grad_fn=<tanh>" in repr(mg.tanh(x))
+    assert "dtype=float32" in repr(mg.tensor([1.0], dtype=np.float32))
+
+
+def test_broadcasting_error_names_operation_and_shapes():
+    a, b = mg.ones(3, requires_grad=True), mg.ones(4)
+    with pytest.raises(ValueError, match=r"add: operands with shapes \(3,\) and \(4,\) cannot be broadcast"):
+        a + b
+    with pytest.raises(ValueError, match=r"multiply: .*\(2, 3\) and \(2,\)"):
+        mg.ones((2, 3)) * mg.ones(2)
+
+
+def test_matmul_mismatch_names_the_shapes():
+    with pytest.raises(ValueError, match=r"matmul: shapes \(8, 20\) and \(19,\) do not match"):
+        mg.ones((8, 20)) @ mg.ones(19)
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        mg.matmul(mg.tensor(2.0), mg.ones(3))
+
+
+def test_shape_errors_name_the_operation():
+    x = mg.ones((2, 3))
+    with pytest.raises(ValueError, match=r"reshape: cannot reshape a tensor of shape \(2, 3\) into shape \(4,\)"):
+        x.reshape(4)
+    with pytest.raises(ValueError, match=r"sum: axis 2 is out of range for a tensor of shape \(2, 3\)"):
+        x.sum(axis=2)
+    with pytest.raises(ValueError, match="concatenate: cannot join shapes"):
+        mg.concatenate([x, mg.ones((3, 3))], axis=1)
+    with pytest.raises(IndexError, match=r"getitem: .*\(2, 3\)"):
+        x[5]
+    with pytest.raises(TypeError, match="setitem"):
+        x[0] = 1.0
+    with pytest.raises(ValueError, match="max: cannot reduce an empty tensor"):
+        mg.zeros(0).max()
+
+
+def test_randn_is_reproducible_with_a_seed():
+    np.testing.assert_array_equal(mg.randn(3, rng=1).data, mg.randn(3, rng=1).data)
+    assert mg.randn(2, 2, rng=np.random.default_rng(0), dtype=np.float32).dtype == np.float32
