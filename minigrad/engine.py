@@ -32,6 +32,13 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
     return g.reshape(shape)
 
 
+# Unary elementwise primitives: g has the node's shape and dtype, which are the input's, and so has
+# g ∘ f′(x); their gradients need neither ``unbroadcast`` nor a cast.
+_SAME_SHAPE_AND_DTYPE = frozenset(
+    {"negative", "absolute", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid"}
+)
+
+
 def _freed(node: Tensor) -> RuntimeError:
     return RuntimeError(
         f"backward: the graph through '{node._op}' (shape {node.data.shape}) was already freed by an earlier "
@@ -108,22 +115,34 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
             args = node._args
             rules = VJPS[op]
             follow = None
-            for i, parent in enumerate(parents):
+            n = len(parents)
+            i = 0
+            while i < n:  # (a while loop: zip or enumerate would cost more than the rest of this line)
+                parent = parents[i]
                 if parent is None:
+                    i += 1
                     continue
-                pg = rules[i](g, node.data, *args)
-                pdata = parent.data
-                if pg.shape != pdata.shape:
-                    pg = unbroadcast(pg, pdata.shape)
-                if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype:
-                    pg = pg.astype(pdata.dtype)
+                rule = rules[i]
+                i += 1
+                if len(args) == 1:  # spelled out for one and two arguments: *args costs a tuple per call
+                    pg = rule(g, node.data, args[0])
+                elif len(args) == 2:
+                    pg = rule(g, node.data, args[0], args[1])
+                else:
+                    pg = rule(g, node.data, *args)
+                if op not in _SAME_SHAPE_AND_DTYPE:
+                    pdata = parent.data
+                    if pg.shape != pdata.shape:
+                        pg = unbroadcast(pg, pdata.shape)
+                    if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype:
+                        pg = pg.astype(pdata.dtype)
                 if parent in grads:
                     if parent in owned:
                         grads[parent] += pg
                     else:  # copy on first accumulation: the first gradient may be shared (add hands g to both)
                         grads[parent] = grads[parent] + pg
                         owned.add(parent)
-                elif not heap and len(parents) == 1:
+                elif n == 1 and not heap:
                     # The only parent, and no other node is waiting: every consumer of the parent that
                     # the walk can reach has a larger id, so it would be waiting. Its gradient is complete.
                     follow = parent

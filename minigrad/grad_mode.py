@@ -1,24 +1,22 @@
 """Whether operations are recorded for backward: ``no_grad``, ``enable_grad``, ``is_grad_enabled``.
 
-The switch is thread-local, as in PyTorch: ``no_grad`` in one thread never changes what another records.
+The switch is per thread, as in PyTorch: ``no_grad`` in one thread never changes what another records.
+It is kept as the set ``_off`` of the threads that currently record nothing, because every operation
+asks, and ``not _off`` (no thread inside ``no_grad``) is the cheapest question Python can answer;
+only when some thread is inside ``no_grad`` does an operation look up its own thread.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
+from threading import get_ident
 
-
-class _GradMode(threading.local):
-    enabled = True
-
-
-_mode = _GradMode()
+_off: set[int] = set()  # idents of the threads inside no_grad; mutated in place, never rebound
 
 
 def is_grad_enabled() -> bool:
     """True when operations on tensors that require grad are recorded in this thread."""
-    return _mode.enabled
+    return not _off or get_ident() not in _off
 
 
 class set_grad_enabled(contextlib.ContextDecorator):
@@ -33,11 +31,18 @@ class set_grad_enabled(contextlib.ContextDecorator):
         return set_grad_enabled(self.mode)
 
     def __enter__(self) -> None:
-        self._previous = _mode.enabled
-        _mode.enabled = self.mode
+        self._previous = is_grad_enabled()
+        _set(self.mode)
 
     def __exit__(self, *exc: object) -> None:
-        _mode.enabled = self._previous
+        _set(self._previous)
+
+
+def _set(enabled: bool) -> None:
+    if enabled:
+        _off.discard(get_ident())
+    else:
+        _off.add(get_ident())
 
 
 class no_grad(set_grad_enabled):

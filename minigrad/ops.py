@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .grad_mode import _mode
+from .grad_mode import _off, get_ident
 from .tensor import Tensor, _constant, _ids, _new, record
 
 _NUMBER = (int, float, bool, np.generic, np.ndarray)
@@ -49,7 +49,7 @@ def _unary(op: str, fn: Any, x: Any) -> Tensor:
     t.data = out
     t.grad = None
     t._id = next(_ids)
-    if x._rg and _mode.enabled:
+    if x._rg and (not _off or get_ident() not in _off):
         t._rg = True
         t._op = op
         t._args = (d,)
@@ -86,7 +86,7 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
     t.data = out
     t.grad = None
     t._id = next(_ids)
-    if (pa is not None or pb is not None) and _mode.enabled:
+    if (pa is not None or pb is not None) and (not _off or get_ident() not in _off):
         t._rg = True
         t._op = op
         t._args = (x, y)
