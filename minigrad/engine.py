@@ -57,7 +57,7 @@ def _seed(root: Tensor, gradient: Any, create_graph: bool) -> Any:
                 f"backward: the output has shape {shape}; backward() without a gradient needs a scalar "
                 "(pass gradient= of that shape, or reduce the output first, e.g. .sum())"
             )
-        g = np.ones(shape, dtype=root.data.dtype)
+        g = np.array(1, dtype=root.data.dtype) if shape == () else np.ones(shape, dtype=root.data.dtype)
     else:
         value = gradient.data if isinstance(gradient, Tensor) else gradient
         if np.shape(value) != shape:

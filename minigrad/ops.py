@@ -206,15 +206,16 @@ def tanh(x: Any) -> Tensor:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # 1 / (1 + e^-x) = exp(-log(1 + e^-x)), with log(1 + e^-x) computed without overflow.
-    return np.exp(-np.logaddexp(0, -x))
+    # e^-x overflows below x = -709 (float64) or -88 (float32): hold x above that, where σ is
+    # already below 1e-304 (1e-35), so the value is off by less than that and nothing warns.
+    return 1 / (1 + np.exp(-np.maximum(x, -700.0 if x.dtype == np.float64 else -80.0)))
 
 
 def sigmoid(x: Any) -> Tensor:
-    """σ(x) = 1 / (1 + e^-x).
+    """σ(x) = 1 / (1 + e^-x), for x ≥ -700 (float64) or -80 (float32) exact to rounding; below, σ(-700).
 
-    A primitive rather than a composite: built from exp and divide it overflows to nan gradients
-    at x = -1e4, and one node costs less than four.
+    A primitive rather than a composite: 1 / (1 + exp(-x)) built from primitives overflows to nan
+    gradients at x = -1e4, and one node costs less than four.
     """
     return _unary("sigmoid", _sigmoid, x)
 
@@ -255,23 +256,23 @@ def _reduce(op: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (None: all)."""
-    return _reduce("sum", np.sum, x, axis, keepdims)
+    return _reduce("sum", np.ndarray.sum, x, axis, keepdims)
 
 
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Largest element over ``axis``; when several elements tie, the gradient is shared evenly."""
-    return _reduce("max", np.max, x, axis, keepdims)
+    return _reduce("max", np.ndarray.max, x, axis, keepdims)
 
 
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Smallest element over ``axis``; when several elements tie, the gradient is shared evenly."""
-    return _reduce("min", np.min, x, axis, keepdims)
+    return _reduce("min", np.ndarray.min, x, axis, keepdims)
 
 
 def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
-    m = np.max(x, axis=axis, keepdims=True)
+    m = x.max(axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # a slice of all -inf gives -inf, not nan
-    out = np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)) + m
+    out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m
     return out if keepdims else np.squeeze(out, axis=axis)
 
 

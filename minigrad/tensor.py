@@ -125,13 +125,9 @@ class Tensor:
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        from .numpy_dispatch import call_ufunc
-
         return call_ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        from .numpy_dispatch import call_function
-
         return call_function(func, args, kwargs)
 
     __hash__ = object.__hash__  # identity: == compares values elementwise, as in NumPy
@@ -151,9 +147,7 @@ class Tensor:
 
         ``gradient`` is the vector of the vector-Jacobian product; it may be omitted for a scalar.
         """
-        from .engine import backward
-
-        backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
+        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     # -- operators (NumPy semantics, broadcasting) -----------------------------------------------
     # The arithmetic operators call ``_binary`` (what ``mg.add`` etc. call) directly: one call less on the
@@ -328,7 +322,12 @@ def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
     t.data = data
     t.grad = None
     t._id = next(_ids)
-    if any(p is not None for p in parents) and (not _off or get_ident() not in _off):
+    for p in parents:  # (a loop, not any(): a generator costs more than the check)
+        if p is not None:
+            break
+    else:
+        p = None
+    if p is not None and (not _off or get_ident() not in _off):
         t._rg = True
         t._op = op
         t._args = args
@@ -342,7 +341,9 @@ def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
 
 
 # The operator methods above call these; they are imported last because they import Tensor.
+from .engine import backward as _backward  # noqa: E402
 from .linalg import dot, matmul  # noqa: E402
+from .numpy_dispatch import call_function, call_ufunc  # noqa: E402
 from .ops import (  # noqa: E402
     _binary,
     absolute,
