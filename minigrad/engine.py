@@ -96,6 +96,7 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
     handed: set = set()  # ids of the arrays returned, so that no two results share memory
     found: dict = {}
     heap = [(-root._id, root)]
+    table, same, push = VJPS, _SAME_SHAPE_AND_DTYPE, heappush  # locals: the loop below looks them up per node
     while heap:
         node = heappop(heap)[1]
         g = grads.pop(node)
@@ -113,7 +114,8 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
             if parents is None:
                 raise _freed(node)
             args = node._args
-            rules = VJPS[op]
+            n_args = len(args)
+            rules = table[op]
             follow = None
             n = len(parents)
             i = 0
@@ -124,13 +126,13 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                     continue
                 rule = rules[i]
                 i += 1
-                if len(args) == 1:  # spelled out for one and two arguments: *args costs a tuple per call
+                if n_args == 1:  # spelled out for one and two arguments: *args costs a tuple per call
                     pg = rule(g, node.data, args[0])
-                elif len(args) == 2:
+                elif n_args == 2:
                     pg = rule(g, node.data, args[0], args[1])
                 else:
                     pg = rule(g, node.data, *args)
-                if op not in _SAME_SHAPE_AND_DTYPE:
+                if op not in same:
                     pdata = parent.data
                     if pg.shape != pdata.shape:
                         pg = unbroadcast(pg, pdata.shape)
@@ -148,7 +150,7 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                     follow = parent
                 else:
                     grads[parent] = pg
-                    heappush(heap, (-parent._id, parent))
+                    push(heap, (-parent._id, parent))
             if not retain_graph:
                 node._args = node._parents = None
             node = follow
