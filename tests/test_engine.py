@@ -206,3 +206,17 @@ def test_non_scalar_backward_needs_a_gradient_of_the_right_shape():
         y.backward(np.ones(2))
     y.backward(np.array([1.0, 0.0, -1.0]))
     np.testing.assert_array_equal(x.grad, [2.0, 0.0, -2.0])
+
+
+def test_the_rule_table_differentiates_through_itself():
+    # create_graph runs the rules on Tensors: d²/dx² tanh(x) = -2 tanh(x) (1 - tanh²(x)), from the same table
+    from minigrad.engine import backward_pass
+
+    x = mg.tensor([0.3, -1.2], requires_grad=True)
+    y = mg.tanh(x)
+    (dx,) = backward_pass(y, mg.ones(2), retain_graph=True, create_graph=True, inputs=[x]).values()
+    assert dx.requires_grad
+    dx.sum().backward()
+    t = np.tanh([0.3, -1.2])
+    np.testing.assert_allclose(dx.data, 1 - t**2)
+    np.testing.assert_allclose(x.grad, -2 * t * (1 - t**2))
