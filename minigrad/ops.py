@@ -20,9 +20,7 @@ _NUMBER = (int, float, bool, np.generic, np.ndarray)
 
 def as_tensor(x: Any) -> Tensor:
     """``x`` itself if it is a Tensor, else a constant tensor over ``np.asarray(x)`` (no copy)."""
-    if type(x) is Tensor:
-        return x
-    if isinstance(x, Tensor):
+    if type(x) is Tensor or isinstance(x, Tensor):
         return x
     return _constant(np.asarray(x))
 
@@ -40,7 +38,7 @@ def _operand(op: str, x: Any) -> Any:
 # elementwise chain, where a function call more per operation is a measurable share of the time.
 def _unary(op: str, fn: Any, x: Any) -> Tensor:
     if type(x) is not Tensor:
-        x = as_tensor(x)
+        x = as_tensor(x)  # subclasses pass through
     d = x.data
     out = fn(d)
     if type(out) is not np.ndarray:
@@ -62,17 +60,18 @@ def _unary(op: str, fn: Any, x: Any) -> Tensor:
 
 
 def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
-    if type(a) is Tensor:
+    ta, tb = type(a), type(b)  # exact-type tests first: isinstance costs more, and most operands are one of these
+    if ta is Tensor or ta is not float and isinstance(a, Tensor):
         x = a.data
         pa = a if a._rg else None
     else:
-        x = a if type(a) is float else _operand(op, a)
+        x = a if ta is float else _operand(op, a)
         pa = None
-    if type(b) is Tensor:
+    if tb is Tensor or tb is not float and isinstance(b, Tensor):
         y = b.data
         pb = b if b._rg else None
     else:
-        y = b if type(b) is float else _operand(op, b)
+        y = b if tb is float else _operand(op, b)
         pb = None
     try:
         out = fn(x, y)

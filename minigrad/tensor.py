@@ -291,7 +291,7 @@ class Tensor:
 
 
 def _value(x: Any) -> Any:
-    return x.data if type(x) is Tensor else x
+    return x.data if isinstance(x, Tensor) else x
 
 
 _new = Tensor.__new__

@@ -118,3 +118,17 @@ def test_shape_errors_name_the_operation():
 def test_randn_is_reproducible_with_a_seed():
     np.testing.assert_array_equal(mg.randn(3, rng=1).data, mg.randn(3, rng=1).data)
     assert mg.randn(2, 2, rng=np.random.default_rng(0), dtype=np.float32).dtype == np.float32
+
+
+def test_subclasses_of_tensor_work_in_every_operation():
+    class Param(mg.Tensor):
+        __slots__ = ()
+
+    w = Param(np.array([1.0, 2.0]), requires_grad=True)
+    y = (w * 2.0 + 1.0 - w / 4 + 3.0 * w + w**2).sum() + mg.tanh(w).sum() + (w @ w) + w.sum() * w.max()
+    y.backward()
+    t = np.tanh([1.0, 2.0])
+    w0 = np.array([1.0, 2.0])
+    # 2 − ¼ + 3 + 2w, then tanh′, then w·w, then Σw·max w: max w = 2 everywhere, Σw = 3 at the argmax
+    expected = 4.75 + 2 * w0 + (1 - t**2) + 2 * w0 + 2.0 + np.array([0.0, 3.0])
+    np.testing.assert_allclose(w.grad, expected)
