@@ -18,7 +18,6 @@ from .ops import (
     abs,
     absolute,
     add,
-    as_tensor,
     clip,
     cos,
     divide,
@@ -58,7 +57,7 @@ from .shape_ops import (
     transpose,
     where,
 )
-from .tensor import Tensor  # noqa: I001  (first: the operation modules import it)
+from .tensor import Tensor, as_tensor  # noqa: I001  (first: the operation modules import it)
 
 __version__ = "0.1.0"
 

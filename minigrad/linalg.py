@@ -7,18 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, record
-
-
-def _tensor(x: Any) -> Tensor:
-    from .ops import as_tensor
-
-    return as_tensor(x)
+from .tensor import Tensor, as_tensor, record
 
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch axes."""
-    a, b = _tensor(a), _tensor(b)
+    a, b = as_tensor(a), as_tensor(b)
     x, y = a.data, b.data
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {x.shape} and {y.shape}")
@@ -34,7 +28,7 @@ def matmul(a: Any, b: Any) -> Tensor:
 
 def dot(a: Any, b: Any) -> Tensor:
     """``np.dot`` for 0-, 1- and 2-D operands (scalar product, inner product, matrix product)."""
-    a, b = _tensor(a), _tensor(b)
+    a, b = as_tensor(a), as_tensor(b)
     if a.data.ndim == 0 or b.data.ndim == 0:
         return a * b
     if a.data.ndim > 2 or b.data.ndim > 2:
@@ -44,7 +38,7 @@ def dot(a: Any, b: Any) -> Tensor:
 
 def outer(a: Any, b: Any) -> Tensor:
     """Outer product of the flattened operands: out[i, j] = a[i] * b[j]."""
-    a, b = _tensor(a), _tensor(b)
+    a, b = as_tensor(a), as_tensor(b)
     return a.reshape(-1, 1) * b.reshape(1, -1)
 
 
@@ -79,7 +73,7 @@ def parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
 
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation, as ``np.einsum`` (explicit or implicit output, ``...`` allowed)."""
-    tensors = [_tensor(t) for t in operands]
+    tensors = [as_tensor(t) for t in operands]
     arrays = [t.data for t in tensors]
     inputs, output = parse_einsum(subscripts, [a.shape for a in arrays])
     spec = ",".join(inputs) + "->" + output

@@ -13,16 +13,9 @@ from typing import Any
 import numpy as np
 
 from .grad_mode import _off, get_ident
-from .tensor import Tensor, _constant, _ids, _new, record
+from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
 
 _NUMBER = (int, float, bool, np.generic, np.ndarray)
-
-
-def as_tensor(x: Any) -> Tensor:
-    """``x`` itself if it is a Tensor, else a constant tensor over ``np.asarray(x)`` (no copy)."""
-    if type(x) is Tensor or isinstance(x, Tensor):
-        return x
-    return _constant(np.asarray(x))
 
 
 def _operand(op: str, x: Any) -> Any:

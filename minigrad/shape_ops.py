@@ -6,13 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, record
-
-
-def _tensor(x: Any) -> Tensor:
-    from .ops import as_tensor
-
-    return as_tensor(x)
+from .tensor import Tensor, as_tensor, record
 
 
 def _shape_tuple(shape: Any) -> tuple:
@@ -21,7 +15,7 @@ def _shape_tuple(shape: Any) -> tuple:
 
 def reshape(x: Any, shape: Any) -> Tensor:
     """The same elements in a new shape (one entry may be -1), as ``np.reshape``."""
-    x = _tensor(x)
+    x = as_tensor(x)
     d = x.data
     shape = _shape_tuple(shape)
     try:
@@ -33,7 +27,7 @@ def reshape(x: Any, shape: Any) -> Tensor:
 
 def transpose(x: Any, axes: Any = None) -> Tensor:
     """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``."""
-    x = _tensor(x)
+    x = as_tensor(x)
     d = x.data
     if axes is not None:
         axes = tuple(int(a) for a in axes)
@@ -44,7 +38,7 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
-    x = _tensor(x)
+    x = as_tensor(x)
     n = x.data.ndim
     for a in (axis1, axis2):
         if not -n <= a < n:
@@ -56,7 +50,7 @@ def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
 
 def expand_dims(x: Any, axis: Any) -> Tensor:
     """Insert size-1 axes at ``axis`` (an int or a tuple), as ``np.expand_dims``."""
-    x = _tensor(x)
+    x = as_tensor(x)
     try:
         shape = np.expand_dims(np.empty(x.data.shape, dtype=bool), axis).shape
     except np.exceptions.AxisError:
@@ -66,7 +60,7 @@ def expand_dims(x: Any, axis: Any) -> Tensor:
 
 def squeeze(x: Any, axis: Any = None) -> Tensor:
     """Remove size-1 axes (all of them, or those named), as ``np.squeeze``."""
-    x = _tensor(x)
+    x = as_tensor(x)
     try:
         shape = np.squeeze(np.empty(x.data.shape, dtype=bool), axis).shape
     except (ValueError, np.exceptions.AxisError):
@@ -76,7 +70,7 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
 
 def broadcast_to(x: Any, shape: Any) -> Tensor:
     """x repeated along new or size-1 axes to ``shape``, as ``np.broadcast_to``."""
-    x = _tensor(x)
+    x = as_tensor(x)
     d = x.data
     shape = _shape_tuple(shape)
     try:
@@ -88,7 +82,7 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
 
 def astype(x: Any, dtype: Any) -> Tensor:
     """x converted to ``dtype``; the gradient is converted back to x's dtype."""
-    x = _tensor(x)
+    x = as_tensor(x)
     d = x.data
     dtype = np.dtype(dtype)
     parents = (x if x._rg and dtype.kind == "f" else None,)
@@ -107,7 +101,7 @@ def getitem(x: Any, index: Any) -> Tensor:
 
     With integer arrays an element may be picked several times; its gradients then add up.
     """
-    x = _tensor(x)
+    x = as_tensor(x)
     d = x.data
     index = _index(index)
     try:
@@ -126,14 +120,14 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple) -> np.ndarray:
 
 def scatter_add(g: Any, index: Any, shape: tuple) -> Tensor:
     """zeros(shape) with ``g`` added at ``index``, repeated indices adding up: the adjoint of ``x[index]``."""
-    g = _tensor(g)
+    g = as_tensor(g)
     d = g.data
     return record("scatter_add", _scatter_add(d, index, shape), (d, index, shape), (g if g._rg else None,))
 
 
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis, as ``np.concatenate``."""
-    tensors = [_tensor(t) for t in tensors]
+    tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
     arrays = [t.data for t in tensors]
@@ -149,7 +143,7 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
 
 def stack(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis, as ``np.stack``."""
-    tensors = [_tensor(t) for t in tensors]
+    tensors = [as_tensor(t) for t in tensors]
     shapes = {t.data.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors need one shape, got {', '.join(str(s) for s in shapes)}")

@@ -310,6 +310,13 @@ def _constant(data: np.ndarray) -> Tensor:
     return t
 
 
+def as_tensor(x: Any) -> Tensor:
+    """``x`` itself if it is a Tensor (or a subclass), else a constant tensor over ``np.asarray(x)`` (no copy)."""
+    if type(x) is Tensor or isinstance(x, Tensor):
+        return x
+    return _constant(np.asarray(x))
+
+
 def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
     """The result of primitive ``op``: a graph node when recording is on and a parent requires grad.
 
