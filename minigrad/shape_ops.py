@@ -13,6 +13,11 @@ def _shape_tuple(shape: Any) -> tuple:
     return tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
 
 
+def _shape_only(shape: tuple) -> np.ndarray:
+    """An array of ``shape`` that owns no memory, to ask NumPy what a shape operation would give."""
+    return np.broadcast_to(np.empty((), dtype=bool), shape)
+
+
 def reshape(x: Any, shape: Any) -> Tensor:
     """The same elements in a new shape (one entry may be -1), as ``np.reshape``."""
     x = as_tensor(x)
@@ -52,7 +57,7 @@ def expand_dims(x: Any, axis: Any) -> Tensor:
     """Insert size-1 axes at ``axis`` (an int or a tuple), as ``np.expand_dims``."""
     x = as_tensor(x)
     try:
-        shape = np.expand_dims(np.empty(x.data.shape, dtype=bool), axis).shape
+        shape = np.expand_dims(_shape_only(x.data.shape), axis).shape
     except np.exceptions.AxisError:
         raise ValueError(f"expand_dims: axis {axis} is out of range for a tensor of shape {x.data.shape}") from None
     return reshape(x, shape)
@@ -62,7 +67,7 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     """Remove size-1 axes (all of them, or those named), as ``np.squeeze``."""
     x = as_tensor(x)
     try:
-        shape = np.squeeze(np.empty(x.data.shape, dtype=bool), axis).shape
+        shape = np.squeeze(_shape_only(x.data.shape), axis).shape
     except (ValueError, np.exceptions.AxisError):
         raise ValueError(f"squeeze: cannot squeeze axis {axis} of a tensor of shape {x.data.shape}") from None
     return reshape(x, shape)
