@@ -138,16 +138,17 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                         pg = unbroadcast(pg, pdata.shape)
                     if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype:
                         pg = pg.astype(pdata.dtype)
-                if parent in grads:
+                if n == 1 and not heap:
+                    # The only parent, and no other node is waiting (so none holds a gradient): every
+                    # consumer of the parent that the walk can reach has a larger id, so it would be
+                    # waiting. The parent's gradient is complete: go straight on to it.
+                    follow = parent
+                elif parent in grads:
                     if parent in owned:
                         grads[parent] += pg
                     else:  # copy on first accumulation: the first gradient may be shared (add hands g to both)
                         grads[parent] = grads[parent] + pg
                         owned.add(parent)
-                elif n == 1 and not heap:
-                    # The only parent, and no other node is waiting: every consumer of the parent that
-                    # the walk can reach has a larger id, so it would be waiting. Its gradient is complete.
-                    follow = parent
                 else:
                     grads[parent] = pg
                     push(heap, (-parent._id, parent))
