@@ -68,10 +68,8 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
         pb = None
     try:
         out = fn(x, y)
-    except ValueError:
-        raise ValueError(
-            f"{op}: operands with shapes {np.shape(x)} and {np.shape(y)} cannot be broadcast together"
-        ) from None
+    except ValueError as e:
+        raise _binary_error(op, x, y, e) from None
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     t = _new(Tensor)
@@ -88,6 +86,14 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
         t._op = t._args = None
         t._parents = ()
     return t
+
+
+def _binary_error(op: str, x: Any, y: Any, error: ValueError) -> ValueError:
+    try:
+        np.broadcast_shapes(np.shape(x), np.shape(y))
+    except ValueError:
+        return ValueError(f"{op}: operands with shapes {np.shape(x)} and {np.shape(y)} cannot be broadcast together")
+    return ValueError(f"{op}: {error} (operands of shapes {np.shape(x)} and {np.shape(y)})")
 
 
 # -- arithmetic ---------------------------------------------------------------------------------
