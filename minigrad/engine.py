@@ -69,7 +69,13 @@ def _seed(root: Tensor, gradient: Any, create_graph: bool) -> Any:
 
 
 def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad."""
+    """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
+
+    With ``create_graph=True`` the backward pass is itself recorded (the rules run on Tensors) and
+    ``leaf.grad`` is a Tensor carrying that graph, as in PyTorch: ``leaf.grad.sum().backward()`` then
+    adds the second derivative into ``leaf.grad`` (clear it first with ``leaf.grad = None``). The
+    graph is kept, as if ``retain_graph=True``.
+    """
     g = _seed(root, gradient, create_graph)
     grads = backward_pass(root, g, retain_graph or create_graph, create_graph, None)
     for leaf, grad in grads.items():
@@ -160,7 +166,13 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
 
 
 def _walk_recorded(root: Tensor, g: Tensor, inputs: Any) -> dict:
-    """The walk on Tensors: the rules record the backward pass, for a higher derivative."""
+    """The walk on Tensors: the rules record the backward pass, for a higher derivative.
+
+    With ``inputs`` the walk stops as soon as every wanted tensor has left the heap (its gradient is
+    complete then): a transform asking for d(root)/d(x) never walks the graph that made x, which
+    forward mode relies on to keep the cost of each of its small backward passes independent of
+    the size of the graph around it.
+    """
     wanted = None if inputs is None else set(inputs)
     grads = {root: g}
     found: dict = {}
@@ -170,6 +182,8 @@ def _walk_recorded(root: Tensor, g: Tensor, inputs: Any) -> dict:
         g = grads.pop(node)
         if node._op is None if wanted is None else node in wanted:
             found[node] = g
+            if wanted is not None and len(found) == len(wanted):
+                break
         if node._op is None:
             continue
         if node._parents is None:
