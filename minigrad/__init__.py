@@ -12,6 +12,9 @@
 from numpy import float32, float64
 
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .forward_mode import jvp
+from .function import Function, FunctionCtx
+from .functional import grad, hessian, jacobian, value_and_grad, vjp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .linalg import dot, einsum, matmul, outer
 from .ops import (
@@ -122,4 +125,12 @@ __all__ = [
     "as_tensor",
     "float32",
     "float64",
+    "grad",
+    "value_and_grad",
+    "vjp",
+    "jvp",
+    "jacobian",
+    "hessian",
+    "Function",
+    "FunctionCtx",
 ]

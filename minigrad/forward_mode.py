@@ -1,0 +1,175 @@
+"""Forward mode: ``mg.jvp`` pushes tangents through the recorded graph, in creation order.
+
+There is no second table of derivatives. Rule i of a primitive, g ↦ Jᵢᵀg, is linear in g, so the
+vector-Jacobian product of that rule with respect to g is its transpose: for a tangent tᵢ,
+
+    Jᵢ tᵢ = vjp of (g ↦ Jᵢᵀg) at any g, with cotangent tᵢ.
+
+``Linearized`` runs the function once (recording it), then visits the nodes between the inputs and
+the output in creation order (ids increase from parent to child). At each node and for each parent
+that depends on the inputs it runs the rule once on a fresh tensor g₀ that requires grad: this
+records a small graph r = Jᵢᵀg₀ (one to four primitives). ``push`` then carries tangents forward,
+node by node: the tangent of a node is Σᵢ Jᵢ tᵢ, each term one backward pass through a small graph.
+The tangent of a node is complete when it is visited, since all of its parents come earlier.
+
+Costs (``benchmarks`` are not needed to see the shape of it): one forward pass, plus per primitive
+one rule evaluation to linearize and one small backward per push. Linearizing once and pushing many
+tangents is what ``mg.jacobian(mode="fwd")`` does. The graph is kept while pushing, so forward mode
+here saves passes (one per input element instead of one per output element), not memory.
+
+Nested (see ``minigrad.tracing``): the small graphs are built on the Tensors of the graph (the node and
+its parents) and pushed with ``create_graph``, so the tangent is differentiable in the primal inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .engine import backward_pass, unbroadcast
+from .grad_mode import enable_grad
+from .rules import VJPS
+from .tensor import Tensor, _constant
+from .tracing import finish, is_traced, nested, output, source
+
+
+def _between(out: Tensor, sources: list) -> list:
+    """The nodes on paths from the sources to ``out``, sources included, in creation order."""
+    low = min(s._id for s in sources)
+    stops = set(sources)
+    seen: set = set()
+    stack = [out]
+    while stack:
+        node = stack.pop()
+        if node in seen or node._id < low:  # made before every source: it cannot depend on them
+            continue
+        seen.add(node)
+        if node in stops or node._op is None:
+            continue
+        if node._parents is None:
+            raise RuntimeError(f"jvp: the graph through '{node._op}' was freed by a backward pass")
+        stack.extend(p for p in node._parents if p is not None)
+    return sorted(seen, key=lambda n: n._id)
+
+
+def _transpose(node: Tensor, i: int, parent: Tensor, nest: bool) -> tuple:
+    """(g₀, r): the graph of r = Jᵢᵀ g₀, rule i of the node applied to a fresh g₀ that requires grad."""
+    if nest:
+        ans, args = node, list(node._args)
+        for k, p in enumerate(node._parents):
+            if p is not None:
+                args[k] = p
+    else:
+        ans, args = node.data, node._args
+    g0 = Tensor(np.zeros_like(node.data), requires_grad=True)  # any value: the rule is linear in g
+    r = VJPS[node._op][i](g0, ans, *args)
+    if not isinstance(r, Tensor):
+        r = _constant(np.asarray(r))
+    shape, dtype = parent.data.shape, parent.data.dtype
+    if r.data.shape != shape:
+        r = unbroadcast(r, shape)
+    if r.data.dtype != dtype:
+        r = r.astype(dtype)
+    return g0, r
+
+
+class Linearized:
+    """The linear map t ↦ J t of a function at a point, as small transposed graphs in creation order.
+
+    Parameters
+    ----------
+    out : Tensor
+        The function's output, recorded from ``sources``.
+    sources : list of Tensor
+        The fresh tensors standing for the inputs (see ``minigrad.tracing.source``).
+    nest : bool
+        Build and push differentiable tangents (Tensors with a graph) instead of arrays.
+    """
+
+    def __init__(self, out: Tensor, sources: list, nest: bool) -> None:
+        self.out, self.sources, self.nest = out, sources, nest
+        self.steps: list = []  # (node, [(parent, g₀, r), ...]) in creation order
+        active = set(sources)
+        with enable_grad():
+            for node in _between(out, sources):
+                if node in active or node._op is None:
+                    continue
+                pieces = []
+                for i, parent in enumerate(node._parents):
+                    if parent is not None and parent in active:
+                        g0, r = _transpose(node, i, parent, nest)
+                        if r._rg:  # else Jᵢ = 0
+                            pieces.append((parent, g0, r))
+                if pieces:
+                    active.add(node)
+                    self.steps.append((node, pieces))
+
+    def push(self, tangents: Sequence) -> Any:
+        """J t for one tangent per source (None for a zero tangent): an array, or a Tensor when nested."""
+        tangent = {s: t for s, t in zip(self.sources, tangents) if t is not None}
+        for node, pieces in self.steps:
+            total = None
+            for parent, g0, r in pieces:
+                t = tangent.get(parent)
+                if t is None:
+                    continue
+                if self.nest:
+                    seed = t if isinstance(t, Tensor) else _constant(np.asarray(t, dtype=r.data.dtype))
+                else:
+                    seed = np.asarray(t, dtype=r.data.dtype)
+                jt = backward_pass(r, seed, True, self.nest, [g0]).get(g0)
+                if jt is not None:
+                    total = jt if total is None else total + jt
+            if total is not None:
+                tangent[node] = total
+        result = tangent.get(self.out)
+        return np.zeros_like(self.out.data) if result is None else result
+
+
+def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple:
+    """Forward mode: the value of ``f`` at ``primals`` and its directional derivative along ``tangents``.
+
+    For y = f(x₁, …, xₙ) this is (y, Σⱼ ∂y/∂xⱼ · tⱼ), computed in one pass that carries the tangents
+    forward through the same rule table as backward (see the module docstring), never by building J.
+
+    Parameters
+    ----------
+    f : callable
+        Takes Tensors, returns a Tensor.
+    primals, tangents : tuple
+        The point (Tensors, arrays or floats) and one tangent of the same shape per primal.
+
+    Returns
+    -------
+    (Tensor, Tensor)
+        f(primals) and J·tangents. Both are constants unless a primal or a tangent requires grad
+        (nested: then they carry a graph, so ``mg.grad`` of a jvp works).
+
+    >>> import minigrad as mg
+    >>> y, t = mg.jvp(mg.sin, (0.0,), (2.0,))   # cos(0) · 2
+    >>> float(t.data)
+    2.0
+    """
+    primals, tangents = _sequence("primals", primals), _sequence("tangents", tangents)
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primal(s) but {len(tangents)} tangent(s); give one tangent per primal")
+    nest = nested(list(primals) + list(tangents))
+    with enable_grad():
+        sources = [source("jvp", p, i, nest) for i, p in enumerate(primals)]
+        values = []
+        for i, (s, t) in enumerate(zip(sources, tangents)):
+            shape = t.data.shape if isinstance(t, Tensor) else np.shape(t)
+            if shape != s.data.shape:
+                raise ValueError(f"jvp: tangent {i} has shape {shape} but primal {i} has shape {s.data.shape}")
+            values.append(t if nest and is_traced(t) else (t.data if isinstance(t, Tensor) else t))
+        out = output("jvp", f, f(*sources))
+        tangent_out = Linearized(out, sources, nest).push(values)
+    return finish(out, nest), finish(tangent_out, nest)
+
+
+def _sequence(name: str, values: Any) -> tuple:
+    if not isinstance(values, (tuple, list)):
+        raise TypeError(f"jvp: {name} must be a tuple (one entry per argument of f), got {type(values).__name__}")
+    return tuple(values)

@@ -1,0 +1,225 @@
+"""Functional transforms: ``grad``, ``value_and_grad``, ``vjp``, ``jacobian``, ``hessian`` (and ``jvp``).
+
+Each transform takes a function of Tensors and returns a function (or values), as in JAX. They
+compose: ``grad(grad(f))``, ``jacobian(grad(f))``, ``grad`` of a ``jvp``. Higher derivatives come
+from the one rule table: a nested transform records its backward pass (``create_graph``) and the
+outer one differentiates that recording (see ``minigrad.tracing`` for when a transform is nested).
+
+Results are Tensors: constants at the top level, Tensors carrying a graph inside another transform.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .engine import backward_pass
+from .forward_mode import Linearized, jvp
+from .grad_mode import enable_grad
+from .shape_ops import reshape, stack
+from .tensor import Tensor, _constant
+from .tracing import argnums_tuple, finish, is_traced, name_of, nested, output, source
+
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian"]
+
+
+def _trace(transform: str, f: Callable, args: tuple, nums: tuple) -> tuple:
+    """Run f with fresh tensors at positions ``nums``: (output, sources, nested)."""
+    nest = nested([args[i] for i in nums])
+    with enable_grad():
+        call = list(args)
+        sources = []
+        for i in nums:
+            call[i] = source(transform, args[i], i, nest)
+            sources.append(call[i])
+        out = output(transform, f, f(*call))
+    return out, sources, nest
+
+
+def _pull(out: Tensor, cotangent: Any, sources: list, nest: bool) -> list:
+    """vᵀJ for each source: one backward pass from ``out``, the graph kept for the next one."""
+    found = backward_pass(out, cotangent, True, nest, sources) if out._rg else {}
+    grads = []
+    for s in sources:
+        g = found.get(s)
+        grads.append(_constant(np.zeros_like(s.data)) if g is None else g if isinstance(g, Tensor) else _constant(g))
+    return grads
+
+
+def _cotangent(v: Any, out: Tensor, nest: bool) -> Any:
+    if nest:
+        return v if isinstance(v, Tensor) else _constant(np.asarray(v, dtype=out.data.dtype))
+    return np.array(v.data if isinstance(v, Tensor) else v, dtype=out.data.dtype)
+
+
+def value_and_grad(f: Callable, argnums: Any = 0) -> Callable:
+    """``f`` and its gradient: (f(*args), ∂f/∂args[argnums]) in one forward and one backward pass.
+
+    ``f`` must return a single element (shape () or any shape of size 1). ``argnums`` is an int (one
+    gradient) or a tuple of ints (a tuple of gradients); the arguments there may be Tensors, arrays or
+    floats, and each gradient has the shape and dtype of its argument.
+
+    >>> import minigrad as mg
+    >>> v, g = mg.value_and_grad(lambda x: (x * x).sum())(mg.tensor([1.0, 2.0]))
+    >>> g
+    tensor([2., 4.])
+    """
+    name = name_of(f)
+
+    def value_and_grad_f(*args: Any) -> tuple:
+        nums = argnums_tuple("grad", argnums, len(args))
+        out, sources, nest = _trace("grad", f, args, nums)
+        if out.data.size != 1:
+            raise TypeError(
+                f"grad: {name} returned shape {out.data.shape}, but grad needs a scalar output (size 1); "
+                "reduce it (e.g. .sum()) or use mg.jacobian or mg.vjp for a non-scalar output"
+            )
+        grads = _pull(out, _cotangent(np.ones(out.data.shape), out, nest), sources, nest)
+        grads = [finish(g, nest) for g in grads]
+        return finish(out, nest), grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
+
+    value_and_grad_f.__name__ = f"value_and_grad({name})"
+    return value_and_grad_f
+
+
+def grad(f: Callable, argnums: Any = 0) -> Callable:
+    """The gradient of a scalar function: ``grad(f)(x)`` is ∂f/∂x, a Tensor shaped like x.
+
+    See ``value_and_grad`` for ``argnums`` and the arguments. ``grad(grad(f))`` and
+    ``grad(f)(x)`` for an ``x`` that requires grad give Tensors that carry a graph (differentiable).
+
+    >>> import minigrad as mg
+    >>> mg.grad(mg.grad(lambda x: x ** 3))(2.0)   # d²(x³)/dx² = 6x
+    tensor(12.)
+    """
+    value_and_grad_f = value_and_grad(f, argnums)
+
+    def grad_f(*args: Any) -> Any:
+        return value_and_grad_f(*args)[1]
+
+    grad_f.__name__ = f"grad({name_of(f)})"
+    return grad_f
+
+
+def vjp(f: Callable, *primals: Any) -> tuple:
+    """Reverse mode: ``out, vjp_fn = vjp(f, *primals)``; ``vjp_fn(u)`` is the tuple (uᵀ ∂f/∂xⱼ)ⱼ.
+
+    ``f`` runs once; ``vjp_fn`` can be called many times (the graph is kept). The cotangent ``u``
+    has the shape of ``out``.
+
+    >>> import minigrad as mg
+    >>> y, vjp_fn = mg.vjp(lambda x: x * 2.0, mg.tensor([1.0, 2.0]))
+    >>> vjp_fn(mg.tensor([1.0, 10.0]))
+    (tensor([ 2., 20.]),)
+    """
+    if not primals:
+        raise TypeError("vjp: give at least one primal, vjp(f, x, ...)")
+    out, sources, nest = _trace("vjp", f, primals, tuple(range(len(primals))))
+
+    def vjp_fn(cotangent: Any) -> tuple:
+        shape = cotangent.data.shape if isinstance(cotangent, Tensor) else np.shape(cotangent)
+        if shape != out.data.shape:
+            raise ValueError(f"vjp: the cotangent has shape {shape} but {name_of(f)} returned shape {out.data.shape}")
+        deep = nest or (is_traced(cotangent) and nested([cotangent]))
+        with enable_grad():
+            grads = _pull(out, _cotangent(cotangent, out, deep), sources, deep)
+        return tuple(finish(g, deep) for g in grads)
+
+    return finish(out, nest), vjp_fn
+
+
+def _basis(k: int, shape: tuple, dtype: Any) -> np.ndarray:
+    e = np.zeros(int(np.prod(shape)), dtype=dtype)
+    e[k] = 1
+    return e.reshape(shape)
+
+
+def _assemble(pieces: list, lead: tuple, tail: tuple, nest: bool, dtype: Any) -> Tensor:
+    """Stack n pieces of shape ``tail`` into one Tensor of shape ``lead + tail`` (n = prod(lead))."""
+    if not pieces:
+        return _constant(np.zeros(lead + tail, dtype=dtype))
+    if nest:
+        return reshape(stack(pieces), lead + tail)
+    return _constant(np.stack([p.data if isinstance(p, Tensor) else p for p in pieces]).reshape(lead + tail))
+
+
+def jacobian(f: Callable, argnums: Any = 0, mode: str = "auto") -> Callable:
+    """The full Jacobian: ``jacobian(f)(x)`` has shape ``out.shape + x.shape``, J[i..., j...] = ∂outᵢ/∂xⱼ.
+
+    Parameters
+    ----------
+    f : callable
+        Takes Tensors, returns one Tensor.
+    argnums : int or tuple of int
+        Which arguments; a tuple gives a tuple of Jacobians.
+    mode : {"auto", "rev", "fwd"}
+        ``"rev"``: one backward pass per output element (the rows uᵀJ, u = eᵢ; the forward graph is
+        kept and reused). ``"fwd"``: one forward-mode push per input element (the columns J v,
+        v = eⱼ, on one linearization). ``"auto"`` takes whichever needs fewer passes, ``"rev"`` on a tie.
+
+    >>> import minigrad as mg
+    >>> mg.jacobian(lambda x: x * x)(mg.tensor([1.0, 2.0]))   # diag(2x)
+    tensor([[2., 0.],
+           [0., 4.]])
+    """
+    if mode not in ("auto", "rev", "fwd"):
+        raise ValueError(f"jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
+    name = name_of(f)
+
+    def jacobian_f(*args: Any) -> Any:
+        nums = argnums_tuple("jacobian", argnums, len(args))
+        out, sources, nest = _trace("jacobian", f, args, nums)
+        n_in = sum(s.data.size for s in sources)
+        chosen = mode if mode != "auto" else ("rev" if out.data.size <= n_in else "fwd")
+        dtype = out.data.dtype
+        with enable_grad():
+            if chosen == "rev":
+                rows = [[] for _ in sources]
+                for k in range(out.data.size):
+                    e = _cotangent(_basis(k, out.data.shape, dtype), out, nest)
+                    for row, g in zip(rows, _pull(out, e, sources, nest)):
+                        row.append(g)
+                jacs = [_assemble(r, out.data.shape, s.data.shape, nest, dtype) for r, s in zip(rows, sources)]
+            else:
+                lin = Linearized(out, sources, nest)
+                jacs = []
+                for j, s in enumerate(sources):
+                    columns = []
+                    for k in range(s.data.size):
+                        tangents = [None] * len(sources)
+                        tangents[j] = _basis(k, s.data.shape, s.data.dtype)
+                        columns.append(lin.push(tangents))
+                    jt = _assemble(columns, s.data.shape, out.data.shape, nest, dtype)  # J transposed
+                    axes = tuple(range(s.data.ndim, s.data.ndim + out.data.ndim)) + tuple(range(s.data.ndim))
+                    jacs.append(jt.transpose(axes))
+        jacs = [finish(J, nest) for J in jacs]
+        return jacs[0] if isinstance(argnums, (int, np.integer)) else tuple(jacs)
+
+    jacobian_f.__name__ = f"jacobian({name})"
+    return jacobian_f
+
+
+def hessian(f: Callable, argnums: Any = 0, mode: str = "auto") -> Callable:
+    """The Hessian of a scalar function, the Jacobian of its gradient: shape ``x.shape + x.shape``.
+
+    H[i..., j...] = ∂²f/∂xᵢ∂xⱼ. With a tuple ``argnums`` the result is the nested tuple of blocks
+    H[a][b] = ∂²f/∂x_a∂x_b. ``mode`` is passed to ``jacobian`` (reverse-over-reverse by default;
+    ``"fwd"`` gives forward-over-reverse).
+
+    >>> import minigrad as mg
+    >>> mg.hessian(lambda x: (x ** 3).sum())(mg.tensor([1.0, 2.0]))   # diag(6x)
+    tensor([[ 6.,  0.],
+           [ 0., 12.]])
+    """
+    if isinstance(argnums, (int, np.integer)):
+        hessian_f = jacobian(grad(f, argnums), argnums, mode)
+    else:
+        blocks = [jacobian(grad(f, a), tuple(argnums), mode) for a in argnums]
+
+        def hessian_f(*args: Any) -> tuple:
+            return tuple(block(*args) for block in blocks)
+
+    hessian_f.__name__ = f"hessian({name_of(f)})"
+    return hessian_f
