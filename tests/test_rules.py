@@ -163,6 +163,20 @@ def _clip(draw):
     return (lambda t: mg.clip(t, lo, hi)), (x,)
 
 
+class _ScaledSin(mg.Function):
+    """A custom operation a ∘ sin(b) with broadcasting: the case of the table's "function" gateway."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return a * np.sin(b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved
+        return g * np.sin(b), g * a * np.cos(b)  # broadcast shapes: the engine sums them away
+
+
 CASES = {
     "add": _binary(mg.add),
     "subtract": _binary(mg.subtract),
@@ -197,6 +211,7 @@ CASES = {
     "concatenate": _concatenate(),
     "getitem": _getitem(),
     "scatter_add": _scatter_add(),
+    "function": _binary(_ScaledSin.apply),
 }
 
 
