@@ -63,7 +63,9 @@ def _transpose(node: Tensor, i: int, parent: Tensor, nest: bool) -> tuple:
                 args[k] = p
     else:
         ans, args = node.data, node._args
-    g0 = Tensor(np.zeros_like(node.data), requires_grad=True)  # any value: the rule is linear in g
+    # Any value would do, the rule being linear in g; ones (not zeros) let a custom backward that drops
+    # the graph of g show itself by a non-zero plain array (see minigrad.function).
+    g0 = Tensor(np.ones_like(node.data), requires_grad=True)
     r = VJPS[node._op][i](g0, ans, *args)
     if not isinstance(r, Tensor):
         r = _constant(np.asarray(r))

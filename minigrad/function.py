@@ -128,9 +128,9 @@ class FunctionCtx:
             ) from e
         finally:
             self._view = None
-        return self._check(grads, on_tensor, purpose)
+        return self._check(grads, g, on_tensor, purpose)
 
-    def _check(self, grads: Any, on_tensor: bool, purpose: str) -> tuple:
+    def _check(self, grads: Any, g: Any, on_tensor: bool, purpose: str) -> tuple:
         name, inputs = self._name(), self._inputs
         if not isinstance(grads, (tuple, list)):
             grads = (grads,)
@@ -147,17 +147,41 @@ class FunctionCtx:
             if gk is None:
                 gk = np.zeros_like(x)
             shape = gk.data.shape if isinstance(gk, Tensor) else np.shape(gk)
-            if shape != x.shape and (len(shape) < x.ndim or np.broadcast_shapes(shape, x.shape) != shape):
+            if shape != x.shape and not _unbroadcastable(shape, x.shape):
                 raise ValueError(
                     f"{name}.backward returned a gradient of shape {shape} for input {k} of shape {x.shape}"
                 )
-            if on_tensor and not isinstance(gk, Tensor) and np.any(gk):
+            if on_tensor and g._rg and not _depends_on(gk, g) and np.any(gk.data if isinstance(gk, Tensor) else gk):
                 raise TypeError(
-                    f"{name}.backward returned a plain array for input {k} when g was a Tensor, which drops "
-                    f"the graph that {purpose} needs; do not use g.data or np.asarray(g) in backward"
+                    f"{name}.backward returned a gradient for input {k} that does not depend on g as a Tensor, "
+                    f"which drops the graph that {purpose} needs; do not use g.data or np.asarray(g) in backward"
                 )
             checked.append(gk if isinstance(gk, Tensor) else np.asarray(gk))
         return tuple(checked)
+
+
+def _depends_on(result: Any, g: Tensor) -> bool:
+    """Whether ``g`` is in the graph of ``result``; only nodes made after g (by this backward) are searched."""
+    if not isinstance(result, Tensor):
+        return False
+    stack, seen = [result], set()
+    while stack:
+        node = stack.pop()
+        if node is g:
+            return True
+        if node in seen or node._id < g._id or not node._parents:
+            continue
+        seen.add(node)
+        stack.extend(p for p in node._parents if p is not None)
+    return False
+
+
+def _unbroadcastable(shape: tuple, target: tuple) -> bool:
+    """Whether a gradient of ``shape`` is ``target`` broadcast (the engine can sum it back)."""
+    try:
+        return len(shape) >= len(target) and np.broadcast_shapes(shape, target) == shape
+    except ValueError:
+        return False
 
 
 def function_vjp(i: int, g: Any, ans: Any, ctx: FunctionCtx, *args: Any) -> Any:
