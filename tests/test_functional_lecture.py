@@ -60,3 +60,15 @@ def test_jvp_of_score_is_directional_derivative():
     s, ds = mg.jvp(lambda x: U @ mg.tanh(W @ x + B), (X,), (v,))
     np.testing.assert_allclose(s.data, U @ H, rtol=1e-14)
     np.testing.assert_allclose(ds.data, U @ ((1 - H**2) * (W @ v)), rtol=1e-12)
+
+
+def test_readme_section_runs():
+    # the README's walk through the transforms is executed, asserts included
+    from pathlib import Path
+
+    text = Path(__file__).resolve().parents[1].joinpath("README.md").read_text(encoding="utf-8")
+    section = text.split("## Functional transforms, higher derivatives and custom operations", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    blocks = [part.split("```", 1)[0] for part in section.split("```python\n")[1:]]
+    assert len(blocks) == 2
+    exec(compile("\n".join(blocks), "README.md", "exec"), {})
