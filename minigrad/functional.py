@@ -162,7 +162,7 @@ def jacobian(f: Callable, argnums: Any = 0, mode: str = "auto") -> Callable:
     >>> import minigrad as mg
     >>> mg.jacobian(lambda x: x * x)(mg.tensor([1.0, 2.0]))   # diag(2x)
     tensor([[2., 0.],
-           [0., 4.]])
+            [0., 4.]])
     """
     if mode not in ("auto", "rev", "fwd"):
         raise ValueError(f"jacobian: mode must be 'auto', 'rev' or 'fwd', got {mode!r}")
@@ -211,7 +211,7 @@ def hessian(f: Callable, argnums: Any = 0, mode: str = "auto") -> Callable:
     >>> import minigrad as mg
     >>> mg.hessian(lambda x: (x ** 3).sum())(mg.tensor([1.0, 2.0]))   # diag(6x)
     tensor([[ 6.,  0.],
-           [ 0., 12.]])
+            [ 0., 12.]])
     """
     if isinstance(argnums, (int, np.integer)):
         hessian_f = jacobian(grad(f, argnums), argnums, mode)
