@@ -13,9 +13,9 @@ node by node: the tangent of a node is Σᵢ Jᵢ tᵢ, each term one backward p
 The tangent of a node is complete when it is visited, since all of its parents come earlier.
 
 Costs: one recorded forward pass, plus per primitive one rule evaluation on Tensors to linearize and
-one small backward per push. Measured (``python -m benchmarks.transforms``), one jvp costs 6-8
-forward passes, about what the transpose of a recorded vjp costs, and each further tangent on the
-same linearization about one forward pass: ``mg.jacobian(mode="fwd")`` linearizes once and pushes
+one small backward per push. Measured (``python -m benchmarks.transforms``), one jvp costs 7-10
+forward passes, a little less than the transpose of a recorded vjp, and each further tangent on the
+same linearization about two forward passes: ``mg.jacobian(mode="fwd")`` linearizes once and pushes
 one basis vector per input element. The graph is kept while pushing, so forward mode here saves
 passes (one per input element instead of one per output element), not memory.
 
