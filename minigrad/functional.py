@@ -20,7 +20,7 @@ from .forward_mode import Linearized, jvp
 from .grad_mode import enable_grad
 from .shape_ops import reshape, stack
 from .tensor import Tensor, _constant
-from .tracing import argnums_tuple, finish, is_traced, name_of, nested, output, source
+from .tracing import argnums_tuple, finish, name_of, nested, output, source
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian"]
 
@@ -44,11 +44,14 @@ def _pull(out: Tensor, cotangent: Any, sources: list, nest: bool) -> list:
     grads = []
     for s in sources:
         g = found.get(s)
-        grads.append(_constant(np.zeros_like(s.data)) if g is None else g if isinstance(g, Tensor) else _constant(g))
+        if g is None:  # out does not depend on s
+            g = np.zeros_like(s.data)
+        grads.append(g if isinstance(g, Tensor) else _constant(g))
     return grads
 
 
 def _cotangent(v: Any, out: Tensor, nest: bool) -> Any:
+    """The cotangent as the engine takes it: a Tensor for a recorded pass, else a fresh array (never aliased)."""
     if nest:
         return v if isinstance(v, Tensor) else _constant(np.asarray(v, dtype=out.data.dtype))
     return np.array(v.data if isinstance(v, Tensor) else v, dtype=out.data.dtype)
@@ -122,7 +125,7 @@ def vjp(f: Callable, *primals: Any) -> tuple:
         shape = cotangent.data.shape if isinstance(cotangent, Tensor) else np.shape(cotangent)
         if shape != out.data.shape:
             raise ValueError(f"vjp: the cotangent has shape {shape} but {name_of(f)} returned shape {out.data.shape}")
-        deep = nest or (is_traced(cotangent) and nested([cotangent]))
+        deep = nest or nested([cotangent])  # a cotangent that requires grad makes the result differentiable
         with enable_grad():
             grads = _pull(out, _cotangent(cotangent, out, deep), sources, deep)
         return tuple(finish(g, deep) for g in grads)
@@ -143,6 +146,32 @@ def _assemble(pieces: list, lead: tuple, tail: tuple, nest: bool, dtype: Any) ->
     if nest:
         return reshape(stack(pieces), lead + tail)
     return _constant(np.stack([p.data if isinstance(p, Tensor) else p for p in pieces]).reshape(lead + tail))
+
+
+def _jacobian_rev(out: Tensor, sources: list, nest: bool) -> list:
+    """Row by row: uᵀJ for u = e₀, e₁, … (one backward pass per output element, one forward pass)."""
+    rows: list = [[] for _ in sources]
+    for k in range(out.data.size):
+        e = _cotangent(_basis(k, out.data.shape, out.data.dtype), out, nest)
+        for row, g in zip(rows, _pull(out, e, sources, nest)):
+            row.append(g)
+    return [_assemble(r, out.data.shape, s.data.shape, nest, out.data.dtype) for r, s in zip(rows, sources)]
+
+
+def _jacobian_fwd(out: Tensor, sources: list, nest: bool) -> list:
+    """Column by column: J v for v = e₀, e₁, … of each input (one push per input element, one linearization)."""
+    lin = Linearized(out, sources, nest)
+    jacs = []
+    for j, s in enumerate(sources):
+        columns = []
+        for k in range(s.data.size):
+            tangents = [None] * len(sources)
+            tangents[j] = _basis(k, s.data.shape, s.data.dtype)
+            columns.append(lin.push(tangents))
+        jt = _assemble(columns, s.data.shape, out.data.shape, nest, out.data.dtype)  # shape x.shape + out.shape
+        n, m = s.data.ndim, out.data.ndim
+        jacs.append(jt.transpose(tuple(range(n, n + m)) + tuple(range(n))))
+    return jacs
 
 
 def jacobian(f: Callable, argnums: Any = 0, mode: str = "auto") -> Callable:
@@ -173,27 +202,8 @@ def jacobian(f: Callable, argnums: Any = 0, mode: str = "auto") -> Callable:
         out, sources, nest = _trace("jacobian", f, args, nums)
         n_in = sum(s.data.size for s in sources)
         chosen = mode if mode != "auto" else ("rev" if out.data.size <= n_in else "fwd")
-        dtype = out.data.dtype
         with enable_grad():
-            if chosen == "rev":
-                rows = [[] for _ in sources]
-                for k in range(out.data.size):
-                    e = _cotangent(_basis(k, out.data.shape, dtype), out, nest)
-                    for row, g in zip(rows, _pull(out, e, sources, nest)):
-                        row.append(g)
-                jacs = [_assemble(r, out.data.shape, s.data.shape, nest, dtype) for r, s in zip(rows, sources)]
-            else:
-                lin = Linearized(out, sources, nest)
-                jacs = []
-                for j, s in enumerate(sources):
-                    columns = []
-                    for k in range(s.data.size):
-                        tangents = [None] * len(sources)
-                        tangents[j] = _basis(k, s.data.shape, s.data.dtype)
-                        columns.append(lin.push(tangents))
-                    jt = _assemble(columns, s.data.shape, out.data.shape, nest, dtype)  # J transposed
-                    axes = tuple(range(s.data.ndim, s.data.ndim + out.data.ndim)) + tuple(range(s.data.ndim))
-                    jacs.append(jt.transpose(axes))
+            jacs = (_jacobian_rev if chosen == "rev" else _jacobian_fwd)(out, sources, nest)
         jacs = [finish(J, nest) for J in jacs]
         return jacs[0] if isinstance(argnums, (int, np.integer)) else tuple(jacs)
 
