@@ -199,3 +199,26 @@ def test_clear_errors_for_malformed_functions():
         BadShape.apply(t).sum().backward()
     with pytest.raises(NotImplementedError, match="NoBackward: a Function defines both"):
         NoBackward.apply(t)
+
+
+def test_jacobian_auto_mode_takes_fewer_passes():
+    # reverse mode calls backward once per output element; forward mode once, to linearize
+    class Counted(Cube):
+        calls = 0
+
+        @staticmethod
+        def backward(ctx, g):
+            Counted.calls += 1
+            return Cube.backward(ctx, g)
+
+    def run(x, out_size, mode):
+        M = np.arange(out_size * x.size, dtype=float).reshape(out_size, x.size)
+        Counted.calls = 0
+        J = mg.jacobian(lambda x: M @ Counted.apply(x), mode=mode)(x)
+        np.testing.assert_allclose(J.data, M * 3 * x**2, rtol=1e-14)
+        return Counted.calls
+
+    x2, x4 = np.array([0.5, 2.0]), np.array([0.5, 2.0, -1.0, 1.5])
+    assert run(x2, 3, "rev") == 3 and run(x2, 3, "fwd") == 1
+    assert run(x2, 3, "auto") == 1  # 2 inputs < 3 outputs: forward
+    assert run(x4, 3, "auto") == 3  # 3 outputs < 4 inputs: reverse
