@@ -122,6 +122,8 @@ class Linearized:
                     continue
                 if self.nest:
                     seed = t if isinstance(t, Tensor) else _constant(np.asarray(t, dtype=r.data.dtype))
+                    if seed.data.dtype != r.data.dtype:
+                        seed = seed.astype(r.data.dtype)
                 else:
                     seed = np.asarray(t, dtype=r.data.dtype)
                 jt = backward_pass(r, seed, True, self.nest, [g0]).get(g0)
@@ -168,7 +170,9 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple:
             shape = t.data.shape if isinstance(t, Tensor) else np.shape(t)
             if shape != s.data.shape:
                 raise ValueError(f"jvp: tangent {i} has shape {shape} but primal {i} has shape {s.data.shape}")
-            values.append(t if nest and is_traced(t) else (t.data if isinstance(t, Tensor) else t))
+            if not (nest and is_traced(t)):  # a copy: the tangent out may be the very array pushed in
+                t = np.array(t.data if isinstance(t, Tensor) else t, dtype=s.data.dtype)
+            values.append(t)
         out = output("jvp", f, f(*sources))
         tangent_out = Linearized(out, sources, nest).push(values)
     return finish(out, nest), finish(tangent_out, nest)
