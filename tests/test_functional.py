@@ -221,3 +221,13 @@ def test_jacobian_shapes_and_auto_mode_choice():
     Js = mg.jacobian(lambda x: (x * x).sum())(x)  # scalar output: the gradient
     np.testing.assert_array_equal(Js.data, 2 * x)
     assert mg.jacobian(lambda x: x * 2)(np.zeros(0)).shape == (0, 0)
+
+
+def test_jvp_never_forms_the_jacobian():
+    # 10⁶ inputs and outputs: a Jacobian (even one row or column per pass) would need 10¹² entries
+    # or 10⁶ passes; forward mode pushes the one tangent through the graph.
+    x = np.linspace(-2, 2, 1_000_000)
+    v = np.cos(x)
+    y, t = mg.jvp(lambda x: mg.tanh(x) * x + mg.exp(-x * x).sum(), (x,), (v,))
+    expected = ((1 - np.tanh(x) ** 2) * x + np.tanh(x)) * v + np.sum(-2 * x * np.exp(-x * x) * v)
+    np.testing.assert_allclose(t.data, expected, rtol=1e-9, atol=1e-9)
