@@ -110,11 +110,20 @@ class Linearized:
                 if pieces:
                     active.add(node)
                     self.steps.append((node, pieces))
+        # the step after which each tangent is no longer needed: push drops it there
+        last: dict = {}
+        for k, (_, pieces) in enumerate(self.steps):
+            for parent, _, _ in pieces:
+                last[parent] = k
+        self.drops = [[] for _ in self.steps]
+        for node, k in last.items():
+            if node is not out:
+                self.drops[k].append(node)
 
     def push(self, tangents: Sequence) -> Any:
         """J t for one tangent per source (None for a zero tangent): an array, or a Tensor when nested."""
         tangent = {s: t for s, t in zip(self.sources, tangents) if t is not None}
-        for node, pieces in self.steps:
+        for (node, pieces), drops in zip(self.steps, self.drops):
             total = None
             for parent, g0, r in pieces:
                 t = tangent.get(parent)
@@ -131,6 +140,8 @@ class Linearized:
                     total = jt if total is None else total + jt
             if total is not None:
                 tangent[node] = total
+            for done in drops:  # every consumer has its tangent: free this one (a chain keeps one alive)
+                tangent.pop(done, None)
         result = tangent.get(self.out)
         return np.zeros_like(self.out.data) if result is None else result
 
