@@ -60,7 +60,7 @@ def parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
         if "..." in term:
             k = len(shape) - len(term.replace("...", ""))
             term = term.replace("...", ell[n_ellipsis - k :] if k else "")
-        if len(term) != len(shape) or not term.isalpha():
+        if len(term) != len(shape) or (term and not term.isalpha()):  # '' fits a 0-d operand
             raise ValueError(f"einsum: subscripts {term!r} do not fit an operand of shape {shape}")
         explicit.append(term)
     if arrow:
