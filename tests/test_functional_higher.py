@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from test_rules import CASES as RULE_CASES  # one case per primitive of the rule table
 
 import minigrad as mg
 from minigrad.testing import gradcheck
@@ -121,3 +122,27 @@ def test_create_graph_window_score_mixed_second_derivative():
     (delta * delta).sum().backward()
     fp = 1 - np.tanh(W @ x + b.data) ** 2
     np.testing.assert_allclose(u.grad, 2 * u.data * fp * fp, rtol=1e-12)
+
+
+def test_einsum_rule_under_create_graph_with_a_scalar_output():
+    # the rule of 'i,i->' is einsum(',i->i', g, b) with a 0-d g: it must run on Tensors too
+    a, b = np.array([0.5, -1.0, 2.0]), np.array([1.5, 0.3, -0.7])
+    ga = mg.grad(lambda x: mg.sin(mg.einsum("i,i->", x, b)))(mg.tensor(a, requires_grad=True))
+    np.testing.assert_allclose(ga.data, np.cos(a @ b) * b, rtol=1e-14)
+    H = mg.hessian(lambda x: mg.sin(mg.einsum("i,i->", x, b)))(a)  # −sin(aᵀb) b bᵀ
+    np.testing.assert_allclose(H.data, -np.sin(a @ b) * np.outer(b, b), rtol=1e-13, atol=1e-15)
+
+
+@pytest.mark.parametrize("op", sorted(RULE_CASES))
+@given(data=st.data())
+def test_grad_of_grad_every_rule(op, data):
+    # every primitive of the table, second order: x ↦ ∇ Σ sin(f(x)) against differences of itself
+    # (sin makes the second derivative of the linear primitives non-zero)
+    f, inputs = data.draw(RULE_CASES[op], label="case")
+    argnums = tuple(range(len(inputs)))
+
+    def gradient(*xs):
+        grads = mg.grad(lambda *ys: mg.sin(f(*ys)).sum(), argnums=argnums)(*xs)
+        return mg.concatenate([g.reshape(-1) for g in grads])
+
+    assert gradcheck(gradient, *inputs)
