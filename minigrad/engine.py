@@ -114,6 +114,8 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                     break
             elif node in wanted:
                 found[node] = _own(g, node in owned, handed)
+                if len(found) == len(wanted):  # every wanted gradient is complete: the rest is not needed
+                    return found
             if op is None:
                 break
             parents = node._parents

@@ -213,4 +213,6 @@ VJPS: dict[str, Any] = {
     # -- indexing: y = x[i] picks elements, so Jᵀg adds g back at i (repeated indices add up) --
     "getitem": (lambda g, ans, x, index: _unindex(g, index, x.shape), None),
     "scatter_add": (lambda g, ans, x, index, shape: g[index], None, None),
+    # "function", the gateway of custom operations (mg.Function), is added by minigrad/function.py:
+    # its rule calls the user's backward.
 }
