@@ -62,6 +62,10 @@ from .tensor import Tensor  # noqa: I001  (first: the operation modules import i
 
 __version__ = "0.1.0"
 
+# Networks last: they build on the operations above.
+from . import nn, optim  # noqa: E402
+from .serialization import load, save  # noqa: E402
+
 __all__ = [
     "Tensor",
     "tensor",
@@ -123,4 +127,8 @@ __all__ = [
     "as_tensor",
     "float32",
     "float64",
+    "nn",
+    "optim",
+    "save",
+    "load",
 ]
