@@ -125,7 +125,11 @@ class Adagrad(Optimizer):
             g = g + self.weight_decay * p
         total = state["sum"]
         total += g * g
-        p -= self.lr * g / (np.sqrt(total) + self.eps)
+        scratch = np.sqrt(total)
+        scratch += self.eps
+        np.divide(g, scratch, out=scratch)
+        scratch *= self.lr
+        p -= scratch
 
 
 class Adam(Optimizer):
@@ -156,9 +160,17 @@ class Adam(Optimizer):
         if self.weight_decay:
             g = g + self.weight_decay * p
         m, v = state["m"], state["v"]
+        # in place, through one scratch array: this loop runs over every weight at every step
+        scratch = np.multiply(g, 1 - b1)
         m *= b1
-        m += (1 - b1) * g
+        m += scratch
+        np.multiply(g, g, out=scratch)
+        scratch *= 1 - b2
         v *= b2
-        v += (1 - b2) * (g * g)
-        size = self.lr * np.sqrt(1 - b2**step) / (1 - b1**step)
-        p -= (size * m / (np.sqrt(v) + self.eps * np.sqrt(1 - b2**step))).astype(p.dtype, copy=False)
+        v += scratch
+        correction = np.sqrt(1 - b2**step)
+        np.sqrt(v, out=scratch)
+        scratch += self.eps * correction
+        np.divide(m, scratch, out=scratch)
+        scratch *= self.lr * correction / (1 - b1**step)
+        p -= scratch

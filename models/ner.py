@@ -89,7 +89,8 @@ def evaluate_command(args: argparse.Namespace) -> int:
         print("no --test given: evaluating on the default data's test split")
     else:
         sentences = conll.read_conll(args.test)
-    predicted = tagger.predict([s.words for s in sentences])
+    scheme = conll.detect_scheme([s.tags for s in sentences])  # predictions in the file's own scheme
+    predicted = tagger.predict([s.words for s in sentences], scheme=scheme)
     counts = conlleval.count([s.tags for s in sentences], predicted)
     print(conlleval.report(counts))
     if args.output:

@@ -96,8 +96,9 @@ def fit(
             speed = min(first + len(rows), n) / max(elapsed, 1e-9)
             left = (n - first - len(rows)) / speed
             left_run = left + (config.epochs - epoch) * n / speed
+            seen = min(first + len(rows), n)
             progress(
-                f"epoch {epoch}/{config.epochs} {100 * step / steps_per_epoch:3.0f}% | loss {total_loss / min(first + len(rows), n):.4f}"
+                f"epoch {epoch}/{config.epochs} {100 * step / steps_per_epoch:3.0f}% | loss {total_loss / seen:.4f}"
                 f" | {speed:,.0f} tokens/s | epoch ETA {_clock(left)}, run ETA ≤ {_clock(left_run)}"
             )
         seconds = time.perf_counter() - start
