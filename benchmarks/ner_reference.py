@@ -18,7 +18,10 @@ import statistics
 import sys
 import time
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # as models.ner does
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -77,8 +80,8 @@ class NumpyTagger:
         x = np.concatenate([t[windows[..., i]] for i, t in enumerate(tables)], axis=-1).reshape(b, -1)
         mask_x = mask_h = None
         if self.dropout:
-            mask_x = (self.rng.random(x.shape) >= self.dropout) / keep
-            x = x * mask_x.astype(x.dtype)
+            mask_x = ((self.rng.random(x.shape) >= self.dropout) / keep).astype(x.dtype)
+            x = x * mask_x
         w1, b1, w2, b2 = (
             p["classifier.hidden.weight"],
             p["classifier.hidden.bias"],
@@ -88,8 +91,8 @@ class NumpyTagger:
         h = np.tanh(x @ w1.T + b1)  # z = W x + b, h = f(z)
         hd = h
         if self.dropout:
-            mask_h = (self.rng.random(h.shape) >= self.dropout) / keep
-            hd = h * mask_h.astype(h.dtype)
+            mask_h = ((self.rng.random(h.shape) >= self.dropout) / keep).astype(h.dtype)
+            hd = h * mask_h
         logits = hd @ w2.T + b2
         shifted = logits - logits.max(axis=1, keepdims=True)
         logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -108,7 +111,7 @@ class NumpyTagger:
         self.opt.update("classifier.hidden.bias", d_z.sum(axis=0))
         if mask_x is not None:
             d_x = d_x * mask_x
-        d_x = d_x.reshape(b, w, -1).astype(x.dtype)
+        d_x = d_x.reshape(b, w, -1)
         start = 0
         for i, (name, table) in enumerate(zip(self.TABLES, tables)):
             dim = table.shape[1]
@@ -149,6 +152,7 @@ def check_same(tagger: Tagger, windows: np.ndarray, y: np.ndarray) -> None:
         assert np.isclose(a, b, rtol=1e-5), (a, b)
     for name, value in twin.model.state_dict().items():
         np.testing.assert_allclose(value, ref.p[name], rtol=1e-4, atol=1e-6, err_msg=name)
+        assert ref.p[name].dtype == value.dtype, name
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ class TaggerConfig:
     case_dim: int = 5
     suffix_dim: int = 20
     hidden: int = 300
-    dropout: float = 0.3
+    dropout: float = 0.5
     min_count: int = 2  # words seen fewer times in training map to <unk>
     seed: int = 0
 
