@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
+from ..grad_mode import is_grad_enabled
 from ..ops import as_tensor, log_softmax, relu, sigmoid, softmax, tanh
-from ..shape_ops import getitem
-from ..tensor import Tensor
+from ..tensor import Tensor, record
 from . import sparse
 
 __all__ = [
@@ -46,7 +46,8 @@ def embedding(index: Any, weight: Tensor) -> Tensor:
     """Rows of ``weight`` picked by the integer array ``index``: shape ``index.shape + (dim,)``.
 
     The gradient adds up at repeated rows. If ``weight`` was marked row-sparse (``nn.Embedding`` does),
-    the looked-up rows are noted so that the optimizers update only them.
+    the looked-up rows are noted so that the optimizers update only them. Indices must lie in
+    [0, rows): unlike NumPy indexing, a negative id is an error, as in ``torch.nn.functional.embedding``.
     """
     index = np.asarray(index.data if isinstance(index, Tensor) else index)
     if index.dtype.kind not in "iu":
@@ -55,8 +56,13 @@ def embedding(index: Any, weight: Tensor) -> Tensor:
     if index.size and (index.min() < 0 or index.max() >= n):
         bad = index[(index < 0) | (index >= n)].ravel()[0]
         raise IndexError(f"embedding: index {bad} is out of range for a table of {n} rows")
-    sparse.note_rows(weight, index)
-    return getitem(weight, index)
+    data = weight.data
+    if not (weight._rg and is_grad_enabled()):
+        return record("embedding", data[index], (), (None,))
+    rows, inverse = np.unique(index, return_inverse=True)  # the rows looked up, for the rule and the optimizer
+    sparse.note_rows(weight, rows)
+    # the primitive "embedding" is getitem on rows with a faster rule (rules.embedding_vjp)
+    return record("embedding", data[index], (data, index, rows, inverse), (weight,))
 
 
 def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> Tensor:
