@@ -5,9 +5,9 @@
 Both train the same model (``models.tagger.WindowTagger``: word, casing and suffix embeddings of a
 5-token window, a tanh hidden layer, dropout, softmax cross-entropy) with the same Adam, updating
 only the looked-up embedding rows. Before timing, one step of each from the same parameters and
-batch (dropout off) must give the same loss and the same parameters. Then the two alternate in
-rounds of ``--steps`` training steps, so that machine noise hits both alike; the ratio of the
-median step times is printed. Run from the checkout root (``models`` is not installed).
+batch (dropout off) must give the same loss and the same parameters. Then the two take training
+steps in turn, ``--rounds`` times over ``--steps`` batches, so that machine noise hits both alike;
+the ratio of the median step times is printed. Run from the checkout root (``models`` is not installed).
 """
 
 from __future__ import annotations
@@ -170,9 +170,9 @@ def main() -> None:
     mine = MinigradTrainer(tagger, lr=1e-3)
     ref = NumpyTagger(tagger.model.state_dict(), tagger.config.dropout, lr=1e-3)
     times: dict[str, list[float]] = {"minigrad": [], "numpy": []}
-    for _ in range(args.rounds):
-        for name, trainer in (("minigrad", mine), ("numpy", ref)):
-            for rows in batches:
+    for _ in range(args.rounds):  # step by step in turn, so that machine noise hits both alike
+        for rows in batches:
+            for name, trainer in (("minigrad", mine), ("numpy", ref)):
                 t0 = time.perf_counter()
                 trainer.step(windows[rows], targets[rows])
                 times[name].append(time.perf_counter() - t0)

@@ -42,11 +42,11 @@ def is_sparse(weight: Tensor) -> bool:
     return _get(weight) is not None
 
 
-def note_rows(weight: Tensor, index: Any) -> None:
-    """Remember that rows ``index`` of ``weight`` were looked up (only while recording a graph)."""
-    rows = _get(weight)
-    if rows is not None and weight.requires_grad and is_grad_enabled():
-        rows.append(np.asarray(index).ravel())
+def note_rows(weight: Tensor, rows: Any) -> None:
+    """Remember that the distinct sorted ``rows`` of ``weight`` were looked up (only while recording)."""
+    noted = _get(weight)
+    if noted is not None and weight.requires_grad and is_grad_enabled():
+        noted.append(np.asarray(rows).ravel())
 
 
 def touched_rows(weight: Tensor) -> np.ndarray | None:
@@ -54,9 +54,9 @@ def touched_rows(weight: Tensor) -> np.ndarray | None:
     rows = _get(weight)
     if not rows:
         return None
-    unique = np.unique(np.concatenate(rows)) if len(rows) > 1 else np.unique(rows[0])
-    rows[:] = [unique]
-    return unique
+    if len(rows) > 1:
+        rows[:] = [np.unique(np.concatenate(rows))]
+    return rows[0]
 
 
 def clear_rows(weight: Tensor) -> None:
