@@ -45,11 +45,12 @@ class Progress:
         self.log, self.interval = log, interval if interval is not None else (0.5 if self.tty else 10.0)
         self.last = time.perf_counter()
 
-    def __call__(self, text: str, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self.last < self.interval:
-            return
-        self.last = now
+    def due(self) -> bool:
+        """Whether a line is due now (so that the caller builds the text only then)."""
+        return time.perf_counter() - self.last >= self.interval
+
+    def __call__(self, text: str) -> None:
+        self.last = time.perf_counter()
         if self.tty:
             print("\r" + text.ljust(100), end="", flush=True)
         else:
@@ -92,15 +93,15 @@ def fit(
             loss.backward()
             opt.step()
             total_loss += loss.item() * len(rows)
-            elapsed = time.perf_counter() - start
-            speed = min(first + len(rows), n) / max(elapsed, 1e-9)
-            left = (n - first - len(rows)) / speed
-            left_run = left + (config.epochs - epoch) * n / speed
-            seen = min(first + len(rows), n)
-            progress(
-                f"epoch {epoch}/{config.epochs} {100 * step / steps_per_epoch:3.0f}% | loss {total_loss / seen:.4f}"
-                f" | {speed:,.0f} tokens/s | epoch ETA {_clock(left)}, run ETA ≤ {_clock(left_run)}"
-            )
+            if progress.due():
+                seen = min(first + len(rows), n)
+                speed = seen / max(time.perf_counter() - start, 1e-9)
+                left = (n - seen) / speed
+                left_run = left + (config.epochs - epoch) * n / speed
+                progress(
+                    f"epoch {epoch}/{config.epochs} {100 * step / steps_per_epoch:3.0f}% | loss {total_loss / seen:.4f}"
+                    f" | {speed:,.0f} tokens/s | epoch ETA {_clock(left)}, run ETA ≤ {_clock(left_run)}"
+                )
         seconds = time.perf_counter() - start
         progress.done()
         p, r, f = conlleval.overall(evaluate(tagger, dev))
