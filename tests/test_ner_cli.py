@@ -110,7 +110,7 @@ def test_missing_model_directory(tmp_path, capsys):
 
 
 def test_no_argument_run_trains_on_the_default_splits(tmp_path, monkeypatch, capsys):
-    sentences = conll.read_conll(_write(tmp_path / "all.txt", 150, 3))
+    sentences = conll.read_conll(_write(tmp_path / "all.txt", 60, 3))
     monkeypatch.setattr(data, "default_splits", lambda: data.split(sentences))
     monkeypatch.setattr(data, "default_path", lambda: "synthetic")
     assert ner.main([]) == 0
