@@ -172,3 +172,16 @@ def test_embedding_lookup_gradient_adds_up_at_repeats():
         emb(np.array([5]))
     with pytest.raises(TypeError, match="integers"):
         emb(np.array([0.5]))
+
+
+def test_embedding_second_derivative_goes_through_the_scatter():
+    from minigrad.engine import backward_pass
+
+    w = mg.tensor(np.random.default_rng(0).standard_normal((5, 3)), requires_grad=True)
+    idx = np.array([1, 1, 4])
+    out = (F.embedding(idx, w) ** 3).sum()
+    grad = backward_pass(out, mg.tensor(np.ones(())), True, True, [w])[w]  # 3 w² at each lookup, recorded
+    grad.sum().backward()
+    expected = np.zeros((5, 3))
+    np.add.at(expected, idx, 6 * w.data[idx])  # d/dw Σ 3w² = 6w, once per lookup
+    np.testing.assert_allclose(w.grad, expected)

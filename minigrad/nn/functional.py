@@ -49,6 +49,7 @@ def embedding(index: Any, weight: Tensor) -> Tensor:
     the looked-up rows are noted so that the optimizers update only them. Indices must lie in
     [0, rows): unlike NumPy indexing, a negative id is an error, as in ``torch.nn.functional.embedding``.
     """
+    weight = as_tensor(weight)
     index = np.asarray(index.data if isinstance(index, Tensor) else index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}")
