@@ -163,10 +163,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    if args.command is None:  # the README's first command: train on the default data
-        args = parser().parse_args(["train", *([] if argv is None else argv)])
+    argv = sys.argv[1:] if argv is None else list(argv)
     commands = {"train": train_command, "evaluate": evaluate_command, "tag": tag_command}
+    if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help")):
+        argv = ["train", *argv]  # no command: train (on the default data unless --train is given)
+    args = parser().parse_args(argv)
     try:
         return commands[args.command](args)
     except (ConllError, FileNotFoundError, ValueError) as e:
