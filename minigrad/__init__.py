@@ -64,6 +64,10 @@ from .tensor import Tensor, as_tensor  # noqa: I001  (first: the operation modul
 
 __version__ = "0.1.0"
 
+# Networks last: they build on the operations above.
+from . import nn, optim  # noqa: E402
+from .serialization import load, save  # noqa: E402
+
 __all__ = [
     "Tensor",
     "tensor",
@@ -133,4 +137,9 @@ __all__ = [
     "hessian",
     "Function",
     "FunctionCtx",
+
+    "nn",
+    "optim",
+    "save",
+    "load",
 ]

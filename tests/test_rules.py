@@ -137,6 +137,16 @@ def _scatter_add(draw):
 
 
 @st.composite
+def _embedding(draw):
+    from minigrad.nn.functional import embedding
+
+    table = draw(mst.arrays(mst.shapes(min_dims=2, max_dims=3)))
+    index = draw(mst.indices(table.shape)) % table.shape[0]  # repeats included: their gradients add up
+    index = index.reshape(-1, 1) if len(index) % 2 else index.reshape(2, -1)
+    return (lambda t: embedding(index, t)), (table,)
+
+
+@st.composite
 def _concatenate(draw):
     base = draw(mst.shapes(min_dims=1))
     axis = draw(st.integers(-len(base), len(base) - 1))
@@ -212,6 +222,8 @@ CASES = {
     "getitem": _getitem(),
     "scatter_add": _scatter_add(),
     "function": _binary(_ScaledSin.apply),
+
+    "embedding": _embedding(),
 }
 
 

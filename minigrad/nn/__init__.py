@@ -1,0 +1,32 @@
+"""Networks: ``Module`` and its layers, ``init`` and ``functional``.
+
+>>> import numpy as np
+>>> import minigrad as mg
+>>> from minigrad import nn
+>>> net = nn.Sequential(nn.Linear(4, 8, rng=0), nn.Tanh(), nn.Linear(8, 3, rng=1))
+>>> loss = nn.functional.cross_entropy(net(np.ones((2, 4), dtype=np.float32)), np.array([0, 2]))
+>>> loss.backward()
+>>> net[0].weight.grad.shape
+(8, 4)
+"""
+
+from . import functional, init, sparse
+from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
+from .module import Module, Parameter, Sequential, functional_call
+
+__all__ = [
+    "Dropout",
+    "Embedding",
+    "Identity",
+    "Linear",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+    "functional",
+    "functional_call",
+    "init",
+    "sparse",
+]

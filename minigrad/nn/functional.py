@@ -1,0 +1,151 @@
+"""Stateless network functions: activations, ``linear``, ``embedding``, ``dropout`` and the losses.
+
+All are composites of minigrad's primitives, so their gradients come from the rule table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..grad_mode import is_grad_enabled
+from ..ops import as_tensor, log_softmax, relu, sigmoid, softmax, tanh
+from ..tensor import Tensor, record
+from . import sparse
+
+__all__ = [
+    "cross_entropy",
+    "dropout",
+    "embedding",
+    "linear",
+    "log_softmax",
+    "margin_ranking_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """z = x Wᵀ + b for a weight of shape (out, in): the lecture's z = Wx + b, one row per example."""
+    x = as_tensor(x)
+    if x.data.shape[-1:] != weight.data.shape[1:]:
+        raise ValueError(
+            f"linear: input of shape {x.data.shape} does not fit a weight of shape {weight.data.shape} "
+            f"(expected last axis {weight.data.shape[1]})"
+        )
+    z = x @ weight.T
+    return z if bias is None else z + bias
+
+
+def embedding(index: Any, weight: Tensor) -> Tensor:
+    """Rows of ``weight`` picked by the integer array ``index``: shape ``index.shape + (dim,)``.
+
+    The gradient adds up at repeated rows. If ``weight`` was marked row-sparse (``nn.Embedding`` does),
+    the looked-up rows are noted so that the optimizers update only them. Indices must lie in
+    [0, rows): unlike NumPy indexing, a negative id is an error, as in ``torch.nn.functional.embedding``.
+    """
+    weight = as_tensor(weight)
+    index = np.asarray(index.data if isinstance(index, Tensor) else index)
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}")
+    n = weight.data.shape[0]
+    if index.size and (index.min() < 0 or index.max() >= n):
+        bad = index[(index < 0) | (index >= n)].ravel()[0]
+        raise IndexError(f"embedding: index {bad} is out of range for a table of {n} rows")
+    data = weight.data
+    if not (weight._rg and is_grad_enabled()):
+        return record("embedding", data[index], (), (None,))
+    rows, inverse = np.unique(index, return_inverse=True)  # the rows looked up, for the rule and the optimizer
+    sparse.note_rows(weight, rows)
+    # the primitive "embedding" is getitem on rows with a faster rule (rules.embedding_vjp)
+    return record("embedding", data[index], (data, index, rows, inverse), (weight,))
+
+
+def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> Tensor:
+    """Inverted dropout: zero each element with probability p and scale the rest by 1/(1 − p).
+
+    The expectation is unchanged, so nothing is done at evaluation time (``training=False``).
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout: p must be in [0, 1), got {p}")
+    x = as_tensor(x)
+    if not training or p == 0.0:
+        return x
+    keep = np.random.default_rng(rng).random(x.data.shape) >= p
+    return x * (keep / (1.0 - p)).astype(x.data.dtype)
+
+
+def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss
+
+
+def cross_entropy(
+    logits: Any,
+    target: Any,
+    weight: Any = None,
+    ignore_index: int = -100,
+    reduction: str = "mean",
+) -> Tensor:
+    """Cross-entropy of integer targets: ℓᵢ = −w_yᵢ · log softmax(zᵢ)_yᵢ, computed stably.
+
+    ``logits`` has shape (..., C) and ``target`` the leading shape (...). log softmax is z − logsumexp(z),
+    and logsumexp shifts by the maximum, so large logits neither overflow nor lose the gradient
+    ∂ℓ/∂z = w_y (softmax(z) − onehot(y)). ``weight`` (C,) weighs each class; targets equal to
+    ``ignore_index`` contribute nothing. ``reduction="mean"`` divides by the sum of the weights of the
+    counted targets (as PyTorch does); ``"sum"`` and ``"none"`` are also available.
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    logits = as_tensor(logits)
+    z = logits.data
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if z.ndim == 0 or t.shape != z.shape[:-1]:
+        raise ValueError(
+            f"cross_entropy: logits of shape {z.shape} need targets of shape {z.shape[:-1]}, got {t.shape}"
+        )
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {t.dtype}")
+    c = z.shape[-1]
+    counted = t != ignore_index
+    if np.any((t[counted] < 0) | (t[counted] >= c)):
+        bad = t[counted & ((t < 0) | (t >= c))].ravel()[0]
+        raise IndexError(f"cross_entropy: target {bad} is out of range for {c} classes")
+    safe = np.where(counted, t, 0)
+    w = counted.astype(z.dtype)
+    if weight is not None:
+        weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=z.dtype)
+        if weight.shape != (c,):
+            raise ValueError(f"cross_entropy: weight must have shape ({c},), got {weight.shape}")
+        w = w * weight[safe]
+    # −w_y on the target class, 0 elsewhere: the loss is Σ (pick ∘ log softmax(z)) without a gather
+    pick = np.zeros(z.shape, dtype=z.dtype)
+    np.put_along_axis(pick, safe[..., None], -w[..., None], axis=-1)
+    terms = log_softmax(logits, axis=-1) * pick
+    if reduction == "none":
+        return terms.sum(axis=-1)
+    total = terms.sum()
+    return total / w.sum() if reduction == "mean" else total
+
+
+def margin_ranking_loss(x1: Any, x2: Any, target: Any = 1.0, margin: float = 0.0, reduction: str = "mean") -> Tensor:
+    """max(0, −y·(x₁ − x₂) + margin): zero once x₁ beats x₂ by the margin (y = 1), or x₂ beats x₁ (y = −1).
+
+    The lecture's window objective J = max(0, 1 − s + s_c) is ``margin_ranking_loss(s, s_c, 1, margin=1)``.
+    """
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"margin_ranking_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    if not np.all(np.isin(y, (-1, 1))):
+        raise ValueError("margin_ranking_loss: target must hold 1 or -1")
+    diff = as_tensor(x1) - as_tensor(x2)
+    loss = relu(margin - diff * y.astype(diff.data.dtype))
+    return _reduce(loss, reduction, "margin_ranking_loss")

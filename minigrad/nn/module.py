@@ -1,0 +1,218 @@
+"""``Module``: a tree of layers that owns named parameters; ``Parameter``, ``Sequential``, ``functional_call``.
+
+A module registers, under their attribute names, every leaf tensor that requires grad (its parameters),
+every sub-module, and the arrays it declares with ``register_buffer`` (state that is saved but not trained).
+``state_dict()`` maps dotted names (``hidden.weight``) to arrays; ``mg.save`` writes it as ``.npz``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+def Parameter(data: Any, dtype: Any = None) -> Tensor:  # noqa: N802  (named like the class users know)
+    """A trainable leaf: a floating-point tensor (a copy of ``data``) with ``requires_grad=True``.
+
+    minigrad has no Parameter class: a module treats every leaf tensor attribute that requires grad
+    as a parameter, so ``nn.Parameter(x)`` and ``mg.tensor(x, requires_grad=True)`` are the same thing.
+    """
+    array = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype)
+    if array.dtype.kind != "f":
+        array = array.astype(np.float32)
+    return Tensor(array, requires_grad=True)
+
+
+class Module:
+    """Base class of layers and models: subclasses set attributes in ``__init__`` and write ``forward``.
+
+    >>> import minigrad as mg
+    >>> from minigrad import nn
+    >>> class Scorer(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = nn.Linear(4, 3)
+    ...         self.u = nn.Parameter(np.ones(3))
+    ...     def forward(self, x):
+    ...         return mg.tanh(self.hidden(x)) @ self.u
+    >>> [name for name, _ in Scorer().named_parameters()]
+    ['u', 'hidden.weight', 'hidden.bias']
+    """
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}: call super().__init__() before setting attributes")
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        if isinstance(value, Module):
+            self._modules[name] = value
+        elif isinstance(value, Tensor) and value.requires_grad and value.is_leaf:
+            self._parameters[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, value: Any) -> None:
+        """Keep ``value`` (an array) in the state dict without training it."""
+        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        object.__setattr__(self, name, array)
+        self._buffers[name] = array
+
+    # -- the call ------------------------------------------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__}: define forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # -- traversal -----------------------------------------------------------------------------------
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """This module and all below it, depth first, each once, with dotted names."""
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{k}" if name else k, m) for k, m in module._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        return (m for _, m in self.named_modules())
+
+    def children(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, parameter) pairs; a parameter shared by two modules is listed once."""
+        seen: set[int] = set()
+        for name, module in self.named_modules(prefix):
+            for key, p in module._parameters.items():
+                if id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{name}.{key}" if name else key), p
+
+    def parameters(self) -> Iterator[Tensor]:
+        return (p for _, p in self.named_parameters())
+
+    def named_buffers(self) -> Iterator[tuple[str, np.ndarray]]:
+        for name, module in self.named_modules():
+            for key, b in module._buffers.items():
+                yield (f"{name}.{key}" if name else key), b
+
+    def zero_grad(self) -> None:
+        """Drop the gradients of all parameters (``p.grad = None``), and their looked-up rows."""
+        from .sparse import clear_rows
+
+        for p in self.parameters():
+            p.grad = None
+            clear_rows(p)
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout active) for this module and all below it; ``eval()`` turns it off."""
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    # -- state ---------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and buffer as arrays, by dotted name."""
+        state = {name: p.data.copy() for name, p in self.named_parameters()}
+        state.update({name: b.copy() for name, b in self.named_buffers()})
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
+        """Copy arrays into the parameters and buffers in place (optimizers keep their references).
+
+        With ``strict`` every name must match both ways; shapes must always match. Values are cast to
+        the parameter's dtype.
+        """
+        own = dict(self.named_parameters())
+        own_buffers = dict(self.named_buffers())
+        missing = [k for k in list(own) + list(own_buffers) if k not in state]
+        unexpected = [k for k in state if k not in own and k not in own_buffers]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        for name, value in state.items():
+            target = own[name].data if name in own else own_buffers.get(name)
+            if target is None:
+                continue
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"load_state_dict: '{name}' has shape {value.shape} in the state but {target.shape} in the model"
+                )
+            target[...] = value
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"  ({k}): " + repr(m).replace("\n", "\n  ") for k, m in self._modules.items()]
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
+
+
+class Sequential(Module):
+    """Modules applied one after the other: ``Sequential(Linear(4, 8), Tanh(), Linear(8, 2))``."""
+
+    def __init__(self, *layers: Module) -> None:
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a Module")
+            setattr(self, str(i), layer)
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __getitem__(self, i: int) -> Module:
+        return list(self._modules.values())[i]
+
+    def forward(self, x: Any) -> Any:
+        for layer in self._modules.values():
+            x = layer(x)
+        return x
+
+
+@contextlib.contextmanager
+def _swapped(module: Module, params: dict[str, Tensor]) -> Iterator[None]:
+    owners = {}
+    for name in params:
+        path, _, key = name.rpartition(".")
+        owner = module
+        for part in path.split(".") if path else ():
+            owner = owner._modules[part]
+        if key not in owner._parameters:
+            raise KeyError(f"functional_call: {type(module).__name__} has no parameter '{name}'")
+        owners[name] = (owner, key, owner._parameters[key])
+    try:
+        for name, (owner, key, _) in owners.items():
+            object.__setattr__(owner, key, params[name])
+        yield
+    finally:
+        for owner, key, old in owners.values():
+            object.__setattr__(owner, key, old)
+
+
+def functional_call(module: Module, params: dict[str, Tensor], *args: Any, **kwargs: Any) -> Any:
+    """Call ``module(*args, **kwargs)`` with some parameters replaced by the given tensors.
+
+    Makes a model a function of its parameters, e.g. for ``gradcheck`` or ``mg.grad``.
+    """
+    with _swapped(module, params):
+        return module(*args, **kwargs)

@@ -1,0 +1,124 @@
+"""Training the window tagger: minibatch cross-entropy, progress, dev F1 per epoch, best epoch kept."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from minigrad import optim
+from minigrad.nn import functional as F
+
+from . import conlleval
+from .conll import Sentence
+from .tagger import Tagger
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    batch: int = 64
+    lr: float = 0.001  # Adam
+    patience: int = 4  # stop after this many epochs without a better dev F1
+    seed: int = 0
+
+
+def evaluate(tagger: Tagger, sentences: list[Sentence]) -> conlleval.Counts:
+    """conlleval's counts of the tagger's predictions against the gold tags."""
+    predicted = tagger.predict([s.words for s in sentences], scheme=tagger.scheme)
+    return conlleval.count([s.tags for s in sentences], predicted)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+class Progress:
+    """One line of progress: overwritten in a terminal, printed every ``interval`` seconds otherwise."""
+
+    def __init__(self, log: Callable[[str], None], interval: float | None = None) -> None:
+        self.tty = log is print and sys.stdout.isatty()
+        self.log, self.interval = log, interval if interval is not None else (0.5 if self.tty else 10.0)
+        self.last = time.perf_counter()
+
+    def due(self) -> bool:
+        """Whether a line is due now (so that the caller builds the text only then)."""
+        return time.perf_counter() - self.last >= self.interval
+
+    def __call__(self, text: str) -> None:
+        self.last = time.perf_counter()
+        if self.tty:
+            print("\r" + text.ljust(100), end="", flush=True)
+        else:
+            self.log(text)
+
+    def done(self) -> None:
+        if self.tty:
+            print("\r" + " " * 100 + "\r", end="", flush=True)
+
+
+def fit(
+    tagger: Tagger,
+    train: list[Sentence],
+    dev: list[Sentence],
+    config: TrainConfig,
+    log: Callable[[str], None] = print,
+) -> list[dict]:
+    """Train ``tagger.model`` on ``train``; keep the parameters of the epoch with the best dev F1.
+
+    Returns one record per epoch: loss, dev precision/recall/F1, tokens per second, seconds.
+    """
+    windows, targets = tagger.windows([s.words for s in train]), tagger.targets(train)
+    n = len(targets)
+    model = tagger.model
+    opt = optim.Adam(model.parameters(), lr=config.lr)
+    rng = np.random.default_rng(config.seed)
+    progress = Progress(log)
+    history: list[dict] = []
+    best_f1, best_state, best_epoch = -1.0, None, 0
+    steps_per_epoch = -(-n // config.batch)
+    start_run = time.perf_counter()
+    for epoch in range(1, config.epochs + 1):
+        model.train()
+        order = rng.permutation(n)
+        start, total_loss = time.perf_counter(), 0.0
+        for step, first in enumerate(range(0, n, config.batch), start=1):
+            rows = order[first : first + config.batch]
+            opt.zero_grad()
+            loss = F.cross_entropy(model(windows[rows]), targets[rows])
+            loss.backward()
+            opt.step()
+            total_loss += loss.item() * len(rows)
+            if progress.due():
+                seen = min(first + len(rows), n)
+                speed = seen / max(time.perf_counter() - start, 1e-9)
+                left = (n - seen) / speed
+                left_run = left + (config.epochs - epoch) * n / speed
+                progress(
+                    f"epoch {epoch}/{config.epochs} {100 * step / steps_per_epoch:3.0f}% | loss {total_loss / seen:.4f}"
+                    f" | {speed:,.0f} tokens/s | epoch ETA {_clock(left)}, run ETA ≤ {_clock(left_run)}"
+                )
+        seconds = time.perf_counter() - start
+        progress.done()
+        p, r, f = conlleval.overall(evaluate(tagger, dev))
+        record = {"epoch": epoch, "loss": total_loss / n, "dev_p": p, "dev_r": r, "dev_f1": f,
+                  "tokens_per_s": n / seconds, "seconds": seconds}  # fmt: skip
+        history.append(record)
+        better = f > best_f1
+        if better:
+            best_f1, best_epoch, best_state = f, epoch, model.state_dict()
+        log(
+            f"epoch {epoch:2d}: loss {record['loss']:.4f}  dev P {p:5.2f} R {r:5.2f} F1 {f:5.2f}"
+            f"  {record['tokens_per_s']:,.0f} tokens/s  {seconds:.1f}s{'  *best' if better else ''}"
+        )
+        if epoch - best_epoch >= config.patience:
+            log(f"no better dev F1 for {config.patience} epochs: stopping")
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    log(f"kept epoch {best_epoch} (dev F1 {best_f1:.2f}); training took {_clock(time.perf_counter() - start_run)}")
+    return history
