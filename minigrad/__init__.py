@@ -137,7 +137,6 @@ __all__ = [
     "hessian",
     "Function",
     "FunctionCtx",
-
     "nn",
     "optim",
     "save",

@@ -185,3 +185,16 @@ def test_embedding_second_derivative_goes_through_the_scatter():
     expected = np.zeros((5, 3))
     np.add.at(expected, idx, 6 * w.data[idx])  # d/dw Σ 3w² = 6w, once per lookup
     np.testing.assert_allclose(w.grad, expected)
+
+
+def test_parameter_is_a_tensor_subclass_that_modules_register():
+    p = nn.Parameter(np.arange(3))
+    assert isinstance(p, nn.Parameter) and isinstance(p, mg.Tensor)
+    assert p.requires_grad and p.dtype == np.float32 and p.is_leaf
+    layer = nn.Linear(3, 2)
+    assert all(isinstance(q, nn.Parameter) for q in layer.parameters())
+    loss = (layer(mg.tensor(np.ones((4, 3), np.float32))) * p[:2] + p.sum()).sum()
+    loss.backward()
+    # d/dp: the 4 rows of layer(x) for p[:2], and 8 = the number of elements p.sum() was added to
+    rows = 4 * (layer.weight.data.sum(axis=1) + layer.bias.data)
+    np.testing.assert_allclose(p.grad, [rows[0] + 8, rows[1] + 8, 8], rtol=1e-5)

@@ -222,7 +222,6 @@ CASES = {
     "getitem": _getitem(),
     "scatter_add": _scatter_add(),
     "function": _binary(_ScaledSin.apply),
-
     "embedding": _embedding(),
 }
 

@@ -16,16 +16,24 @@ import numpy as np
 from ..tensor import Tensor
 
 
-def Parameter(data: Any, dtype: Any = None) -> Tensor:  # noqa: N802  (named like the class users know)
+class Parameter(Tensor):
     """A trainable leaf: a floating-point tensor (a copy of ``data``) with ``requires_grad=True``.
 
-    minigrad has no Parameter class: a module treats every leaf tensor attribute that requires grad
-    as a parameter, so ``nn.Parameter(x)`` and ``mg.tensor(x, requires_grad=True)`` are the same thing.
+    A module registers every leaf tensor attribute that requires grad as a parameter, so
+    ``mg.tensor(x, requires_grad=True)`` serves too; ``Parameter`` says it outright, turns integer data
+    into float32, and lets ``isinstance(p, nn.Parameter)`` tell parameters apart, as in PyTorch.
     """
-    array = np.array(data.data if isinstance(data, Tensor) else data, dtype=dtype)
-    if array.dtype.kind != "f":
-        array = array.astype(np.float32)
-    return Tensor(array, requires_grad=True)
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = True) -> None:
+        array = np.asarray(data.data if isinstance(data, Tensor) else data, dtype=dtype)
+        if array.dtype.kind != "f":
+            array = array.astype(np.float32)
+        super().__init__(array, requires_grad=requires_grad)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
 
 
 class Module:
