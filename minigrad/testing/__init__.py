@@ -10,8 +10,10 @@
 ``minigrad.testing`` needs NumPy only.
 """
 
+from .checks import check_function
 from .gradcheck import GradcheckError, KinkError, KinkWarning, gradcheck, gradgradcheck
 from .numerical import ComplexStepError
+from .primitives import temporary_primitive
 
 __all__ = [
     "ComplexStepError",
@@ -19,5 +21,7 @@ __all__ = [
     "KinkError",
     "KinkWarning",
     "gradcheck",
+    "check_function",
     "gradgradcheck",
+    "temporary_primitive",
 ]

@@ -158,7 +158,7 @@ def _check(
         a64 = a.astype(np.float64)
         bad = ~(np.abs(a64 - n) <= tol_a + tol_r * np.abs(n))  # nan counts as a failure
         wrong, notes = [], {}
-        for k in zip(*np.nonzero(bad)):
+        for k in (k for k in np.ndindex(bad.shape) if bad[k]):
             tol = tol_a + tol_r * abs(n[k])
             finer = central_at(probe, j, k, eps / 16)  # a kink within eps of x spoils the first estimate
             if abs(a64[k] - finer) <= tol_a + tol_r * abs(finer):
