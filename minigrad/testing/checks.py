@@ -53,7 +53,8 @@ def _check_forward(name: str, outs: list, reference: Callable, arrays: list, che
             k = np.unravel_index(int(np.argmax(np.where(bad, np.nan_to_num(err, nan=np.inf), -1))), got.shape)
             raise GradcheckError(
                 f"check_function: the forward pass of {name} (output {j}) differs from the reference at element "
-                f"{tuple(int(t) for t in k)}: {got[k]!r} vs {e[k]!r}; {int(bad.sum())} of {got.size} elements differ"
+                f"{tuple(int(t) for t in k)}: {float(got[k])!r} vs {float(e[k])!r}; "
+                f"{int(bad.sum())} of {got.size} elements differ"
             )
 
 

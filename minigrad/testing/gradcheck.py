@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import backward_pass
-from ..grad_mode import enable_grad, no_grad
+from ..grad_mode import enable_grad
 from ..tensor import Tensor, _is_float
 from .numerical import (
     ComplexStepError,
@@ -91,7 +91,7 @@ def analytic_vjp(f: Callable, inputs: tuple, checked: list, seed: int = 0, what:
     outs = outputs(f(*args), "gradcheck")
     rng = np.random.default_rng(seed)
     v = [rng.standard_normal(o.data.shape) for o in outs]
-    op = what + _op_name(outs)
+    op = what or _op_name(outs)
     try:
         for o, vj in zip(outs, v):
             if o.requires_grad:
@@ -149,6 +149,7 @@ def _check(
     outs, v, analytic, op = analytic_vjp(f, inputs, checked, seed, what)
     _check_shapes(analytic, inputs, checked, names, op)
     probe = Probe(f, inputs, checked, v)
+    shapes = tuple(o.data.shape for o in outs)
     if method == "projection":
         return _check_projection(probe, analytic, names, op, eps, atol, rtol, seed)
     used, numerical = _numerical(method, probe, eps, seed)
@@ -171,7 +172,9 @@ def _check(
             notes[k] = s
         if wrong:
             raise GradcheckError(
-                mismatch_message(names[i], as_array(probe.inputs[i]), op, used, eps, a, n, wrong, notes, (tol_a, tol_r))
+                mismatch_message(
+                    names[i], as_array(probe.inputs[i]), op, used, eps, a, n, wrong, notes, (tol_a, tol_r), shapes
+                )
             )
     if found_kinks and kinks != "ignore":
         name, k, a_k, s = found_kinks[0]
@@ -264,9 +267,9 @@ def gradgradcheck(
     first derivative. Same parameters and errors as ``gradcheck``.
     """
     checked = [i for i, x in enumerate(inputs) if _is_checked(x)]
-    with no_grad():  # one call, for the shapes of the outputs and so of the cotangents
-        constants = [Tensor(as_array(x)) if i in checked else x for i, x in enumerate(inputs)]
-        probe_out = outputs(f(*constants), "gradgradcheck")
+    with enable_grad():  # one call, for the shapes of the outputs (so of the cotangents) and their ops
+        leaves = [Tensor(as_array(x), requires_grad=True) if i in checked else x for i, x in enumerate(inputs)]
+        probe_out = outputs(f(*leaves), "gradgradcheck")
     rng = np.random.default_rng(seed + 1000)
     v = [rng.standard_normal(o.data.shape) for o in probe_out]
 
@@ -290,4 +293,5 @@ def gradgradcheck(
         first_derivative.__signature__ = inspect.signature(f)  # keep the input names in messages
     except (TypeError, ValueError):
         pass
-    return _check(first_derivative, inputs, method, eps, atol, rtol, seed, kinks, what="the first derivative of ")
+    label = "the first derivative of " + _op_name(probe_out)
+    return _check(first_derivative, inputs, method, eps, atol, rtol, seed, kinks, what=label)

@@ -38,6 +38,13 @@ def _hint(a: np.ndarray, n: np.ndarray, wrong: list) -> str:
     return ""
 
 
+def _broadcasts(small: tuple, big: tuple) -> bool:
+    try:
+        return np.broadcast_shapes(small, big) == big
+    except ValueError:
+        return False
+
+
 def mismatch_message(
     name: str,
     x: np.ndarray,
@@ -49,6 +56,7 @@ def mismatch_message(
     wrong: list,
     notes: dict,
     tol: tuple[float, float],
+    out_shapes: tuple = (),
 ) -> str:
     """GradcheckError text: the input, its worst element, analytic vs numerical, the op, and a hint."""
     err = np.abs(a.astype(np.float64) - n)
@@ -57,7 +65,8 @@ def mismatch_message(
     limit = tol[0] + tol[1] * abs(n[k])
     lines = [
         f"gradcheck: wrong gradient for {name} (shape {x.shape}, {x.dtype}) of the output made by {op}:",
-        f"  at element {where}: analytic {a[k]!r} vs numerical {n[k]!r} (|diff| {err[k]:.3g} > tolerance {limit:.3g});",
+        f"  at element {where}: analytic {float(a[k])!r} vs numerical {float(n[k])!r} "
+        f"(|diff| {err[k]:.3g} > tolerance {limit:.3g});",
         f"  {len(wrong)} of {a.size} elements disagree "
         f"[method {method}, eps {eps:g}, atol {tol[0]:g}, rtol {tol[1]:g}]",
     ]
@@ -71,6 +80,12 @@ def mismatch_message(
         lines.append(f"  analytic:  {np.array2string(a.astype(np.float64).ravel(), precision=6)}")
         lines.append(f"  numerical: {np.array2string(n.ravel(), precision=6)}")
     hint = _hint(a, n, wrong)
+    wider = [s for s in out_shapes if s != x.shape and _broadcasts(x.shape, s)]
+    if not hint and wider:
+        hint = (
+            f"this input is broadcast to the output's shape {wider[0]}: does the rule sum over the broadcast "
+            "axes, or return the full-size gradient and let the engine reduce it?"
+        )
     if hint:
         lines.append("  hint: " + hint)
     return "\n".join(lines)
