@@ -20,7 +20,7 @@ def _hint(a: np.ndarray, n: np.ndarray, wrong: list) -> str:
     if a.shape != n.shape:
         return ""
     nz = np.abs(n) > 1e-3 * scale
-    if nz.any():
+    if nz.sum() > 1:
         ratio = a[nz] / n[nz]
         if np.allclose(ratio, ratio[0], rtol=1e-3) and not np.isclose(ratio[0], 1.0, rtol=1e-3):
             return f"analytic = {ratio[0]:.6g} × numerical everywhere: a missing or extra constant factor?"
