@@ -117,7 +117,7 @@ def test_function_that_downcasts_its_input_is_caught():
     def f(x):  # computes in float32 whatever it is given
         return mg.tanh(x.astype(np.float32)) * 2
 
-    with pytest.raises(GradcheckError, match=r"input 0 \('x'\).*made by 'multiply'"):
+    with pytest.raises(GradcheckError, match=r"(?s)input 0 \('x'\).*made by 'multiply'.*output is float32"):
         gradcheck(f, X)
     assert gradcheck(lambda x: mg.tanh(x) * 2, X)
 
@@ -125,7 +125,9 @@ def test_function_that_downcasts_its_input_is_caught():
 def test_gradient_in_the_wrong_dtype_or_shape_is_reported():
     x = mg.tensor(X, requires_grad=True)
     x.grad = X.astype(np.float32)  # what a custom op that skips the engine's cast would leave
-    with pytest.raises(GradcheckError, match=r"gradient of input 0 of op is \(\(3, 4\), dtype\('float32'\)\)"):
+    with pytest.raises(
+        GradcheckError, match=r"gradient of input 0 of op has shape \(3, 4\) and dtype float32, but the input"
+    ):
         _check_grads("op", ["input 0"], [x], [])
     x.grad = X[:, :2].copy()
     with pytest.raises(GradcheckError, match=r"input has shape \(3, 4\) and dtype float64"):

@@ -58,6 +58,8 @@ def softplus(x):
 
 
 test_softplus = mst.property_test(softplus, lambda x: np.log1p(np.exp(x)), mst.arrays(mst.shapes(), dtype=None))
+
+
 def _apart(ab):  # maximum has a kink where a = b: keep the draws 1e-3 apart, as for abs away_from=(0,)
     a, b = np.broadcast_arrays(*ab)
     return bool(np.all(np.abs(a - b) > 1e-3))

@@ -65,9 +65,11 @@ def _check_grads(name: str, names: list, tensors: list, outs: list) -> None:
         if g is None:
             continue
         if not isinstance(g, np.ndarray) or g.shape != t.data.shape or g.dtype != t.data.dtype:
-            got = (g.shape, g.dtype) if isinstance(g, np.ndarray) else type(g).__name__
+            got = (
+                f"has shape {g.shape} and dtype {g.dtype}" if isinstance(g, np.ndarray) else f"is a {type(g).__name__}"
+            )
             raise GradcheckError(
-                f"check_function: the gradient of {label} of {name} is {got}, but the input has shape "
+                f"check_function: the gradient of {label} of {name} {got}, but the input has shape "
                 f"{t.data.shape} and dtype {t.data.dtype}"
             )
         grads.append((label, g))

@@ -149,7 +149,7 @@ def _check(
     outs, v, analytic, op = analytic_vjp(f, inputs, checked, seed, what)
     _check_shapes(analytic, inputs, checked, names, op)
     probe = Probe(f, inputs, checked, v)
-    shapes = tuple(o.data.shape for o in outs)
+    shapes = tuple((o.data.shape, o.data.dtype) for o in outs)
     if method == "projection":
         return _check_projection(probe, analytic, names, op, eps, atol, rtol, seed)
     used, numerical = _numerical(method, probe, eps, seed)

@@ -74,13 +74,20 @@ def mismatch_message(
     if s is not None and abs(s[1] - s[0]) > limit:
         lines.append(
             f"  the one-sided slopes differ there (left {s[0]:.6g}, right {s[1]:.6g}) and the analytic value is not "
-            "between them: a kink within 2·eps, and a wrong subgradient"
+            "between them: a kink within 2·eps, and a wrong subgradient (or several kinks closer than eps)"
         )
     if a.size <= 12:
         lines.append(f"  analytic:  {np.array2string(a.astype(np.float64).ravel(), precision=6)}")
         lines.append(f"  numerical: {np.array2string(n.ravel(), precision=6)}")
-    hint = _hint(a, n, wrong)
-    wider = [s for s in out_shapes if s != x.shape and _broadcasts(x.shape, s)]
+    narrower = [d for _, d in out_shapes if d.kind == "f" and d.itemsize < x.dtype.itemsize]
+    wider = [shape for shape, _ in out_shapes if shape != x.shape and _broadcasts(x.shape, shape)]
+    if narrower:
+        hint = (
+            f"the output is {narrower[0]} for a {x.dtype} input: f computes in lower precision (a downcast), "
+            "so its derivatives carry that rounding"
+        )
+    else:
+        hint = _hint(a, n, wrong)
     if not hint and wider:
         hint = (
             f"this input is broadcast to the output's shape {wider[0]}: does the rule sum over the broadcast "
