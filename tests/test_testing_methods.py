@@ -49,7 +49,7 @@ def test_complex_step_is_exact_to_rounding():
         (lambda t: mg.abs(t) * 2 + t, "not complex-analytic"),
         (lambda t: mg.abs(t), "returns a real output for complex inputs"),
         (lambda t: mg.tanh(t).astype(np.float64), "fails on complex inputs: ComplexWarning"),
-        (lambda t: mg.sigmoid(t) * t, "fails on complex inputs: TypeError: ufunc 'logaddexp'"),
+        (lambda t: t * mg.tensor(t.data * 0 + 1), "fails on complex inputs: TypeError: tensor: unsupported"),
     ],
 )
 def test_complex_step_refuses_functions_it_cannot_differentiate(f, reason):
