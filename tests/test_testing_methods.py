@@ -135,3 +135,29 @@ def test_bad_arguments_get_clear_errors():
         gradcheck(lambda x: x.data, INPUTS[2])
     with pytest.raises(TypeError, match="apply"):
         check_function(42, INPUTS[2])
+
+
+@pytest.mark.skipif(not hasattr(mg, "Function"), reason="mg.Function comes with the custom-op issue")
+def test_check_function_on_an_mg_function_catches_its_wrong_backward():
+    class Cube(mg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved
+            return 3 * x**2 * g
+
+    class BadCube(Cube):
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved
+            return 2 * x**2 * g
+
+    x = INPUTS[0]
+    assert check_function(Cube, x, reference=lambda a: a**3, second_order=True)
+    assert check_function(Cube, x.astype(np.float32), reference=lambda a: a**3)
+    with pytest.raises(GradcheckError, match=r"(?s)wrong gradient for input 0.*0.666667 × numerical"):
+        check_function(BadCube, x, reference=lambda a: a**3)
