@@ -1,10 +1,7 @@
-"""Hypothesis profiles: ``quick`` (CI, the default) and ``thorough``, chosen by HYPOTHESIS_PROFILE."""
+"""Hypothesis profiles ``quick`` (CI, the default) and ``thorough``, chosen by HYPOTHESIS_PROFILE, and the
+fixtures of ``minigrad.testing.pytest_plugin`` (``temporary_rule``, ``rng``)."""
 
-import os
+from minigrad.testing.profiles import register_profiles
+from minigrad.testing.pytest_plugin import rng, temporary_rule  # noqa: F401  (fixtures for every test)
 
-from hypothesis import HealthCheck, settings
-
-_lenient = [HealthCheck.too_slow, HealthCheck.filter_too_much]
-settings.register_profile("quick", max_examples=12, deadline=None, suppress_health_check=_lenient)
-settings.register_profile("thorough", max_examples=400, deadline=None, suppress_health_check=_lenient)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+register_profiles()

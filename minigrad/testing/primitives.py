@@ -1,0 +1,56 @@
+"""``temporary_primitive``: a primitive and its rules in ``minigrad.rules.VJPS`` for the length of a test.
+
+Tests of the testing kit plant wrong rules this way (a sign error, a missing transpose) and check that
+``gradcheck`` catches them; users can try a rule out before it goes into the table.
+
+>>> import numpy as np, minigrad as mg
+>>> from minigrad.testing import gradcheck, temporary_primitive
+>>> with temporary_primitive("cube", lambda x: x**3, lambda g, ans, x: 3 * x**2 * g) as cube:
+...     gradcheck(cube, np.array([1.0, -2.0]))
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from ..ops import as_tensor
+from ..rules import VJPS
+from ..tensor import Tensor, record
+
+
+def make_primitive(name: str, forward: Callable) -> Callable[..., Tensor]:
+    """The op ``name(*tensors)``: ``forward`` on the arrays, recorded so that ``VJPS[name]`` runs on backward."""
+
+    def op(*xs: Any) -> Tensor:
+        ts = [as_tensor(x) for x in xs]
+        args = tuple(t.data for t in ts)
+        return record(name, np.asarray(forward(*args)), args, tuple(t if t.requires_grad else None for t in ts))
+
+    op.__name__ = name
+    return op
+
+
+@contextlib.contextmanager
+def temporary_primitive(name: str, forward: Callable, *vjps: Callable | None) -> Iterator[Callable[..., Tensor]]:
+    """Register ``name`` with one rule ``vjp(g, ans, *args) -> Jᵀg`` per input; remove it on exit.
+
+    Yields the op. A name already in the table is restored on exit, so a test may also replace a
+    built-in rule (say ``"sin"``) with a wrong one and check that gradcheck catches it.
+    """
+    if not vjps:
+        raise ValueError(f"temporary_primitive: give one rule per input of '{name}'")
+    missing = object()
+    previous = VJPS.get(name, missing)
+    VJPS[name] = tuple(vjps)
+    try:
+        yield make_primitive(name, forward)
+    finally:
+        if previous is missing:
+            del VJPS[name]
+        else:
+            VJPS[name] = previous
