@@ -1,0 +1,251 @@
+"""``mg.compile``: trace a training step once, replay it as one flat function of NumPy calls.
+
+>>> import numpy as np, minigrad as mg
+>>> W = mg.tensor(np.ones((2, 3)), requires_grad=True)
+>>> @mg.compile
+... def step(x):
+...     loss = mg.tanh(W @ x).sum()
+...     loss.backward()
+...     return loss
+>>> for _ in range(3):
+...     W.grad = None
+...     loss = step(np.array([1.0, 2.0, 3.0]))
+>>> round(float(W.grad[0, 0]), 6)
+0.009866
+
+The first call with a new signature (the shapes, dtypes and ``requires_grad`` of the tensor and array
+arguments, the values of the other arguments) runs ``fn`` eagerly and records it (``trace.py``); the
+graph becomes the source of one Python function (``codegen.py``). The second call checks that function
+against an eager run (a safety net for what tracing cannot see); later calls only replay it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..grad_mode import is_grad_enabled
+from ..tensor import Tensor, _constant, _is_float
+from .codegen import Builder
+from .trace import CompileError, Recorder, tracing
+
+__all__ = ["compile", "Compiled", "CompileError"]
+
+
+class _Plan:
+    """One traced signature: the replay function, the leaves it writes, and whether it was checked."""
+
+    def __init__(self, replay: Callable, source: str, leaves: list[Tensor], inputs: list[int], rngs: list) -> None:
+        self.replay, self.source, self.leaves, self.inputs, self.rngs = replay, source, leaves, inputs, rngs
+        self.checked = False
+
+
+class Compiled:
+    """A compiled step: call it as ``fn``. ``trace_seconds`` holds the time of each trace."""
+
+    def __init__(self, fn: Callable, cache_size: int = 8, check: bool = True) -> None:
+        self.fn, self.cache_size, self.check = fn, cache_size, check
+        self.cache: OrderedDict[tuple, _Plan] = OrderedDict()
+        self.traces = 0
+        self.trace_seconds: list[float] = []
+        self.__name__ = getattr(fn, "__name__", "step")
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    def clear(self) -> None:
+        """Forget every trace (needed after replacing a parameter object, rather than its ``.data``)."""
+        self.cache.clear()
+
+    def __call__(self, *args: Any) -> Any:
+        key = _signature(args)
+        plan = self.cache.get(key)
+        if plan is None:
+            return self._trace(key, args)
+        self.cache.move_to_end(key)
+        if not plan.checked and self.check:
+            return self._check(plan, args)
+        return plan.replay(args)
+
+    def source(self, *args: Any) -> str:
+        """The Python source of the replay for the signature of ``args`` (traced by an earlier call)."""
+        return self.cache[_signature(args)].source
+
+    # -- tracing ------------------------------------------------------------------------------------
+    def _trace(self, key: tuple, args: tuple) -> Any:
+        start = time.perf_counter()
+        recorder = Recorder()
+        stand_ins: dict[int, Tensor] = {}
+        call_args = list(args)
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor) and not a._rg and _is_float(a.data.dtype) and is_grad_enabled():
+                stand_in = _constant(a.data)  # records what the step computes from it; its grad is dropped
+                stand_in._rg = True
+                stand_ins[i] = call_args[i] = stand_in
+        with tracing(recorder):
+            out = self.fn(*call_args)
+        builder = Builder(recorder, tuple(call_args), stand_ins)
+        for i in stand_ins:
+            builder.leaf_expr[id(stand_ins[i])] = f"A[{i}]"
+        nodes, leaves = _graph([r for r, _ in recorder.roots] + _tensors(out))
+        for leaf in leaves:
+            if id(leaf.data) not in builder.names:  # a parameter: read its .data at every call
+                builder.names[id(leaf.data)] = name = f"p{leaf._id}"
+                builder.lines.append(f"{name} = {builder.const(leaf, 'P')}.data")
+        for node in sorted(nodes, key=lambda n: n._id):
+            if node._op is not None:
+                builder.forward(node)
+        outputs = _outputs(builder, out, self.__name__)
+        for leaf in leaves:
+            if id(leaf) not in builder.leaf_expr and leaf._rg:
+                builder.wanted.add(id(leaf))
+        reach = _reaching(nodes, builder.wanted)
+        for r, (root, seed) in enumerate(recorder.roots):
+            builder.backward(r, root, seed, nodes, reach)
+        for key_ in recorder.randoms:  # random masks drawn but unused: draw them too, to keep the generator in step
+            if key_ not in builder.names:
+                builder.ref(next(a for a in recorder.keep if id(a) == key_))
+        source = builder.source(outputs)
+        namespace = builder.ns
+        exec(compile_source(source, self.__name__), namespace)
+        rngs = [recipe[1][0] for k, recipe in recorder.recipes.items() if k in recorder.randoms]
+        wanted_leaves = [leaf for leaf in leaves if id(leaf) in builder.wanted]
+        plan = _Plan(namespace["replay"], source, wanted_leaves, [i for i, a in enumerate(args) if _wants(a)], rngs)
+        plan.keep = (builder.keep, recorder.keep)  # type: ignore[attr-defined]
+        self.cache[key] = plan
+        while len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
+        self.traces += 1
+        self.trace_seconds.append(time.perf_counter() - start)
+        return out
+
+    # -- the check of the first replay --------------------------------------------------------------
+    def _check(self, plan: _Plan, args: tuple) -> Any:
+        """Replay, then run eagerly from the same state; they must agree (else CompileError)."""
+        leaves = plan.leaves + [args[i] for i in plan.inputs]
+        before = [leaf.grad for leaf in leaves]
+        states = [r.bit_generator.state for r in plan.rngs if isinstance(r, np.random.Generator)]
+        replayed = plan.replay(args)
+        grads = [leaf.grad for leaf in leaves]
+        for leaf, g in zip(leaves, before):
+            leaf.grad = g
+        for r, s in zip((r for r in plan.rngs if isinstance(r, np.random.Generator)), states):
+            r.bit_generator.state = s
+        eager = self.fn(*args)
+        for what, a, b in [("the result", replayed, eager)] + [
+            (f"the gradient of a {leaf.data.shape} leaf", g, leaf.grad) for leaf, g in zip(leaves, grads)
+        ]:
+            if not _close(a, b):
+                raise CompileError(
+                    f"compile: the replay of {self.__name__} disagrees with eager execution on {what} at its second "
+                    "call: the step depends on values in a way tracing cannot see (NumPy on .data or on array "
+                    "arguments, Python numbers read from tensors, tensors built inside the step). Run it eagerly, "
+                    "or move that computation out of the step"
+                )
+        plan.checked = True
+        return eager
+
+
+def compile(fn: Callable | None = None, *, cache_size: int = 8, check: bool = True) -> Any:
+    """Compile a training step ``fn(*tensors_or_arrays)`` that calls ``loss.backward()``.
+
+    Parameters
+    ----------
+    fn : the step. It may read parameters from its closure or take them as arguments; it returns
+        None, a Tensor or a tuple of Tensors (returned as fresh constant tensors at every replay).
+    cache_size : how many signatures to keep traced (least recently used dropped).
+    check : compare the first replay of each signature with an eager run (on by default).
+
+    Returns
+    -------
+    A ``Compiled`` callable; also usable as ``@mg.compile`` or ``@mg.compile(cache_size=2)``.
+    """
+    if fn is None:
+        return lambda f: Compiled(f, cache_size, check)
+    return Compiled(fn, cache_size, check)
+
+
+def compile_source(source: str, name: str) -> Any:
+    import builtins
+
+    return builtins.compile(source, f"<mg.compile {name}>", "exec")
+
+
+def _wants(a: Any) -> bool:
+    return isinstance(a, Tensor) and a._rg and a._op is None
+
+
+def _signature(args: tuple) -> tuple:
+    key: list = [is_grad_enabled()]
+    for a in args:
+        if isinstance(a, Tensor):
+            key.append((Tensor, a.data.shape, a.data.dtype, a._rg, a._op is None))
+        elif isinstance(a, np.ndarray):
+            key.append((np.ndarray, a.shape, a.dtype))
+        else:
+            try:
+                hash(a)
+            except TypeError:
+                raise CompileError(
+                    f"compile: argument of type {type(a).__name__} is neither a Tensor, an array nor hashable"
+                ) from None
+            key.append((type(a), a))
+    return tuple(key)
+
+
+def _tensors(out: Any) -> list[Tensor]:
+    if isinstance(out, Tensor):
+        return [out]
+    if isinstance(out, (tuple, list)):
+        return [t for t in out if isinstance(t, Tensor)]
+    return []
+
+
+def _outputs(builder: Builder, out: Any, name: str) -> str:
+    def one(t: Any) -> str:
+        if not isinstance(t, Tensor):
+            raise CompileError(f"compile: {name} must return None, a Tensor or a tuple of Tensors, got {type(t).__name__}")
+        return f"_constant(np.array({builder.ref(t.data)}))"
+
+    if out is None:
+        return "None"
+    if isinstance(out, (tuple, list)):
+        return "(" + "".join(one(t) + ", " for t in out) + ")"
+    return one(out)
+
+
+def _graph(tops: list[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+    """Every node and leaf reachable from ``tops`` through parents that require grad."""
+    seen: dict[int, Tensor] = {}
+    stack = list(tops)
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen[id(t)] = t
+        if t._parents is None:
+            raise CompileError("compile: the graph was freed inside the step (a backward without retain)")
+        stack.extend(p for p in t._parents if p is not None)
+    nodes = list(seen.values())
+    return nodes, [t for t in nodes if t._op is None]
+
+
+def _reaching(nodes: list[Tensor], wanted: set[int]) -> set[int]:
+    """Ids of the tensors from which a wanted leaf can be reached (the wanted leaves included)."""
+    reach = set(wanted)
+    for node in sorted(nodes, key=lambda n: n._id):
+        if node._op is not None and any(p is not None and id(p) in reach for p in node._parents):
+            reach.add(id(node))
+    return reach
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, (tuple, list)):
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if a is None or b is None:
+        return a is None and b is None
+    x, y = np.asarray(a.data if isinstance(a, Tensor) else a), np.asarray(b.data if isinstance(b, Tensor) else b)
+    tol = 1e-4 if np.float32 in (x.dtype, y.dtype) else 1e-9
+    return x.shape == y.shape and np.allclose(x, y, rtol=tol, atol=tol, equal_nan=True)

@@ -1,0 +1,247 @@
+"""From a traced graph to the source of one flat Python function of NumPy calls.
+
+Every array of the step gets a local variable: inputs (``a0 = A[0].data``), parameters (``p0 = P0.data``,
+read at every call), constants (``K3``, folded at trace time), the forward nodes (``s12``) and the
+gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order; elementwise
+ufuncs write into buffers preallocated once (``out=B5``). The backward is the engine's walk unrolled:
+its order, the broadcast axes to sum and the casts are decided once here, not at every call; common rules
+are written inline (``g0_9 * s4``), the others call their rule from ``minigrad.rules``. Gradients are
+accumulated as the engine does (copy on the first addition, in place after). Variables whose last use
+has passed are deleted, so a large batch keeps no more intermediates alive than eager execution does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..engine import unbroadcast
+from ..nn.sparse import note_rows
+from ..ops import _logsumexp, _sigmoid
+from ..rules import VJPS
+from ..shape_ops import _scatter_add
+from ..tensor import Tensor, _constant
+from .trace import CompileError, Recorder
+
+_UFUNCS = {
+    name: getattr(np, name)
+    for name in ("add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative", "absolute",
+                 "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh")
+}  # fmt: skip
+_FORWARD = {
+    "sigmoid": "_sigmoid({0})",
+    "clip": "np.clip({0}, {1}, {2})",
+    "where": "np.where({0}, {1}, {2})",
+    "sum": "{0}.sum(axis={1}, keepdims={2})",
+    "max": "{0}.max(axis={1}, keepdims={2})",
+    "min": "{0}.min(axis={1}, keepdims={2})",
+    "logsumexp": "_logsumexp({0}, axis={1}, keepdims={2})",
+    "matmul": "{0} @ {1}",
+    "reshape": "{0}.reshape({1})",
+    "transpose": "{0}.transpose({1})",
+    "broadcast_to": "np.broadcast_to({0}, {1})",
+    "astype": "{0}.astype({1})",
+    "getitem": "{0}[{1}]",
+    "scatter_add": "_scatter_add({0}, {1}, {2})",
+    "embedding": "{0}[{1}]",
+}
+# Rules written inline: (template, whether it makes a new array). {g} is the gradient, {ans} the output.
+_INLINE = {
+    "add": (("{g}", False), ("{g}", False)),
+    "subtract": (("{g}", False), ("-{g}", True)),
+    "multiply": (("{g} * {1}", True), ("{g} * {0}", True)),
+    "divide": (("{g} / {1}", True), ("-{g} * {ans} / {1}", True)),
+    "negative": (("-{g}", True),),
+    "exp": (("{g} * {ans}", True),),
+    "log": (("{g} / {0}", True),),
+    "sqrt": (("{g} / (2 * {ans})", True),),
+    "tanh": (("{g} * (1 - {ans} * {ans})", True),),
+    "sigmoid": (("{g} * {ans} * (1 - {ans})", True),),
+    "reshape": (("{g}.reshape({0}.shape)", False),),
+}
+
+
+class Builder:
+    """Writes the source of the replay of one traced call."""
+
+    def __init__(self, recorder: Recorder, args: tuple, stand_ins: dict[int, Tensor]) -> None:
+        self.recorder = recorder
+        self.ns: dict[str, Any] = {"np": np, "_sigmoid": _sigmoid, "_logsumexp": _logsumexp, "Tensor": Tensor,
+                                   "_scatter_add": _scatter_add, "_note_rows": note_rows, "_constant": _constant}  # fmt: skip
+        self.lines: list[str] = []
+        self.names: dict[int, str] = {}
+        self.keep: list[Any] = []
+        self.n = 0
+        self.leaf_expr: dict[int, str] = {}  # id(leaf) -> the expression of the leaf object at replay
+        self.wanted: set[int] = set()  # ids of the leaves whose .grad the replay writes
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                self.lines.append(f"a{i} = A[{i}].data")
+                self.names[id(a.data)] = f"a{i}"
+                leaf = stand_ins.get(i, a)
+                self.leaf_expr[id(leaf)] = f"A[{i}]"
+                if a._rg and a._op is None:
+                    self.wanted.add(id(leaf))
+            elif isinstance(a, np.ndarray):
+                self.lines.append(f"a{i} = A[{i}]")
+                self.names[id(a)] = f"a{i}"
+
+    # -- names --------------------------------------------------------------------------------------
+    def const(self, value: Any, prefix: str = "K") -> str:
+        self.n += 1
+        name = f"{prefix}{self.n}"
+        self.ns[name] = value
+        self.keep.append(value)
+        return name
+
+    def ref(self, value: Any) -> str:
+        """The expression for an argument: a variable, a recomputed recipe or a folded constant."""
+        if isinstance(value, (np.ndarray, np.generic)):
+            name = self.names.get(id(value))
+            if name is not None:
+                return name
+            recipe = self.recorder.recipes.get(id(value))
+            if recipe is None:
+                return self.const(value)
+            return self.emit_recipe(value, recipe)
+        if isinstance(value, tuple) and any(isinstance(v, np.ndarray) for v in value):
+            return "(" + "".join(self.ref(v) + ", " for v in value) + ")"
+        return self.const(value)
+
+    def emit_recipe(self, value: Any, recipe: tuple) -> str:
+        fn, fargs = recipe
+        if id(value) in self.recorder.randoms:  # draw the random masks in the order eager execution drew them
+            for earlier in self.recorder.randoms[: self.recorder.randoms.index(id(value))]:
+                if earlier not in self.names:
+                    self.emit_recipe(_by_id(self.recorder, earlier), self.recorder.recipes[earlier])
+        fname = self.const(fn, "F")
+        name = f"r{self.n}"
+        self.lines.append(f"{name} = {fname}({', '.join(self.ref(a) for a in fargs)})")
+        self.names[id(value)] = name
+        return name
+
+    # -- forward ------------------------------------------------------------------------------------
+    def forward(self, node: Tensor) -> None:
+        op, args, data = node._op, node._args, node.data
+        name = f"s{node._id}"
+        if op == "where" and id(args[0]) not in self.names and id(args[0]) not in self.recorder.recipes:
+            a = args[1]
+            if node._parents[1] is not None and np.shape(a) == args[0].shape and np.array_equal(args[0], a > 0):
+                self.recorder.recipes[id(args[0])] = (np.greater, (a, 0))  # relu's mask, x.data > 0
+        if op == "embedding":
+            table, index, rows, inverse = args
+            idx = self.ref(index)
+            self.lines.append(f"u{node._id}, v{node._id} = np.unique({idx}, return_inverse=True)")
+            self.names[id(rows)], self.names[id(inverse)] = f"u{node._id}", f"v{node._id}"
+            weight = self.const(node._parents[0], "P")
+            self.lines.append(f"_note_rows({weight}, u{node._id})")
+        if op in _UFUNCS:
+            call = f"{self.const(_UFUNCS[op], 'U')}({', '.join(self.ref(a) for a in args)}"
+            if data.flags.owndata and data.flags.writeable:
+                expr = call + f", out={self.const(np.empty_like(data), 'B')})"
+            else:
+                expr = call + ")"
+        elif op == "einsum":
+            (inputs, output), *arrays = args
+            spec = self.const(",".join(inputs) + "->" + output)
+            expr = f"np.einsum({spec}, {', '.join(self.ref(a) for a in arrays)})"
+        elif op == "concatenate":
+            expr = f"np.concatenate(({''.join(self.ref(a) + ', ' for a in args[:-1])}), axis={args[-1]!r})"
+        elif op in _FORWARD:
+            expr = _FORWARD[op].format(*(self.ref(a) for a in args))
+            if data.ndim == 0:
+                expr = f"np.asarray({expr})"
+        else:
+            raise CompileError(f"compile: the primitive '{op}' cannot be replayed (custom mg.Function ops run eagerly)")
+        self.lines.append(f"{name} = {expr}")
+        self.names[id(data)] = name
+
+    # -- backward -----------------------------------------------------------------------------------
+    def backward(self, r: int, root: Tensor, seed: Any, nodes: list[Tensor], reach: set[int]) -> None:
+        """The engine's walk from ``root``, unrolled; ``reach`` holds the ids of nodes leading to a wanted leaf."""
+        if seed is None:
+            seed = np.array(1, dtype=root.data.dtype) if root.data.shape == () else np.ones_like(root.data)
+        else:
+            seed = np.array(seed, dtype=root.data.dtype)
+        gname = {id(root): self.ref(seed)}
+        values = {id(root): seed}  # the dry run: the gradients themselves, for their shapes and dtypes
+        adds: dict[int, int] = {}
+        fresh: dict[int, bool] = {id(root): False}
+        leaves: list[Tensor] = []
+        for node in sorted((n for n in nodes if id(n) in reach), key=lambda n: -n._id):
+            if id(node) not in gname:
+                continue
+            g, gv = gname[id(node)], values[id(node)]
+            if node._op is None:
+                leaves.append(node)
+                continue
+            args = node._args
+            for i, parent in enumerate(node._parents):
+                if parent is None or id(parent) not in reach:
+                    continue
+                pv = VJPS[node._op][i](gv, node.data, *args)
+                inline = _INLINE.get(node._op)
+                if inline is not None:
+                    template, new = inline[i]
+                    expr = template.format(*(self.ref(a) for a in args), g=g, ans=self.names[id(node.data)])
+                else:
+                    rule = self.const(VJPS[node._op][i], "R")
+                    expr = f"{rule}({g}, {self.names[id(node.data)]}, {', '.join(self.ref(a) for a in args)})"
+                    new = False
+                shape, dtype = parent.data.shape, parent.data.dtype
+                if pv.shape != shape:
+                    pv = unbroadcast(pv, shape)
+                    expr = f"_unbroadcast({expr}, {self.const(shape)})"
+                    self.ns["_unbroadcast"] = unbroadcast
+                    new = False
+                if pv.dtype != dtype:
+                    pv = pv.astype(dtype)
+                    expr = f"({expr}).astype({self.const(dtype)})"
+                    new = True
+                key, var = id(parent), f"g{r}_{parent._id}"
+                count = adds.get(key, 0)
+                if count == 0:
+                    self.lines.append(f"{var} = {expr}")
+                    gname[key], values[key], fresh[key] = var, pv, new
+                elif count == 1:
+                    self.lines.append(f"{var} = {var} + {expr}")
+                    values[key], fresh[key] = values[key] + pv, True
+                else:
+                    self.lines.append(f"{var} += {expr}")
+                    values[key] = values[key] + pv
+                adds[key] = count + 1
+        for leaf in leaves:
+            if id(leaf) not in self.wanted:
+                continue
+            obj = self.leaf_expr.get(id(leaf)) or self.const(leaf, "P")
+            g = gname[id(leaf)]
+            own = g if fresh[id(leaf)] else f"np.array({g})"
+            self.lines.append(f"{obj}.grad = {own} if {obj}.grad is None else {obj}.grad + {g}")
+
+    # -- the function -------------------------------------------------------------------------------
+    def source(self, outputs: str) -> str:
+        body = self.lines + [f"return {outputs}"]
+        return "def replay(A):\n" + "".join(f"    {line}\n" for line in _drop_dead(body))
+
+
+def _by_id(recorder: Recorder, key: int) -> Any:
+    return next(a for a in recorder.keep if id(a) == key)
+
+
+def _drop_dead(lines: list[str]) -> list[str]:
+    """``del`` each s/g/r variable after its last use, so that big intermediates are freed early."""
+    import re
+
+    token = re.compile(r"\b([sgruv]\d+(?:_\d+)?)\b")
+    last: dict[str, int] = {}
+    for i, line in enumerate(lines):
+        for name in token.findall(line):
+            last[name] = i
+    out = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        dead = sorted(n for n, j in last.items() if j == i and not line.startswith("return"))
+        if dead and i < len(lines) - 2:
+            out.append("del " + ", ".join(dead))
+    return out

@@ -1,0 +1,163 @@
+"""Tracing: run the step once, eagerly, and note what the replay needs that the graph does not hold.
+
+The graph of a step holds every primitive applied to a tensor that requires grad: op name, argument
+arrays and parents. What it does not hold, tracing notes while the step runs, by patching a few
+methods for the duration of the call only (the eager hot path is untouched):
+
+- ``Tensor.backward``: the roots and seeds of the backward passes; the graph is retained for reading.
+- comparisons of tensors (``x > 0``): a recipe for the boolean array, recomputed at every replay.
+- ``nn.functional.dropout``: a recipe for the random mask, drawn anew from the same generator.
+- ``nn.functional.cross_entropy``: a recipe for the target mask built from the integer targets.
+- ``bool(t)``, ``t.item()``, ``float(t)``, ``int(t)``: Python control flow on tensor values cannot be
+  replayed; they raise ``CompileError`` naming the line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..engine import backward as engine_backward
+from ..nn import functional as F
+from ..tensor import Tensor, as_tensor
+
+
+class CompileError(RuntimeError):
+    """The step cannot be compiled (or its replay disagreed with eager execution)."""
+
+
+class Recorder:
+    """What one traced call noted besides the graph."""
+
+    def __init__(self) -> None:
+        self.roots: list[tuple[Tensor, Any]] = []  # (root, seed array or None), in call order
+        self.recipes: dict[int, tuple] = {}  # id(array) -> (function, args): an array made outside the graph
+        self.randoms: list[int] = []  # ids of random recipes, in draw order
+        self.keep: list[Any] = []  # every array noted, so that its id stays unique
+
+
+def _where_in_user_code() -> str:
+    frame = sys._getframe(2)
+    while frame is not None and "/minigrad/" in frame.f_code.co_filename.replace("\\", "/"):
+        frame = frame.f_back
+    return "unknown place" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _refuse(what: str) -> Any:
+    def method(self: Tensor, *args: Any) -> Any:
+        raise CompileError(
+            f"compile: {what} reads a tensor's value into Python at {_where_in_user_code()}; a compiled step is "
+            "replayed without running Python, so control flow on values cannot be captured. Return the tensor "
+            "and read it outside the step, or use mg.where / mg.maximum for value-dependent choices"
+        )
+
+    return method
+
+
+def _compare(name: str, ufunc: Any) -> Any:
+    def method(self: Tensor, other: Any) -> np.ndarray:
+        b = other.data if isinstance(other, Tensor) else other
+        out = np.asarray(ufunc(self.data, b))
+        _active.recipes[id(out)] = (ufunc, (self.data, b))
+        _active.keep.append(out)
+        return out
+
+    return method
+
+
+def _backward(self: Tensor, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
+    if create_graph:
+        raise CompileError("compile: backward(create_graph=True) inside a compiled step is not supported")
+    seed = gradient.data if isinstance(gradient, Tensor) else gradient
+    _active.roots.append((self, seed))
+    engine_backward(self, gradient, retain_graph=True)
+
+
+def _random_mask(rng: Any, shape: tuple, p: float, dtype: Any) -> np.ndarray:
+    return ((np.random.default_rng(rng).random(shape) >= p) / (1.0 - p)).astype(dtype)
+
+
+def _dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> Tensor:
+    if not 0.0 <= p < 1.0 or not training or p == 0.0:
+        return _originals["dropout"](x, p, training, rng)
+    x = as_tensor(x)
+    mask = _random_mask(rng, x.data.shape, p, x.data.dtype)
+    _active.recipes[id(mask)] = (_random_mask, (rng, x.data.shape, p, x.data.dtype))
+    _active.randoms.append(id(mask))
+    _active.keep.append(mask)
+    out = x * mask
+    if not out._rg:  # x carries no gradient: the product is made outside the graph, so note it too
+        _active.recipes[id(out.data)] = (np.multiply, (x.data, mask))
+        _active.keep.append(out.data)
+    return out
+
+
+def target_pick(t: np.ndarray, shape: tuple, dtype: Any, ignore_index: int, weight: Any) -> np.ndarray:
+    """−w_y at the target class, 0 elsewhere: cross-entropy's mask, as ``nn.functional.cross_entropy`` builds it."""
+    counted = t != ignore_index
+    safe = np.where(counted, t, 0)
+    w = counted.astype(dtype)
+    if weight is not None:
+        w = w * weight[safe]
+    pick = np.zeros(shape, dtype=dtype)
+    np.put_along_axis(pick, safe[..., None], -w[..., None], axis=-1)
+    return pick
+
+
+def _cross_entropy(logits: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"):
+    if reduction != "mean" or weight is not None:
+        return _originals["cross_entropy"](logits, target, weight, ignore_index, reduction)
+    _originals["cross_entropy"](as_tensor(logits).detach(), target, None, ignore_index, reduction)  # its checks
+    logits = as_tensor(logits)
+    z = logits.data
+    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    pick = target_pick(t, z.shape, z.dtype, ignore_index, None)
+    count = np.asarray((t != ignore_index).sum(), dtype=z.dtype)
+    _active.recipes[id(pick)] = (target_pick, (t, z.shape, z.dtype, ignore_index, None))
+    _active.recipes[id(count)] = (_count, (t, ignore_index, z.dtype))
+    _active.keep += [pick, count]
+    total = (F.log_softmax(logits, axis=-1) * pick).sum()
+    return total / count
+
+
+def _count(t: np.ndarray, ignore_index: int, dtype: Any) -> np.ndarray:
+    return np.asarray((t != ignore_index).sum(), dtype=dtype)
+
+
+_active: Recorder = Recorder()
+_originals: dict[str, Any] = {"dropout": F.dropout, "cross_entropy": F.cross_entropy}
+_PATCHES = {
+    "backward": _backward,
+    "__bool__": _refuse("bool(tensor) (an if or while on a tensor)"),
+    "__float__": _refuse("float(tensor)"),
+    "__int__": _refuse("int(tensor)"),
+    "item": _refuse("tensor.item()"),
+    "__lt__": _compare("less", np.less),
+    "__le__": _compare("less_equal", np.less_equal),
+    "__gt__": _compare("greater", np.greater),
+    "__ge__": _compare("greater_equal", np.greater_equal),
+    "__eq__": _compare("equal", np.equal),
+    "__ne__": _compare("not_equal", np.not_equal),
+}
+
+
+@contextlib.contextmanager
+def tracing(recorder: Recorder) -> Iterator[None]:
+    """Patch the methods listed in the module docstring while the step runs; restore them after."""
+    global _active
+    saved = {name: Tensor.__dict__[name] for name in _PATCHES}
+    _active = recorder
+    try:
+        for name, method in _PATCHES.items():
+            setattr(Tensor, name, method)
+        F.dropout, F.cross_entropy = _dropout, _cross_entropy
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(Tensor, name, method)
+        F.dropout, F.cross_entropy = _originals["dropout"], _originals["cross_entropy"]
+        _active = Recorder()
