@@ -181,9 +181,9 @@ def _signature(args: tuple) -> tuple:
     key: list = [is_grad_enabled()]
     for a in args:
         if isinstance(a, Tensor):
-            key.append((Tensor, a.data.shape, a.data.dtype, a._rg, a._op is None))
+            key.append((Tensor, a.data.shape, a.data.dtype, a.data.flags.c_contiguous, a._rg, a._op is None))
         elif isinstance(a, np.ndarray):
-            key.append((np.ndarray, a.shape, a.dtype))
+            key.append((np.ndarray, a.shape, a.dtype, a.flags.c_contiguous))
         else:
             try:
                 hash(a)

@@ -75,13 +75,14 @@ class Builder:
         self.n = 0
         self.leaf_expr: dict[int, str] = {}  # id(leaf) -> the expression of the leaf object at replay
         self.wanted: set[int] = set()  # ids of the leaves whose .grad the replay writes
+        self.inputs = [a.data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
                 self.lines.append(f"a{i} = A[{i}].data")
                 self.names[id(a.data)] = f"a{i}"
                 leaf = stand_ins.get(i, a)
                 self.leaf_expr[id(leaf)] = f"A[{i}]"
-                if a._rg and a._op is None:
+                if a._rg and a._op is None and i not in stand_ins:
                     self.wanted.add(id(leaf))
             elif isinstance(a, np.ndarray):
                 self.lines.append(f"a{i} = A[{i}]")
@@ -102,12 +103,27 @@ class Builder:
             if name is not None:
                 return name
             recipe = self.recorder.recipes.get(id(value))
+            base = getattr(value, "base", None)
+            if recipe is None and base is not None and base.shape == value.shape and base.dtype == value.dtype:
+                return self.ref(base)  # np.asarray of a traced mask: a view of it
+            if recipe is None and base is not None:
+                recipe = self.view_recipe(value)
             if recipe is None:
                 return self.const(value)
             return self.emit_recipe(value, recipe)
         if isinstance(value, tuple) and any(isinstance(v, np.ndarray) for v in value):
             return "(" + "".join(self.ref(v) + ", " for v in value) + ")"
         return self.const(value)
+
+    def view_recipe(self, value: np.ndarray) -> tuple | None:
+        """``value`` as a view into a C-contiguous input (``windows[..., 0]``), else None."""
+        start = value.__array_interface__["data"][0]
+        for array in self.inputs:
+            if array.flags.c_contiguous and (array is value.base or array.base is value.base):
+                offset = start - array.__array_interface__["data"][0]
+                if 0 <= offset < array.nbytes and value.dtype == array.dtype:
+                    return (view_of, (array, offset, value.shape, value.strides))
+        return None
 
     def emit_recipe(self, value: Any, recipe: tuple) -> str:
         fn, fargs = recipe
@@ -223,6 +239,11 @@ class Builder:
     def source(self, outputs: str) -> str:
         body = self.lines + [f"return {outputs}"]
         return "def replay(A):\n" + "".join(f"    {line}\n" for line in _drop_dead(body))
+
+
+def view_of(base: np.ndarray, offset: int, shape: tuple, strides: tuple) -> np.ndarray:
+    """The view of ``shape`` and ``strides`` starting ``offset`` bytes into the C-contiguous ``base``."""
+    return np.ndarray(shape, base.dtype, base, offset, strides)
 
 
 def _by_id(recorder: Recorder, key: int) -> Any:

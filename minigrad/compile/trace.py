@@ -58,12 +58,24 @@ def _refuse(what: str) -> Any:
     return method
 
 
+class TracedMask(np.ndarray):
+    """A comparison of tensors made while tracing: an array, whose truth value cannot be replayed."""
+
+    def __bool__(self) -> bool:
+        raise CompileError(
+            f"compile: an if or while on a comparison of tensors at {_where_in_user_code()} depends on values, "
+            "which a replay cannot follow; use mg.where for a value-dependent choice, or run the step eagerly"
+        )
+
+
 def _compare(name: str, ufunc: Any) -> Any:
     def method(self: Tensor, other: Any) -> np.ndarray:
         b = other.data if isinstance(other, Tensor) else other
-        out = np.asarray(ufunc(self.data, b))
-        _active.recipes[id(out)] = (ufunc, (self.data, b))
-        _active.keep.append(out)
+        raw = np.asarray(ufunc(self.data, b))
+        out = raw.view(TracedMask)
+        for array in (raw, out):  # np.asarray(out) is a view whose base is raw
+            _active.recipes[id(array)] = (ufunc, (self.data, b))
+            _active.keep.append(array)
         return out
 
     return method

@@ -1,0 +1,251 @@
+"""mg.compile: the replay gives eager execution's values and gradients, and refuses what it cannot replay."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn, optim
+from minigrad.compile import CompileError
+from minigrad.nn import functional as F
+
+
+def lecture_params(rng, d=4, window=5, hidden=8, dtype=np.float64):
+    W = mg.tensor(rng.standard_normal((hidden, window * d)).astype(dtype), requires_grad=True)
+    b = mg.tensor(rng.standard_normal(hidden).astype(dtype), requires_grad=True)
+    u = mg.tensor(rng.standard_normal(hidden).astype(dtype), requires_grad=True)
+    return W, b, u
+
+
+def max_margin_step(W, b, u):
+    def step(x, xc):
+        s = mg.tanh(x @ W.T + b) @ u
+        sc = mg.tanh(xc @ W.T + b) @ u
+        loss = mg.maximum(0, 1 - s + sc).mean()
+        loss.backward()
+        return loss
+
+    return step
+
+
+def grads(params):
+    out = [None if p.grad is None else p.grad.copy() for p in params]
+    for p in params:
+        p.grad = None
+    return out
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_window_scorer_replay_matches_eager_while_sgd_updates_the_parameters(batch, dtype):
+    rng = np.random.default_rng(0)
+    params = lecture_params(rng, dtype=dtype)
+    step = max_margin_step(*params)
+    compiled = mg.compile(step, check=False)  # the test compares with eager itself
+    opt = optim.SGD(params, lr=0.1)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for _ in range(5):
+        x, xc = (rng.standard_normal((batch, 20)).astype(dtype) for _ in range(2))
+        loss_c = compiled(x, xc)
+        g_c = grads(params)
+        loss_e = step(x, xc)
+        g_e = [p.grad.copy() for p in params]
+        assert loss_c.dtype == loss_e.dtype == dtype
+        np.testing.assert_allclose(loss_c.data, loss_e.data, rtol=tol, atol=tol)
+        for a, e in zip(g_c, g_e):
+            assert a.dtype == dtype
+            np.testing.assert_allclose(a, e, rtol=tol, atol=tol)
+        opt.step()  # in place, from the eager gradients
+        opt.zero_grad()
+    assert compiled.traces == 1
+
+
+def test_parameters_reassigned_between_calls_are_read_at_every_call():
+    rng = np.random.default_rng(1)
+    params = lecture_params(rng)
+    step = max_margin_step(*params)
+    compiled = mg.compile(step)
+    x, xc = rng.standard_normal((3, 20)), rng.standard_normal((3, 20))
+    for _ in range(4):
+        loss = compiled(x, xc)
+        g = grads(params)
+        expected = step(x, xc)
+        np.testing.assert_allclose(loss.data, expected.data, rtol=1e-12)
+        for a, p in zip(g, params):
+            np.testing.assert_allclose(a, p.grad, rtol=1e-12)
+            p.data = p.data - 0.5 * p.grad  # by assignment: a new array
+        grads(params)
+
+
+def test_gradients_accumulate_as_eager_backward_does_and_outputs_are_fresh():
+    rng = np.random.default_rng(2)
+    params = lecture_params(rng)
+    compiled = mg.compile(max_margin_step(*params))
+    x, xc = rng.standard_normal((2, 20)), rng.standard_normal((2, 20)) + 3
+    first = compiled(x, xc)
+    once = [p.grad.copy() for p in params]
+    second = compiled(x, xc)
+    third = compiled(x, xc)
+    for p, g in zip(params, once):
+        np.testing.assert_allclose(p.grad, 3 * g, rtol=1e-12)
+    assert first.data is not second.data is not third.data
+    assert float(first.data) == float(third.data)
+
+
+def test_models_window_scorer_with_embeddings_trains_like_eager():
+    from models.window_scorer import WindowScorer, corrupt
+
+    rng = np.random.default_rng(3)
+    eager, comp = WindowScorer(30, dim=4, hidden=8, rng=0), WindowScorer(30, dim=4, hidden=8, rng=0)
+    opt_e, opt_c = optim.Adagrad(eager.parameters(), lr=0.1), optim.Adagrad(comp.parameters(), lr=0.1)
+
+    def step(windows, corrupted):
+        loss = comp.loss(windows, corrupted)
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step, check=False)
+    for _ in range(6):
+        w = rng.integers(2, 30, (5, 5))
+        c = corrupt(w, 30, rng)
+        opt_e.zero_grad(), opt_c.zero_grad()
+        le = eager.loss(w, c)
+        le.backward()
+        lc = compiled(w, c)
+        np.testing.assert_allclose(lc.data, le.data, rtol=1e-5)
+        for (name, pe), pc in zip(eager.named_parameters(), comp.parameters()):
+            np.testing.assert_allclose(pc.grad, pe.grad, rtol=1e-4, atol=1e-6, err_msg=name)
+        opt_e.step(), opt_c.step()
+    for pe, pc in zip(eager.parameters(), comp.parameters()):
+        np.testing.assert_allclose(pc.data, pe.data, rtol=1e-4, atol=1e-6)
+
+
+def _tagger(seed=0):
+    from models.tagger import TaggerConfig, WindowTagger
+
+    config = TaggerConfig(word_dim=6, case_dim=2, suffix_dim=3, hidden=10, dropout=0.5, seed=seed)
+    return WindowTagger(40, 12, 5, config)
+
+
+def test_ner_tagger_training_step_with_dropout_matches_eager_step_by_step():
+    eager, comp = _tagger(), _tagger()
+    opt_e, opt_c = optim.Adam(eager.parameters(), lr=0.01), optim.Adam(comp.parameters(), lr=0.01)
+
+    def step(windows, targets):
+        loss = F.cross_entropy(comp(windows), targets)
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step)  # with the check of the first replay: it must pass
+    rng = np.random.default_rng(4)
+    for i in range(5):
+        n = 8
+        windows = np.stack([rng.integers(0, 40, (n, 5)), rng.integers(0, 4, (n, 5)), rng.integers(0, 12, (n, 5))], -1)
+        targets = rng.integers(0, 5, n)
+        opt_e.zero_grad(), opt_c.zero_grad()
+        le = F.cross_entropy(eager(windows), targets)
+        le.backward()
+        lc = compiled(windows, targets)
+        np.testing.assert_allclose(lc.data, le.data, rtol=1e-5, err_msg=f"step {i}")
+        for (name, pe), pc in zip(eager.named_parameters(), comp.parameters()):
+            np.testing.assert_allclose(pc.grad, pe.grad, rtol=1e-4, atol=1e-6, err_msg=f"{name} at step {i}")
+        opt_e.step(), opt_c.step()
+    assert compiled.traces == 1
+
+
+def test_softmax_classifier_with_relu_mask_and_comparison_recipes():
+    rng = np.random.default_rng(5)
+    W = mg.tensor(rng.standard_normal((6, 4)), requires_grad=True)
+
+    def step(x, y):
+        h = mg.relu(x @ W)
+        h = mg.where(h > 0.5, h, 0.5 * h)  # a traced comparison
+        loss = F.cross_entropy(h, y)
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step, check=False)
+    for _ in range(4):
+        x, y = rng.standard_normal((9, 6)), rng.integers(0, 4, 9)
+        lc = compiled(x, y)
+        (gc,) = grads([W])
+        le = step(x, y)
+        np.testing.assert_allclose(lc.data, le.data, rtol=1e-12)
+        np.testing.assert_allclose(gc, W.grad, rtol=1e-12)
+        W.grad = None
+
+
+def test_a_new_shape_retraces_and_the_cache_is_bounded():
+    rng = np.random.default_rng(6)
+    params = lecture_params(rng)
+    compiled = mg.compile(max_margin_step(*params), cache_size=2)
+    for batch in (1, 2, 1, 3, 1, 2):
+        compiled(rng.standard_normal((batch, 20)), rng.standard_normal((batch, 20)))
+    # 1, 2 traced; 1 cached; 3 traced (drops 2); 1 cached; 2 traced again
+    assert compiled.traces == 4
+    assert len(compiled.trace_seconds) == 4 and len(compiled.cache) == 2
+    compiled(rng.standard_normal((1, 20)).astype(np.float32), rng.standard_normal((1, 20)).astype(np.float32))
+    assert compiled.traces == 5  # a new dtype too
+
+
+@pytest.mark.parametrize(
+    "branch",
+    [
+        lambda loss: loss > 1,  # bool of a traced comparison
+        lambda loss: bool(loss),
+        lambda loss: loss.item() > 1,
+        lambda loss: float(loss) > 1,
+    ],
+)
+def test_python_control_flow_on_values_raises_and_names_the_line(branch):
+    W = mg.tensor(np.ones((3, 2)), requires_grad=True)
+
+    def step(x):
+        loss = (x @ W).sum()
+        if branch(loss):
+            loss = loss * 2
+        loss.backward()
+
+    with pytest.raises(CompileError, match=r"test_compile\.py:\d+"):
+        mg.compile(step)(np.ones((1, 3)))
+    # the patches are gone: eager code works again
+    assert bool(mg.tensor(1.0) > 0) and mg.tensor(2.0).item() == 2.0
+
+
+def test_numpy_control_flow_on_data_is_caught_by_the_check_of_the_first_replay():
+    W = mg.tensor(np.ones((3, 2)), requires_grad=True)
+
+    def step(x):
+        z = x @ W
+        loss = z.sum() if x.sum() > 0 else (z * z).sum()  # NumPy on an array argument: invisible to tracing
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step)
+    compiled(np.ones((1, 3)))
+    with pytest.raises(CompileError, match="disagrees with eager"):
+        compiled(-np.ones((1, 3)))
+
+
+def test_tensor_arguments_that_require_grad_receive_their_gradients():
+    def step(a, b):
+        loss = (mg.exp(a) * b).sum() + (a / (1 + b * b)).sum()
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step, check=False)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        a = mg.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+        b = mg.tensor(rng.standard_normal(3), requires_grad=True)
+        c = mg.tensor(rng.standard_normal(3))  # no grad: a different signature than b
+        compiled(a, b)
+        ga, gb = a.grad, b.grad
+        np.testing.assert_allclose(ga, np.exp(a.data) * b.data + 1 / (1 + b.data**2), rtol=1e-12)
+        expected_b = (np.exp(a.data) - a.data * 2 * b.data / (1 + b.data**2) ** 2).sum(axis=0)
+        np.testing.assert_allclose(gb, expected_b, rtol=1e-12)
+        a.grad = None
+        compiled(a, c)  # c carries no gradient, but what the step computes from it is replayed
+        np.testing.assert_allclose(a.grad, np.exp(a.data) * c.data + 1 / (1 + c.data**2), rtol=1e-12)
+        assert c.grad is None
