@@ -141,10 +141,6 @@ class Builder:
     def forward(self, node: Tensor) -> None:
         op, args, data = node._op, node._args, node.data
         name = f"s{node._id}"
-        if op == "where" and id(args[0]) not in self.names and id(args[0]) not in self.recorder.recipes:
-            a = args[1]
-            if node._parents[1] is not None and np.shape(a) == args[0].shape and np.array_equal(args[0], a > 0):
-                self.recorder.recipes[id(args[0])] = (np.greater, (a, 0))  # relu's mask, x.data > 0
         if op == "embedding":
             table, index, rows, inverse = args
             idx = self.ref(index)

@@ -6,6 +6,7 @@ methods for the duration of the call only (the eager hot path is untouched):
 
 - ``Tensor.backward``: the roots and seeds of the backward passes; the graph is retained for reading.
 - comparisons of tensors (``x > 0``): a recipe for the boolean array, recomputed at every replay.
+- ``relu`` (which compares ``x.data > 0``): the same, with a traced comparison ``x > 0``.
 - ``nn.functional.dropout``: a recipe for the random mask, drawn anew from the same generator.
 - ``nn.functional.cross_entropy``: a recipe for the target mask built from the integer targets.
 - ``bool(t)``, ``t.item()``, ``float(t)``, ``int(t)``: Python control flow on tensor values cannot be
@@ -22,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from ..engine import backward as engine_backward
+from .. import ops
 from ..nn import functional as F
+from ..shape_ops import where
 from ..tensor import Tensor, as_tensor
 
 
@@ -89,6 +92,15 @@ def _backward(self: Tensor, gradient: Any = None, retain_graph: bool = False, cr
     engine_backward(self, gradient, retain_graph=True)
 
 
+def _relu(x: Any) -> Tensor:
+    x = as_tensor(x)
+    return where(x > 0, x, 0)  # ops.relu's values, with the mask traced
+
+
+# The modules that bind ops.relu to a name of their own (``mg.relu``, ``Tensor.relu``, the layers).
+_RELU_HOMES = ("minigrad", "minigrad.ops", "minigrad.tensor", "minigrad.nn.functional", "minigrad.nn.layers")
+
+
 def _random_mask(rng: Any, shape: tuple, p: float, dtype: Any) -> np.ndarray:
     return ((np.random.default_rng(rng).random(shape) >= p) / (1.0 - p)).astype(dtype)
 
@@ -141,7 +153,7 @@ def _count(t: np.ndarray, ignore_index: int, dtype: Any) -> np.ndarray:
 
 
 _active: Recorder = Recorder()
-_originals: dict[str, Any] = {"dropout": F.dropout, "cross_entropy": F.cross_entropy}
+_originals: dict[str, Any] = {"dropout": F.dropout, "cross_entropy": F.cross_entropy, "relu": ops.relu}
 _PATCHES = {
     "backward": _backward,
     "__bool__": _refuse("bool(tensor) (an if or while on a tensor)"),
@@ -167,9 +179,15 @@ def tracing(recorder: Recorder) -> Iterator[None]:
         for name, method in _PATCHES.items():
             setattr(Tensor, name, method)
         F.dropout, F.cross_entropy = _dropout, _cross_entropy
+        for home in _RELU_HOMES:
+            if getattr(sys.modules.get(home), "relu", None) is _originals["relu"]:
+                setattr(sys.modules[home], "relu", _relu)
         yield
     finally:
         for name, method in saved.items():
             setattr(Tensor, name, method)
         F.dropout, F.cross_entropy = _originals["dropout"], _originals["cross_entropy"]
+        for home in _RELU_HOMES:
+            if getattr(sys.modules.get(home), "relu", None) is _relu:
+                setattr(sys.modules[home], "relu", _originals["relu"])
         _active = Recorder()
