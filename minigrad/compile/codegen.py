@@ -228,7 +228,7 @@ class Builder:
                 continue
             obj = self.leaf_expr.get(id(leaf)) or self.const(leaf, "P")
             g = gname[id(leaf)]
-            own = g if fresh[id(leaf)] else f"np.array({g})"
+            own = g if fresh[id(leaf)] and leaf.data.ndim else f"np.array({g})"  # 0-d: an array, not a scalar
             self.lines.append(f"{obj}.grad = {own} if {obj}.grad is None else {obj}.grad + {g}")
 
     # -- the function -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,7 +26,6 @@ import numpy as np
 from ..engine import backward as engine_backward
 from .. import ops
 from ..nn import functional as F
-from ..shape_ops import where
 from ..tensor import Tensor, as_tensor
 
 
@@ -93,12 +93,9 @@ def _backward(self: Tensor, gradient: Any = None, retain_graph: bool = False, cr
 
 
 def _relu(x: Any) -> Tensor:
+    # ops.relu's values with the mask traced; runs as ops.relu's code, with the globals of minigrad.ops
     x = as_tensor(x)
-    return where(x > 0, x, 0)  # ops.relu's values, with the mask traced
-
-
-# The modules that bind ops.relu to a name of their own (``mg.relu``, ``Tensor.relu``, the layers).
-_RELU_HOMES = ("minigrad", "minigrad.ops", "minigrad.tensor", "minigrad.nn.functional", "minigrad.nn.layers")
+    return where(x > 0, x, 0)
 
 
 def _random_mask(rng: Any, shape: tuple, p: float, dtype: Any) -> np.ndarray:
@@ -153,7 +150,31 @@ def _count(t: np.ndarray, ignore_index: int, dtype: Any) -> np.ndarray:
 
 
 _active: Recorder = Recorder()
-_originals: dict[str, Any] = {"dropout": F.dropout, "cross_entropy": F.cross_entropy, "relu": ops.relu}
+def _copy(fn: Any) -> Any:
+    """A function object of its own running ``fn``'s code: it keeps working while ``fn.__code__`` is swapped."""
+    new = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    new.__kwdefaults__ = fn.__kwdefaults__
+    return new
+
+
+def _dropout_trampoline(x, p=0.5, training=True, rng=None):  # noqa: ANN001, ANN202  (runs as F.dropout)
+    from minigrad.compile.trace import _dropout
+
+    return _dropout(x, p, training, rng)
+
+
+def _cross_entropy_trampoline(logits, target, weight=None, ignore_index=-100, reduction="mean"):  # noqa: ANN001, ANN202
+    from minigrad.compile.trace import _cross_entropy
+
+    return _cross_entropy(logits, target, weight, ignore_index, reduction)
+
+
+# Swapping the code of the functions themselves reaches every reference to them (``from ... import dropout``,
+# a dict of operations), which rebinding a module attribute would not.
+_originals: dict[str, Any] = {"dropout": _copy(F.dropout), "cross_entropy": _copy(F.cross_entropy)}
+_SWAPS = [(ops.relu, _relu.__code__), (F.dropout, _dropout_trampoline.__code__),
+          (F.cross_entropy, _cross_entropy_trampoline.__code__)]  # fmt: skip
+_CODES = [fn.__code__ for fn, _ in _SWAPS]
 _PATCHES = {
     "backward": _backward,
     "__bool__": _refuse("bool(tensor) (an if or while on a tensor)"),
@@ -178,16 +199,12 @@ def tracing(recorder: Recorder) -> Iterator[None]:
     try:
         for name, method in _PATCHES.items():
             setattr(Tensor, name, method)
-        F.dropout, F.cross_entropy = _dropout, _cross_entropy
-        for home in _RELU_HOMES:
-            if getattr(sys.modules.get(home), "relu", None) is _originals["relu"]:
-                setattr(sys.modules[home], "relu", _relu)
+        for fn, code in _SWAPS:
+            fn.__code__ = code
         yield
     finally:
         for name, method in saved.items():
             setattr(Tensor, name, method)
-        F.dropout, F.cross_entropy = _originals["dropout"], _originals["cross_entropy"]
-        for home in _RELU_HOMES:
-            if getattr(sys.modules.get(home), "relu", None) is _relu:
-                setattr(sys.modules[home], "relu", _originals["relu"])
+        for (fn, _), code in zip(_SWAPS, _CODES):
+            fn.__code__ = code
         _active = Recorder()
