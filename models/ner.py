@@ -75,7 +75,7 @@ def train_command(args: argparse.Namespace) -> int:
         + f"; scheme {tagger.scheme}; {len(tagger.words):,} words, {len(tagger.suffixes):,} suffixes,"
         f" {len(tagger.labels)} labels"
     )
-    history = fit(tagger, train, dev, TrainConfig(args.epochs, args.batch, args.lr, args.patience, args.seed))
+    history = fit(tagger, train, dev, TrainConfig(args.epochs, args.batch, args.lr, args.patience, args.seed, args.compile))
     if args.save:
         tagger.save(args.save)
         print(f"saved the model to {args.save}")
@@ -151,6 +151,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--dropout", type=float, default=model_defaults.dropout)
     t.add_argument("--min-count", type=int, default=model_defaults.min_count)
     t.add_argument("--seed", type=int, default=model_defaults.seed)
+    t.add_argument("--compile", action="store_true", help="trace the training step once and replay it (mg.compile)")
     e = sub.add_parser("evaluate", help="score a saved model on a CoNLL file")
     e.add_argument("--model", metavar="DIR", required=True)
     e.add_argument("--test", help="CoNLL file (default: the default data's test split)")

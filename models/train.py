@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from minigrad import optim
+import minigrad as mg
+from minigrad import Tensor, optim
 from minigrad.nn import functional as F
 
 from . import conlleval
@@ -24,6 +25,7 @@ class TrainConfig:
     lr: float = 0.001  # Adam
     patience: int = 4  # stop after this many epochs without a better dev F1
     seed: int = 0
+    compile: bool = False  # replay the training step with mg.compile
 
 
 def evaluate(tagger: Tagger, sentences: list[Sentence]) -> conlleval.Counts:
@@ -78,6 +80,14 @@ def fit(
     opt = optim.Adam(model.parameters(), lr=config.lr)
     rng = np.random.default_rng(config.seed)
     progress = Progress(log)
+
+    def train_step(batch_windows: np.ndarray, batch_targets: np.ndarray) -> Tensor:
+        loss = F.cross_entropy(model(batch_windows), batch_targets)
+        loss.backward()
+        return loss
+
+    if config.compile:
+        train_step = mg.compile(train_step)
     history: list[dict] = []
     best_f1, best_state, best_epoch = -1.0, None, 0
     steps_per_epoch = -(-n // config.batch)
@@ -89,8 +99,7 @@ def fit(
         for step, first in enumerate(range(0, n, config.batch), start=1):
             rows = order[first : first + config.batch]
             opt.zero_grad()
-            loss = F.cross_entropy(model(windows[rows]), targets[rows])
-            loss.backward()
+            loss = train_step(windows[rows], targets[rows])
             opt.step()
             total_loss += loss.item() * len(rows)
             if progress.due():

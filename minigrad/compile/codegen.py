@@ -12,6 +12,7 @@ has passed are deleted, so a large batch keeps no more intermediates alive than 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ _UFUNCS = {
     for name in ("add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative", "absolute",
                  "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh")
 }  # fmt: skip
+_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
+_BUFFER_SIZE = 4096  # elementwise results at least this large are written into preallocated buffers
 _FORWARD = {
     "sigmoid": "_sigmoid({0})",
     "clip": "np.clip({0}, {1}, {2})",
@@ -60,6 +63,16 @@ _INLINE = {
     "sigmoid": (("{g} * {ans} * (1 - {ans})", True),),
     "reshape": (("{g}.reshape({0}.shape)", False),),
 }
+
+
+# matmul's rules for 1-D and 2-D operands, by (a.ndim, b.ndim): the cases of rules.matmul_vjp_a/_b, inline
+_MATMUL = {
+    (2, 2): ("{g} @ {b}.T", "{a}.T @ {g}"),
+    (2, 1): ("{g}[:, None] * {b}", "{a}.T @ {g}"),
+    (1, 2): ("{b} @ {g}", "{a}[:, None] * {g}"),
+    (1, 1): ("{g} * {b}", "{g} * {a}"),
+}
+_SLOT = re.compile(r"\b[sgruvap]\d+(?:_\d+)?\b")  # a variable that changes from call to call
 
 
 class Builder:
@@ -149,11 +162,14 @@ class Builder:
             weight = self.const(node._parents[0], "P")
             self.lines.append(f"_note_rows({weight}, u{node._id})")
         if op in _UFUNCS:
-            call = f"{self.const(_UFUNCS[op], 'U')}({', '.join(self.ref(a) for a in args)}"
-            if data.flags.owndata and data.flags.writeable:
-                expr = call + f", out={self.const(np.empty_like(data), 'B')})"
+            refs = [self.ref(a) for a in args]
+            if data.size >= _BUFFER_SIZE and data.flags.owndata and data.flags.writeable:
+                # a buffer allocated once: a fresh array this large would cost page faults at every call
+                expr = f"{self.const(_UFUNCS[op], 'U')}({', '.join(refs)}, out={self.const(np.empty_like(data), 'B')})"
+            elif op in _OPERATORS:
+                expr = f"{refs[0]} {_OPERATORS[op]} {refs[1]}"
             else:
-                expr = call + ")"
+                expr = f"{self.const(_UFUNCS[op], 'U')}({', '.join(refs)})"
         elif op == "einsum":
             (inputs, output), *arrays = args
             spec = self.const(",".join(inputs) + "->" + output)
@@ -192,25 +208,18 @@ class Builder:
             for i, parent in enumerate(node._parents):
                 if parent is None or id(parent) not in reach:
                     continue
-                pv = VJPS[node._op][i](gv, node.data, *args)
-                inline = _INLINE.get(node._op)
-                if inline is not None:
-                    template, new = inline[i]
-                    expr = template.format(*(self.ref(a) for a in args), g=g, ans=self.names[id(node.data)])
-                else:
-                    rule = self.const(VJPS[node._op][i], "R")
-                    expr = f"{rule}({g}, {self.names[id(node.data)]}, {', '.join(self.ref(a) for a in args)})"
-                    new = False
+                pv = np.asarray(VJPS[node._op][i](gv, node.data, *args))
                 shape, dtype = parent.data.shape, parent.data.dtype
+                expr, new = self.rule(node, i, g, pv)
                 if pv.shape != shape:
+                    expr, new = self.unbroadcast(expr, pv.shape, shape)
                     pv = unbroadcast(pv, shape)
-                    expr = f"_unbroadcast({expr}, {self.const(shape)})"
-                    self.ns["_unbroadcast"] = unbroadcast
-                    new = False
                 if pv.dtype != dtype:
                     pv = pv.astype(dtype)
                     expr = f"({expr}).astype({self.const(dtype)})"
                     new = True
+                if not _SLOT.search(expr):
+                    expr, new = self.const(pv), False  # only constants in it: folded
                 key, var = id(parent), f"g{r}_{parent._id}"
                 count = adds.get(key, 0)
                 if count == 0:
@@ -231,6 +240,35 @@ class Builder:
             own = g if fresh[id(leaf)] and leaf.data.ndim else f"np.array({g})"  # 0-d: an array, not a scalar
             self.lines.append(f"{obj}.grad = {own} if {obj}.grad is None else {obj}.grad + {g}")
 
+    def rule(self, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, bool]:
+        """The expression of rule ``i`` of ``node`` (and whether it makes a new array)."""
+        op, args = node._op, node._args
+        refs = [self.ref(a) for a in args]
+        ans = self.names[id(node.data)]
+        if op in _INLINE:
+            template, new = _INLINE[op][i]
+            return template.format(*refs, g=g, ans=ans), new
+        if op == "matmul" and args[0].ndim <= 2 and args[1].ndim <= 2:
+            a, b = refs
+            template = _MATMUL[(args[0].ndim, args[1].ndim)][i]
+            return template.format(a=a, b=b, g=g), True
+        if op == "sum" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
+            buffer = self.const(np.empty_like(pv), "B")  # Σ x: g repeated, written into a buffer
+            self.lines.append(f"{buffer}[...] = {g}")
+            return buffer, False
+        rule = self.const(VJPS[op][i], "R")
+        return f"{rule}({g}, {ans}, {', '.join(refs)})", False
+
+    def unbroadcast(self, expr: str, have: tuple, shape: tuple) -> tuple[str, bool]:
+        """``engine.unbroadcast`` with the axes worked out once: a sum and a reshape."""
+        lead = len(have) - len(shape)
+        if lead < 0:
+            return f"({expr}).reshape({self.const(shape)})", False
+        axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1)
+        summed = tuple(n for k, n in enumerate(have) if k not in axes)
+        out = f"({expr}).sum(axis={self.const(axes)})" if axes else f"({expr})"
+        return (out if summed == shape else f"{out}.reshape({self.const(shape)})"), bool(axes)
+
     # -- the function -------------------------------------------------------------------------------
     def source(self, outputs: str) -> str:
         body = self.lines + [f"return {outputs}"]
@@ -248,8 +286,6 @@ def _by_id(recorder: Recorder, key: int) -> Any:
 
 def _drop_dead(lines: list[str]) -> list[str]:
     """``del`` each s/g/r variable after its last use, so that big intermediates are freed early."""
-    import re
-
     token = re.compile(r"\b([sgruv]\d+(?:_\d+)?)\b")
     last: dict[str, int] = {}
     for i, line in enumerate(lines):
