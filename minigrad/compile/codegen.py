@@ -36,7 +36,7 @@ _FORWARD = {
     "sigmoid": "_sigmoid({0})",
     "clip": "np.clip({0}, {1}, {2})",
     "where": "np.where({0}, {1}, {2})",
-    "sum": "{0}.sum(axis={1}, keepdims={2})",
+    "sum": "{0}.sum(axis={1}, keepdims={2})",  # ({0}.sum() when axis is None and keepdims False)
     "max": "{0}.max(axis={1}, keepdims={2})",
     "min": "{0}.min(axis={1}, keepdims={2})",
     "logsumexp": "_logsumexp({0}, axis={1}, keepdims={2})",
@@ -59,8 +59,8 @@ _INLINE = {
     "exp": (("{g} * {ans}", True),),
     "log": (("{g} / {0}", True),),
     "sqrt": (("{g} / (2 * {ans})", True),),
-    "tanh": (("{g} * (1 - {ans} * {ans})", True),),
-    "sigmoid": (("{g} * {ans} * (1 - {ans})", True),),
+    "tanh": (("{g} * ({one} - {ans} * {ans})", True),),
+    "sigmoid": (("{g} * {ans} * ({one} - {ans})", True),),
     "reshape": (("{g}.reshape({0}.shape)", False),),
 }
 
@@ -86,6 +86,8 @@ class Builder:
         self.names: dict[int, str] = {}
         self.keep: list[Any] = []
         self.n = 0
+        self.shared: dict[tuple, str] = {}  # (type, value) -> name of a simple constant
+        self.seen: dict[str, str] = {}  # forward expression -> the variable that holds it (common subexpressions)
         self.leaf_expr: dict[int, str] = {}  # id(leaf) -> the expression of the leaf object at replay
         self.wanted: set[int] = set()  # ids of the leaves whose .grad the replay writes
         self.inputs = [a.data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
@@ -103,11 +105,26 @@ class Builder:
 
     # -- names --------------------------------------------------------------------------------------
     def const(self, value: Any, prefix: str = "K") -> str:
+        simple = value is None or isinstance(value, (bool, int, float, str, np.dtype)) or (
+            isinstance(value, tuple) and all(isinstance(v, (int, np.integer)) for v in value)
+        )
+        if prefix == "K" and simple:  # one name per value, so that equal expressions read the same
+            key = (type(value), repr(value))  # repr: 0.0 and -0.0 stay apart
+            if key not in self.shared:
+                self.shared[key] = self.const(value, "k")
+            return self.shared[key]
         self.n += 1
         name = f"{prefix}{self.n}"
         self.ns[name] = value
         self.keep.append(value)
         return name
+
+    def number(self, value: float, dtype: np.dtype) -> str:
+        """A Python number as a 0-d array of ``dtype``: what NumPy converts it to anyway, without the cost."""
+        key = (dtype.str, repr(value))
+        if key not in self.shared:
+            self.shared[key] = self.const(np.asarray(value, dtype=dtype), "n")
+        return self.shared[key]
 
     def ref(self, value: Any) -> str:
         """The expression for an argument: a variable, a recomputed recipe or a folded constant."""
@@ -163,6 +180,10 @@ class Builder:
             self.lines.append(f"_note_rows({weight}, u{node._id})")
         if op in _UFUNCS:
             refs = [self.ref(a) for a in args]
+            if len(args) == 2:  # a Python number against a float array: a 0-d array of its dtype costs half
+                for k, (number, other) in enumerate((args, args[::-1])):
+                    if type(number) in (int, float) and isinstance(other, np.ndarray) and other.dtype.kind == "f":
+                        refs[k] = self.number(number, other.dtype)
             if data.size >= _BUFFER_SIZE and data.flags.owndata and data.flags.writeable:
                 # a buffer allocated once: a fresh array this large would cost page faults at every call
                 expr = f"{self.const(_UFUNCS[op], 'U')}({', '.join(refs)}, out={self.const(np.empty_like(data), 'B')})"
@@ -176,12 +197,18 @@ class Builder:
             expr = f"np.einsum({spec}, {', '.join(self.ref(a) for a in arrays)})"
         elif op == "concatenate":
             expr = f"np.concatenate(({''.join(self.ref(a) + ', ' for a in args[:-1])}), axis={args[-1]!r})"
+        elif op == "sum" and args[1] is None and not args[2]:
+            expr = f"np.asarray({self.ref(args[0])}.sum())"
         elif op in _FORWARD:
             expr = _FORWARD[op].format(*(self.ref(a) for a in args))
             if data.ndim == 0:
                 expr = f"np.asarray({expr})"
         else:
             raise CompileError(f"compile: the primitive '{op}' cannot be replayed (custom mg.Function ops run eagerly)")
+        if expr in self.seen and op != "embedding":  # the same primitive of the same operands: computed once
+            self.names[id(data)] = self.seen[expr]
+            return
+        self.seen[expr] = name
         self.lines.append(f"{name} = {expr}")
         self.names[id(data)] = name
 
@@ -243,15 +270,21 @@ class Builder:
     def rule(self, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, bool]:
         """The expression of rule ``i`` of ``node`` (and whether it makes a new array)."""
         op, args = node._op, node._args
-        refs = [self.ref(a) for a in args]
+        floating = node.data.dtype.kind == "f" and op in _UFUNCS  # (other ops take numbers as axes, shapes...)
+        refs = [self.number(a, node.data.dtype) if floating and type(a) in (int, float) else self.ref(a) for a in args]
         ans = self.names[id(node.data)]
         if op in _INLINE:
             template, new = _INLINE[op][i]
-            return template.format(*refs, g=g, ans=ans), new
+            one = self.number(1, node.data.dtype) if node.data.dtype.kind == "f" else "1"
+            return template.format(*refs, g=g, ans=ans, one=one), new
         if op == "matmul" and args[0].ndim <= 2 and args[1].ndim <= 2:
             a, b = refs
             template = _MATMUL[(args[0].ndim, args[1].ndim)][i]
             return template.format(a=a, b=b, g=g), True
+        if op in ("maximum", "minimum") and pv.dtype == np.float64:
+            a, b = (refs[0], refs[1]) if i == 0 else (refs[1], refs[0])
+            wins = ">" if op == "maximum" else "<"  # rules._share: 1 where this input wins, ½ at ties, else 0
+            return f"{g} * (({a} {wins} {b}) + {self.number(0.5, pv.dtype)} * ({a} == {b}))", True
         if op == "sum" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
             buffer = self.const(np.empty_like(pv), "B")  # Σ x: g repeated, written into a buffer
             self.lines.append(f"{buffer}[...] = {g}")
