@@ -66,8 +66,8 @@ __version__ = "0.1.0"
 
 # Networks last: they build on the operations above.
 from . import nn, optim  # noqa: E402
-from .serialization import load, save  # noqa: E402
 from .compile import compile  # noqa: E402  (mg.compile: the function; the package is minigrad.compile)
+from .serialization import load, save  # noqa: E402
 
 __all__ = [
     "compile",

@@ -75,7 +75,9 @@ def train_command(args: argparse.Namespace) -> int:
         + f"; scheme {tagger.scheme}; {len(tagger.words):,} words, {len(tagger.suffixes):,} suffixes,"
         f" {len(tagger.labels)} labels"
     )
-    history = fit(tagger, train, dev, TrainConfig(args.epochs, args.batch, args.lr, args.patience, args.seed, args.compile))
+    history = fit(
+        tagger, train, dev, TrainConfig(args.epochs, args.batch, args.lr, args.patience, args.seed, args.compile)
+    )
     if args.save:
         tagger.save(args.save)
         print(f"saved the model to {args.save}")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad import nn, optim
+from minigrad import optim
 from minigrad.compile import CompileError
 from minigrad.nn import functional as F
 

@@ -48,7 +48,9 @@ def kinked_programs(draw):
         if draw(st.booleans()):
             steps.insert(draw(st.integers(0, len(steps))), ("u", draw(st.sampled_from(sorted(KINKED_UNARY))), k * 7))
         else:
-            steps.insert(draw(st.integers(0, len(steps))), ("b", draw(st.sampled_from(sorted(KINKED_BINARY))), k, k + 1))
+            steps.insert(
+                draw(st.integers(0, len(steps))), ("b", draw(st.sampled_from(sorted(KINKED_BINARY))), k, k + 1)
+            )
     return inputs, steps
 
 

@@ -206,7 +206,9 @@ def _tensors(out: Any) -> list[Tensor]:
 def _outputs(builder: Builder, out: Any, name: str) -> str:
     def one(t: Any) -> str:
         if not isinstance(t, Tensor):
-            raise CompileError(f"compile: {name} must return None, a Tensor or a tuple of Tensors, got {type(t).__name__}")
+            raise CompileError(
+                f"compile: {name} must return None, a Tensor or a tuple of Tensors, got {type(t).__name__}"
+            )
         return f"_constant(np.array({builder.ref(t.data)}))"
 
     if out is None:

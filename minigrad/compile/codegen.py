@@ -80,8 +80,14 @@ class Builder:
 
     def __init__(self, recorder: Recorder, args: tuple, stand_ins: dict[int, Tensor]) -> None:
         self.recorder = recorder
-        self.ns: dict[str, Any] = {"np": np, "_sigmoid": _sigmoid, "_logsumexp": _logsumexp, "Tensor": Tensor,
-                                   "_scatter_add": _scatter_add, "_note_rows": note_rows, "_constant": _constant}  # fmt: skip
+        self.ns: dict[str, Any] = {
+            "np": np,
+            "_sigmoid": _sigmoid,
+            "_logsumexp": _logsumexp,
+            "_scatter_add": _scatter_add,
+            "_note_rows": note_rows,
+            "_constant": _constant,
+        }
         self.lines: list[str] = []
         self.names: dict[int, str] = {}
         self.keep: list[Any] = []
@@ -105,8 +111,10 @@ class Builder:
 
     # -- names --------------------------------------------------------------------------------------
     def const(self, value: Any, prefix: str = "K") -> str:
-        simple = value is None or isinstance(value, (bool, int, float, str, np.dtype)) or (
-            isinstance(value, tuple) and all(isinstance(v, (int, np.integer)) for v in value)
+        simple = (
+            value is None
+            or isinstance(value, (bool, int, float, str, np.dtype))
+            or (isinstance(value, tuple) and all(isinstance(v, (int, np.integer)) for v in value))
         )
         if prefix == "K" and simple:  # one name per value, so that equal expressions read the same
             key = (type(value), repr(value))  # repr: 0.0 and -0.0 stay apart

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import backward as engine_backward
 from .. import ops
+from ..engine import backward as engine_backward
 from ..nn import functional as F
 from ..tensor import Tensor, as_tensor
 
@@ -95,7 +95,7 @@ def _backward(self: Tensor, gradient: Any = None, retain_graph: bool = False, cr
 def _relu(x: Any) -> Tensor:
     # ops.relu's values with the mask traced; runs as ops.relu's code, with the globals of minigrad.ops
     x = as_tensor(x)
-    return where(x > 0, x, 0)
+    return where(x > 0, x, 0)  # noqa: F821  (minigrad.ops.where: this code runs with the globals of ops)
 
 
 def _random_mask(rng: Any, shape: tuple, p: float, dtype: Any) -> np.ndarray:
@@ -150,6 +150,8 @@ def _count(t: np.ndarray, ignore_index: int, dtype: Any) -> np.ndarray:
 
 
 _active: Recorder = Recorder()
+
+
 def _copy(fn: Any) -> Any:
     """A function object of its own running ``fn``'s code: it keeps working while ``fn.__code__`` is swapped."""
     new = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
