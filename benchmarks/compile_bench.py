@@ -12,12 +12,19 @@ and the median per-step time over the rounds is reported, with ratios to hand-wr
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import sys
 import time
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # as models.ner does
+    os.environ.setdefault(_var, "1")
 
-import minigrad as mg
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import minigrad as mg  # noqa: E402
 
 D, WINDOW, HIDDEN = 4, 5, 8
 

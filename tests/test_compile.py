@@ -249,3 +249,21 @@ def test_tensor_arguments_that_require_grad_receive_their_gradients():
         compiled(a, c)  # c carries no gradient, but what the step computes from it is replayed
         np.testing.assert_allclose(a.grad, np.exp(a.data) * c.data + 1 / (1 + c.data**2), rtol=1e-12)
         assert c.grad is None
+
+
+def test_the_readme_example_runs_and_traces_once():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## mg.compile: trace a training step once, replay it", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    step, W, x, xc = namespace["step"], namespace["W"], namespace["x"], namespace["xc"]
+    assert step.traces == 1
+    W.grad = None
+    step(x, xc)
+    compiled_grad = W.grad
+    W.grad = None
+    step.fn(x, xc)
+    np.testing.assert_allclose(compiled_grad, W.grad, rtol=1e-12)
