@@ -267,3 +267,59 @@ def test_the_readme_example_runs_and_traces_once():
     W.grad = None
     step.fn(x, xc)
     np.testing.assert_allclose(compiled_grad, W.grad, rtol=1e-12)
+
+
+def test_a_step_without_backward_replays_its_forward():
+    W = mg.tensor(np.ones((3, 2)), requires_grad=True)
+    compiled = mg.compile(lambda x: mg.tanh(x @ W).sum(axis=0))
+    for v in (1.0, 2.0, 3.0):
+        out = compiled(np.full((4, 3), v))
+        np.testing.assert_allclose(out.data, np.full(2, 4 * np.tanh(3 * v)), rtol=1e-12)
+    assert W.grad is None and compiled.traces == 1
+
+
+def test_two_backward_calls_in_one_step_accumulate_in_order():
+    W = mg.tensor(np.linspace(-1, 1, 6).reshape(3, 2), requires_grad=True)
+
+    def step(x):
+        (x @ W).sum().backward()
+        mg.tanh(x @ W).sum().backward()
+
+    compiled = mg.compile(step, check=False)
+    for v in (1.0, 0.5, -0.2):
+        x = np.full((2, 3), v)
+        compiled(x)
+        got, W.grad = W.grad, None
+        h = np.tanh(x @ W.data)
+        np.testing.assert_allclose(got, x.T @ np.ones((2, 2)) + x.T @ (1 - h * h), rtol=1e-12)
+
+
+def test_mg_grad_inside_a_step_is_caught_by_the_check():
+    W = mg.tensor(np.ones((3, 2)), requires_grad=True)
+    compiled = mg.compile(lambda x: mg.grad(lambda w: (x @ w).sum())(W))  # the transform's graph is not traced
+    compiled(np.ones((1, 3)))
+    with pytest.raises(CompileError, match="disagrees with eager"):
+        compiled(2 * np.ones((1, 3)))
+
+
+def test_softmax_classifier_with_dropout_on_an_array_input_draws_the_masks_as_eager_does():
+    from models.softmax_classifier import SoftmaxClassifier
+
+    eager, comp = (SoftmaxClassifier(6, 3, hidden=5, dropout=0.3, dtype=np.float64, rng=9) for _ in range(2))
+
+    def step(x, y):
+        loss = comp.loss(x, y)  # dropout on x itself (no gradient) and on the hidden layer
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step)
+    rng = np.random.default_rng(10)
+    for i in range(4):
+        x, y = rng.standard_normal((7, 6)), rng.integers(0, 3, 7)
+        le = eager.loss(x, y)
+        le.backward()
+        lc = compiled(x, y)
+        np.testing.assert_allclose(lc.data, le.data, rtol=1e-12, err_msg=f"call {i}")
+        for pe, pc in zip(eager.parameters(), comp.parameters()):
+            np.testing.assert_allclose(pc.grad, pe.grad, rtol=1e-12, err_msg=f"call {i}")
+            pe.grad = pc.grad = None

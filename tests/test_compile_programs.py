@@ -54,7 +54,7 @@ def kinked_programs(draw):
     return inputs, steps
 
 
-@settings(max_examples=4 * settings.default.max_examples, deadline=None)
+@settings(max_examples=20 * settings.default.max_examples, deadline=None)
 @given(program=kinked_programs(), dtype=st.sampled_from([np.float64, np.float32]), seed=st.integers(0, 2**16))
 def test_replay_on_new_inputs_matches_eager(program, dtype, seed):
     inputs, steps = program
