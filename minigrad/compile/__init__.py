@@ -178,20 +178,25 @@ def _wants(a: Any) -> bool:
 
 
 def _signature(args: tuple) -> tuple:
+    """What a trace depends on: shape, dtype and strides of arrays; also requires_grad of tensors; other values."""
     key: list = [is_grad_enabled()]
     for a in args:
-        if isinstance(a, Tensor):
-            key.append((Tensor, a.data.shape, a.data.dtype, a.data.flags.c_contiguous, a._rg, a._op is None))
+        kind = type(a)
+        if kind is np.ndarray:  # strides: equal strides, equal layout (views into inputs rely on it)
+            key.append((a.shape, a.dtype, a.strides))
+        elif kind is Tensor or isinstance(a, Tensor):
+            d = a.data
+            key.append((Tensor, d.shape, d.dtype, d.strides, a._rg, a._op is None))
         elif isinstance(a, np.ndarray):
-            key.append((np.ndarray, a.shape, a.dtype, a.flags.c_contiguous))
+            key.append((kind, a.shape, a.dtype, a.strides))
         else:
             try:
                 hash(a)
             except TypeError:
                 raise CompileError(
-                    f"compile: argument of type {type(a).__name__} is neither a Tensor, an array nor hashable"
+                    f"compile: argument of type {kind.__name__} is neither a Tensor, an array nor hashable"
                 ) from None
-            key.append((type(a), a))
+            key.append((kind, a))
     return tuple(key)
 
 
