@@ -293,7 +293,11 @@ class Builder:
             a, b = (refs[0], refs[1]) if i == 0 else (refs[1], refs[0])
             wins = ">" if op == "maximum" else "<"  # rules._share: 1 where this input wins, ½ at ties, else 0
             return f"{g} * (({a} {wins} {b}) + {self.number(0.5, pv.dtype)} * ({a} == {b}))", True
-        if op == "sum" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
+        if op == "transpose":  # y = xᵀ (axes permuted): Jᵀg permutes back
+            axes = args[1]
+            inverse = None if axes is None else tuple(int(k) for k in np.argsort(axes))
+            return f"{g}.transpose({self.const(inverse)})", False
+        if op == "sum" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE and _SLOT.search(g):
             buffer = self.const(np.empty_like(pv), "B")  # Σ x: g repeated, written into a buffer
             self.lines.append(f"{buffer}[...] = {g}")
             return buffer, False
