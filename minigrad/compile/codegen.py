@@ -72,6 +72,7 @@ _MATMUL = {
     (1, 2): ("{b} @ {g}", "{a}[:, None] * {g}"),
     (1, 1): ("{g} * {b}", "{g} * {a}"),
 }
+_NAME = re.compile(r"[A-Za-z_]\w*")
 _SLOT = re.compile(r"\b[sgruvap]\d+(?:_\d+)?\b")  # a variable that changes from call to call
 
 
@@ -258,10 +259,14 @@ class Builder:
                 key, var = id(parent), f"g{r}_{parent._id}"
                 count = adds.get(key, 0)
                 if count == 0:
-                    self.lines.append(f"{var} = {expr}")
+                    if _NAME.fullmatch(expr):  # a variable or constant as it is (add's rule): no copy, no line
+                        var = expr
+                    else:
+                        self.lines.append(f"{var} = {expr}")
                     gname[key], values[key], fresh[key] = var, pv, new
                 elif count == 1:
-                    self.lines.append(f"{var} = {var} + {expr}")
+                    self.lines.append(f"{var} = {gname[key]} + {expr}")
+                    gname[key] = var
                     values[key], fresh[key] = values[key] + pv, True
                 else:
                     self.lines.append(f"{var} += {expr}")
@@ -297,7 +302,9 @@ class Builder:
             axes = args[1]
             inverse = None if axes is None else tuple(int(k) for k in np.argsort(axes))
             return f"{g}.transpose({self.const(inverse)})", False
-        if op == "sum" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE and _SLOT.search(g):
+        if op in ("sum", "reshape", "broadcast_to") and not _SLOT.search(g):
+            return self.const(pv), False  # these rules read only shapes: a constant g gives a constant
+        if op == "sum" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
             buffer = self.const(np.empty_like(pv), "B")  # Σ x: g repeated, written into a buffer
             self.lines.append(f"{buffer}[...] = {g}")
             return buffer, False
