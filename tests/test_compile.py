@@ -36,7 +36,7 @@ def grads(params):
     return out
 
 
-@pytest.mark.parametrize("batch", [1, 7])
+@pytest.mark.parametrize("batch", [1, 7, 100])  # 100: the bias gradient as a BLAS product
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_window_scorer_replay_matches_eager_while_sgd_updates_the_parameters(batch, dtype):
     rng = np.random.default_rng(0)
