@@ -23,7 +23,9 @@ from ..ops import _logsumexp, _sigmoid
 from ..rules import VJPS
 from ..shape_ops import _scatter_add
 from ..tensor import Tensor, _constant
+from . import vjp_source
 from .trace import CompileError, Recorder
+from .vjp_source import _BUFFER_SIZE, SLOT
 
 _UFUNCS = {
     name: getattr(np, name)
@@ -31,7 +33,6 @@ _UFUNCS = {
                  "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh")
 }  # fmt: skip
 _OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
-_BUFFER_SIZE = 4096  # elementwise results at least this large are written into preallocated buffers
 _FORWARD = {
     "sigmoid": "_sigmoid({0})",
     "clip": "np.clip({0}, {1}, {2})",
@@ -49,32 +50,7 @@ _FORWARD = {
     "scatter_add": "_scatter_add({0}, {1}, {2})",
     "embedding": "{0}[{1}]",
 }
-# Rules written inline: (template, whether it makes a new array). {g} is the gradient, {ans} the output.
-_INLINE = {
-    "add": (("{g}", False), ("{g}", False)),
-    "subtract": (("{g}", False), ("-{g}", True)),
-    "multiply": (("{g} * {1}", True), ("{g} * {0}", True)),
-    "divide": (("{g} / {1}", True), ("-{g} * {ans} / {1}", True)),
-    "negative": (("-{g}", True),),
-    "exp": (("{g} * {ans}", True),),
-    "log": (("{g} / {0}", True),),
-    "sqrt": (("{g} / (2 * {ans})", True),),
-    "tanh": (("{g} * ({one} - {ans} * {ans})", True),),
-    "sigmoid": (("{g} * {ans} * ({one} - {ans})", True),),
-    "reshape": (("{g}.reshape({0}.shape)", False),),
-}
-
-
-# matmul's rules for 1-D and 2-D operands, by (a.ndim, b.ndim): the cases of rules.matmul_vjp_a/_b, inline
-_MATMUL = {
-    (2, 2): ("{g} @ {b}.T", "{a}.T @ {g}"),
-    (2, 1): ("{g}[:, None] * {b}", "{a}.T @ {g}"),
-    (1, 2): ("{b} @ {g}", "{a}[:, None] * {g}"),
-    (1, 1): ("{g} * {b}", "{g} * {a}"),
-}
 _NAME = re.compile(r"[A-Za-z_]\w*")
-_GEMV_ROWS = 64  # from this many rows, a sum over the rows is a matrix-vector product
-_SLOT = re.compile(r"\b[sgruvap]\d+(?:_\d+)?\b")  # a variable that changes from call to call
 
 
 class Builder:
@@ -250,15 +226,15 @@ class Builder:
                     continue
                 pv = np.asarray(VJPS[node._op][i](gv, node.data, *args))
                 shape, dtype = parent.data.shape, parent.data.dtype
-                expr, new = self.rule(node, i, g, pv)
+                expr, new = vjp_source.rule(self, node, i, g, pv)
                 if pv.shape != shape:
-                    expr, new = self.unbroadcast(expr, pv.shape, shape, pv.dtype)
+                    expr, new = vjp_source.unbroadcast(self, expr, pv.shape, shape, pv.dtype)
                     pv = unbroadcast(pv, shape)
                 if pv.dtype != dtype:
                     pv = pv.astype(dtype)
                     expr = f"({expr}).astype({self.const(dtype)})"
                     new = True
-                if not _SLOT.search(expr):
+                if not SLOT.search(expr):
                     expr, new = self.const(pv), False  # only constants in it: folded
                 key, var = id(parent), f"g{r}_{parent._id}"
                 count = adds.get(key, 0)
@@ -283,50 +259,6 @@ class Builder:
             g = gname[id(leaf)]
             own = g if fresh[id(leaf)] and leaf.data.ndim else f"np.array({g})"  # 0-d: an array, not a scalar
             self.lines.append(f"{obj}.grad = {own} if {obj}.grad is None else {obj}.grad + {g}")
-
-    def rule(self, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, bool]:
-        """The expression of rule ``i`` of ``node`` (and whether it makes a new array)."""
-        op, args = node._op, node._args
-        floating = node.data.dtype.kind == "f" and op in _UFUNCS  # (other ops take numbers as axes, shapes...)
-        refs = [self.number(a, node.data.dtype) if floating and type(a) in (int, float) else self.ref(a) for a in args]
-        ans = self.names[id(node.data)]
-        if op in _INLINE:
-            template, new = _INLINE[op][i]
-            one = self.number(1, node.data.dtype) if node.data.dtype.kind == "f" else "1"
-            return template.format(*refs, g=g, ans=ans, one=one), new
-        if op == "matmul" and args[0].ndim <= 2 and args[1].ndim <= 2:
-            a, b = refs
-            template = _MATMUL[(args[0].ndim, args[1].ndim)][i]
-            return template.format(a=a, b=b, g=g), True
-        if op in ("maximum", "minimum") and pv.dtype == np.float64:
-            a, b = (refs[0], refs[1]) if i == 0 else (refs[1], refs[0])
-            wins = ">" if op == "maximum" else "<"  # rules._share: 1 where this input wins, ½ at ties, else 0
-            return f"{g} * (({a} {wins} {b}) + {self.number(0.5, pv.dtype)} * ({a} == {b}))", True
-        if op == "transpose":  # y = xᵀ (axes permuted): Jᵀg permutes back
-            axes = args[1]
-            inverse = None if axes is None else tuple(int(k) for k in np.argsort(axes))
-            return f"{g}.transpose({self.const(inverse)})", False
-        if op in ("sum", "reshape", "broadcast_to") and not _SLOT.search(g):
-            return self.const(pv), False  # these rules read only shapes: a constant g gives a constant
-        if op == "sum" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
-            buffer = self.const(np.empty_like(pv), "B")  # Σ x: g repeated, written into a buffer
-            self.lines.append(f"{buffer}[...] = {g}")
-            return buffer, False
-        rule = self.const(VJPS[op][i], "R")
-        return f"{rule}({g}, {ans}, {', '.join(refs)})", False
-
-    def unbroadcast(self, expr: str, have: tuple, shape: tuple, dtype: np.dtype) -> tuple[str, bool]:
-        """``engine.unbroadcast`` with the axes worked out once: a sum and a reshape."""
-        lead = len(have) - len(shape)
-        if lead < 0:
-            return f"({expr}).reshape({self.const(shape)})", False
-        axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1)
-        summed = tuple(n for k, n in enumerate(have) if k not in axes)
-        if axes == (0,) and len(have) == 2 and have[0] >= _GEMV_ROWS and dtype == np.float64:
-            # the bias gradient: Σ over the batch as 1ᵀG, a BLAS product, 6x faster than sum(axis=0) at 4096 rows
-            return f"{self.const(np.ones(have[0]))} @ ({expr})", True
-        out = f"({expr}).sum(axis={self.const(axes)})" if axes else f"({expr})"
-        return (out if summed == shape else f"{out}.reshape({self.const(shape)})"), bool(axes)
 
     # -- the function -------------------------------------------------------------------------------
     def source(self, outputs: str) -> str:
