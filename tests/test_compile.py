@@ -323,3 +323,24 @@ def test_softmax_classifier_with_dropout_on_an_array_input_draws_the_masks_as_ea
         for pe, pc in zip(eager.parameters(), comp.parameters()):
             np.testing.assert_allclose(pc.grad, pe.grad, rtol=1e-12, err_msg=f"call {i}")
             pe.grad = pc.grad = None
+
+
+def test_cross_entropy_with_a_varying_number_of_ignored_targets():
+    rng = np.random.default_rng(11)
+    W = mg.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+
+    def step(x, y):
+        loss = F.cross_entropy(x @ W, y)  # mean over the counted targets: the count changes from call to call
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step, check=False)
+    for ignored in (0, 3, 1, 5):
+        x, y = rng.standard_normal((8, 5)), rng.integers(0, 4, 8)
+        y[:ignored] = -100
+        lc = compiled(x, y)
+        (gc,) = grads([W])
+        le = step(x, y)
+        np.testing.assert_allclose(lc.data, le.data, rtol=1e-12, err_msg=f"{ignored} ignored")
+        np.testing.assert_allclose(gc, W.grad, rtol=1e-12, err_msg=f"{ignored} ignored")
+        W.grad = None

@@ -2,11 +2,11 @@
 
 Every array of the step gets a local variable: inputs (``a0 = A[0].data``), parameters (``p0 = P0.data``,
 read at every call), constants (``K3``, folded at trace time), the forward nodes (``s12``) and the
-gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order; elementwise
-ufuncs write into buffers preallocated once (``out=B5``). The backward is the engine's walk unrolled:
-its order, the broadcast axes to sum and the casts are decided once here, not at every call; common rules
-are written inline (``g0_9 * s4``), the others call their rule from ``minigrad.rules``. Gradients are
-accumulated as the engine does (copy on the first addition, in place after). Variables whose last use
+gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order (no ``out=``
+buffers: measured, they gained nothing, as NumPy reuses freed memory of the same size). The backward is
+the engine's walk unrolled: its order, the broadcast axes to sum and the casts are decided once here, not at
+every call; common rules are written inline (``g0_9 * s4``), the others call their rule from
+``minigrad.rules``. Gradients are accumulated as the engine does (copy on the first addition, in place after). Variables whose last use
 has passed are deleted, so a large batch keeps no more intermediates alive than eager execution does.
 """
 
@@ -25,7 +25,7 @@ from ..shape_ops import _scatter_add
 from ..tensor import Tensor, _constant
 from . import vjp_source
 from .trace import CompileError, Recorder
-from .vjp_source import _BUFFER_SIZE, SLOT
+from .vjp_source import SLOT
 
 _UFUNCS = {
     name: getattr(np, name)
@@ -33,6 +33,7 @@ _UFUNCS = {
                  "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh")
 }  # fmt: skip
 _OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
+_SMALL_COPY = 4096  # parameters up to this size are transposed into a C-ordered copy
 _FORWARD = {
     "sigmoid": "_sigmoid({0})",
     "clip": "np.clip({0}, {1}, {2})",
@@ -170,10 +171,7 @@ class Builder:
                 for k, (number, other) in enumerate((args, args[::-1])):
                     if type(number) in (int, float) and isinstance(other, np.ndarray) and other.dtype.kind == "f":
                         refs[k] = self.number(number, other.dtype)
-            if data.size >= _BUFFER_SIZE and data.flags.owndata and data.flags.writeable:
-                # a buffer allocated once: a fresh array this large would cost page faults at every call
-                expr = f"{self.const(_UFUNCS[op], 'U')}({', '.join(refs)}, out={self.const(np.empty_like(data), 'B')})"
-            elif op in _OPERATORS:
+            if op in _OPERATORS:
                 expr = f"{refs[0]} {_OPERATORS[op]} {refs[1]}"
             else:
                 expr = f"{self.const(_UFUNCS[op], 'U')}({', '.join(refs)})"
@@ -183,8 +181,10 @@ class Builder:
             expr = f"np.einsum({spec}, {', '.join(self.ref(a) for a in arrays)})"
         elif op == "concatenate":
             expr = f"np.concatenate(({''.join(self.ref(a) + ', ' for a in args[:-1])}), axis={args[-1]!r})"
-        elif op == "transpose" and node._parents[0] is not None and node._parents[0]._op is None and data.ndim == 2:
-            # a parameter's transpose (Wᵀ of x @ W.T) copied to C order: BLAS multiplies it twice as fast
+        elif op == "transpose" and node._parents[0] is not None and node._parents[0]._op is None and data.ndim == 2 \
+                and data.size <= _SMALL_COPY:  # fmt: skip
+            # a small parameter's transpose (Wᵀ of x @ W.T) copied to C order: BLAS multiplies it twice as fast
+            # at batch 4096 for the window scorer; for large matrices the copy costs more than it saves
             expr = f"np.ascontiguousarray({self.ref(args[0])}.T)"
         elif op == "sum" and args[1] is None and not args[2]:
             expr = f"np.asarray({self.ref(args[0])}.sum())"

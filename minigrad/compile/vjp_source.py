@@ -15,9 +15,10 @@ import numpy as np
 from ..rules import VJPS
 from ..tensor import Tensor
 
-_BUFFER_SIZE = 4096  # elementwise results at least this large are written into preallocated buffers
+_BUFFER_SIZE = 4096  # up to this size, the gradient of a sum is written into a buffer rather than broadcast
 _GEMV_ROWS = 64  # from this many rows, a sum over the rows is a matrix-vector product
-SLOT = re.compile(r"\b[sgruvap]\d+(?:_\d+)?\b")  # a variable that changes from call to call
+# a variable (or a buffer) whose value changes from call to call: an expression without one is a constant
+SLOT = re.compile(r"\b(?:[sgruvap]\d+(?:_\d+)?|B\d+)\b")
 _UFUNC_OPS = frozenset({"add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative",
                         "absolute", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh"})  # fmt: skip
 
