@@ -2,12 +2,13 @@
 
 Every array of the step gets a local variable: inputs (``a0 = A[0].data``), parameters (``p0 = P0.data``,
 read at every call), constants (``K3``, folded at trace time), the forward nodes (``s12``) and the
-gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order (no ``out=``
-buffers: measured, they gained nothing, as NumPy reuses freed memory of the same size). The backward is
-the engine's walk unrolled: its order, the broadcast axes to sum and the casts are decided once here, not at
-every call; common rules are written inline (``g0_9 * s4``), the others call their rule from
-``minigrad.rules``. Gradients are accumulated as the engine does (copy on the first addition, in place after). Variables whose last use
-has passed are deleted, so a large batch keeps no more intermediates alive than eager execution does.
+gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order. The backward is the
+engine's walk unrolled: its order, the broadcast axes to sum and the casts are decided once here, not at
+every call; common rules are written inline (``g0_9 * s4``, see ``vjp_source``), the others call their rule
+from ``minigrad.rules``. Gradients are accumulated as the engine does (copy on the first addition, in place
+after). Variables whose last use has passed are deleted, so a large batch keeps no more intermediates alive
+than eager execution does. (No ``out=`` buffers for the forward: measured, they gained nothing, as NumPy
+reuses freed memory of the same size.)
 """
 
 from __future__ import annotations
