@@ -211,6 +211,7 @@ def test_python_control_flow_on_values_raises_and_names_the_line(branch):
         mg.compile(step)(np.ones((1, 3)))
     # the patches are gone: eager code works again
     assert bool(mg.tensor(1.0) > 0) and mg.tensor(2.0).item() == 2.0
+    assert type(mg.tensor(1.0) > 0) is np.ndarray
 
 
 def test_numpy_control_flow_on_data_is_caught_by_the_check_of_the_first_replay():
@@ -344,3 +345,16 @@ def test_cross_entropy_with_a_varying_number_of_ignored_targets():
         np.testing.assert_allclose(lc.data, le.data, rtol=1e-12, err_msg=f"{ignored} ignored")
         np.testing.assert_allclose(gc, W.grad, rtol=1e-12, err_msg=f"{ignored} ignored")
         W.grad = None
+
+
+def test_tracing_a_step_inside_a_traced_step_is_refused():
+    W = mg.tensor(np.ones((3, 2)), requires_grad=True)
+    inner = mg.compile(lambda x: (x @ W).sum())
+
+    def outer(x):
+        loss = inner(x) * 2
+        loss.backward()
+
+    with pytest.raises(CompileError, match="another one"):
+        mg.compile(outer)(np.ones((1, 3)))
+    assert type(mg.tensor([1.0]) > 0) is np.ndarray  # and the patches are gone (no traced mask)

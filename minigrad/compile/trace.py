@@ -196,6 +196,11 @@ _PATCHES = {
 def tracing(recorder: Recorder) -> Iterator[None]:
     """Patch the methods listed in the module docstring while the step runs; restore them after."""
     global _active
+    if Tensor.__dict__["backward"] is _backward:
+        raise CompileError(
+            "compile: a step is being traced while another one is: compile the outer step only (a compiled step "
+            "called inside a traced one cannot be followed)"
+        )
     saved = {name: Tensor.__dict__[name] for name in _PATCHES}
     _active = recorder
     try:
