@@ -31,9 +31,9 @@ import numpy as np
 from ..grad_mode import is_grad_enabled
 from ..tensor import Tensor, _constant, _is_float
 from .codegen import Builder
-from .trace import CompileError, Recorder, tracing
+from .trace import CompileError, Recorder, TracedMask, tracing
 
-__all__ = ["compile", "Compiled", "CompileError"]
+__all__ = ["compile", "Compiled", "CompileError", "TracedMask"]
 
 
 class _Plan:
