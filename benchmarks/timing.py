@@ -1,0 +1,94 @@
+"""Timing and memory of forward+backward steps, interleaved so that machine noise hits all alike.
+
+Timing: each step is warmed up (at least 3 calls and ~50 ms; this also compiles JAX), then a
+number of calls per sample is chosen so that one sample lasts about ``sample_s``. The samples are
+taken in rounds: every round times each implementation once, in an order rotated from round to
+round, so that a slow phase of the machine is shared by all and never falls on one alone.
+The result per implementation is the median time per step and the interquartile range.
+
+Peak memory: the largest amount of memory allocated at once during one step, above what was
+allocated before it. For NumPy-based implementations (NumPy, minigrad, HIPS autograd, MyGrad)
+it is measured with ``tracemalloc``, which sees both Python objects and NumPy's array buffers.
+PyTorch and JAX allocate outside Python's allocator; for them it is the growth of the process's
+resident-set high-water mark (``VmHWM`` after resetting it through ``/proc/self/clear_refs``),
+which misses memory that the C allocator reuses: a lower bound, marked "rss".
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+
+def warm_up(step: Callable[[], Any], min_calls: int = 3, min_s: float = 0.05) -> float:
+    """Call ``step`` until both limits are passed; return the time of the fastest call."""
+    best, spent, calls = float("inf"), 0.0, 0
+    while calls < min_calls or spent < min_s:
+        t0 = time.perf_counter()
+        step()
+        dt = time.perf_counter() - t0
+        best, spent, calls = min(best, dt), spent + dt, calls + 1
+    return best
+
+
+def interleaved(steps: dict[str, Callable[[], Any]], repeats: int, sample_s: float = 0.02) -> dict[str, dict]:
+    """Median and quartiles of the time per call of each step, over ``repeats`` interleaved rounds."""
+    names = list(steps)
+    inner = {}
+    for name in names:
+        inner[name] = max(1, int(sample_s / max(warm_up(steps[name]), 1e-9)))
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            step, n = steps[name], inner[name]
+            t0 = time.perf_counter()
+            for _ in range(n):
+                step()
+            samples[name].append((time.perf_counter() - t0) / n)
+    out = {}
+    for name, s in samples.items():
+        q = statistics.quantiles(s, n=4) if len(s) > 1 else [s[0]] * 3
+        out[name] = {"median_s": statistics.median(s), "q1_s": q[0], "q3_s": q[2]}
+        out[name].update(samples=len(s), calls_per_sample=inner[name])
+    return out
+
+
+def peak_traced(step: Callable[[], Any]) -> int:
+    """Peak bytes allocated through Python's and NumPy's allocators during one call, above the start."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        out = step()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    del out
+    return peak - base
+
+
+def _status_kb(key: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1])
+    raise OSError(f"{key} not in /proc/self/status")
+
+
+def peak_rss(step: Callable[[], Any]) -> int | None:
+    """Growth of the resident-set high-water mark during one call, in bytes; None where Linux's /proc is not."""
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM to the current RSS
+        base = _status_kb("VmRSS")
+    except OSError:
+        return None
+    out = step()
+    peak = _status_kb("VmHWM")
+    del out
+    return max(peak - base, 0) * 1024
