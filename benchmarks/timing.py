@@ -40,7 +40,7 @@ def interleaved(steps: dict[str, Callable[[], Any]], repeats: int, sample_s: flo
     names = list(steps)
     inner = {}
     for name in names:
-        inner[name] = max(1, int(sample_s / max(warm_up(steps[name]), 1e-9)))
+        inner[name] = max(1, int(sample_s / max(warm_up(steps[name], min_s=2.5 * sample_s), 1e-9)))
     samples: dict[str, list[float]] = {name: [] for name in names}
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
