@@ -95,15 +95,18 @@ def chain(p: dict, c: dict) -> tuple[Any, dict]:
 
 
 def mlp(p: dict, c: dict) -> tuple[Any, dict]:
+    # keeps only the relu outputs h (their mask h > 0 is relu′) and frees each once used
     x = c["x"]
-    z1 = x @ p["W1"] + p["b1"]
-    h1 = np.maximum(z1, 0)
-    z2 = h1 @ p["W2"] + p["b2"]
-    h2 = np.maximum(z2, 0)
+    h1 = np.maximum(x @ p["W1"] + p["b1"], 0)
+    h2 = np.maximum(h1 @ p["W2"] + p["b2"], 0)
     loss, g3 = _cross_entropy(h2 @ p["W3"] + p["b3"], c["y"])
-    g2 = (g3 @ p["W3"].T) * (z2 > 0)
-    g1 = (g2 @ p["W2"].T) * (z1 > 0)
-    grads = {"W1": x.T @ g1, "b1": g1.sum(0), "W2": h1.T @ g2, "b2": g2.sum(0), "W3": h2.T @ g3, "b3": g3.sum(0)}
+    grads = {"W3": h2.T @ g3, "b3": g3.sum(0)}
+    g2 = (g3 @ p["W3"].T) * (h2 > 0)
+    del h2
+    grads.update(W2=h1.T @ g2, b2=g2.sum(0))
+    g1 = (g2 @ p["W2"].T) * (h1 > 0)
+    del h1, g2
+    grads.update(W1=x.T @ g1, b1=g1.sum(0))
     return loss, grads
 
 

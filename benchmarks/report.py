@@ -12,6 +12,9 @@ PACKAGES = {"numpy": "numpy", "minigrad": "minigrad", "torch": "torch", "jax": "
             "mygrad": "mygrad"}  # fmt: skip
 
 
+STYLES = {"numpy": "k--", "minigrad": "C3-o", "torch": "C0-o", "jax": "C1-o", "autograd": "C2-o", "mygrad": "C4-o"}
+
+
 def versions(impls: list[str]) -> dict:
     out = {"numpy": np.__version__}
     for impl in impls:
@@ -73,7 +76,7 @@ def table(result: dict) -> str:
                 cell = f"{r['ratio']:.2f}x" if r else "-"
                 line += f" {cell:>9}"
         lines.append(line)
-    lines.append("ratios: median time per forward+backward step over NumPy's, in the same run (lower is better)")
+    lines.append("ratios: time per forward+backward step over NumPy's, median of the per-round ratios, lower is better")
     lines.append("memory: peak bytes allocated during one step (tracemalloc), minigrad over NumPy")
     for impl, note in result["meta"]["notes"].items():
         lines.append(f"{impl}: {note}")
@@ -107,8 +110,7 @@ def chart(result: dict, path: str) -> str:
                 rs = sorted((r for r in records if r["group"] == group and r["dtype"] == dtype and r["impl"] == impl),
                             key=lambda r: r["batch"])  # fmt: skip
                 if rs:
-                    style = {"numpy": "k--", "minigrad": "C3-o"}.get(impl, "-o")
-                    ax.plot([r["batch"] for r in rs], [r["median_s"] * 1e6 for r in rs], style, label=impl, ms=4)
+                    ax.plot([r["batch"] for r in rs], [r["median_s"] * 1e6 for r in rs], STYLES[impl], label=impl, ms=4)
             ax.set(xscale="log", yscale="log", title=f"{group} ({dtype})", xlabel="batch")
             if j == 0:
                 ax.set_ylabel("µs per forward+backward step")

@@ -84,7 +84,7 @@ def build(case: Case, impls: list[str], notes: dict) -> tuple[dict, dict]:
 def run_case(case: Case, impls: list[str], repeats: int, sample_s: float, memory: bool, notes: dict) -> list[dict]:
     steps, status = build(case, impls, notes)
     times = timing.interleaved(steps, repeats, sample_s)
-    ref_t = times[REFERENCE]["median_s"] if REFERENCE in times else None
+    ref = times[REFERENCE]["samples_s"]
     records = []
     for impl in steps:
         rec: dict[str, Any] = {
@@ -95,7 +95,7 @@ def run_case(case: Case, impls: list[str], repeats: int, sample_s: float, memory
             "dtype": case.dtype,
             "impl": impl,
             **times[impl],
-            "ratio": times[impl]["median_s"] / ref_t if ref_t else None,
+            "ratio": timing.paired_ratio(times[impl]["samples_s"], ref),
             "check": status[impl],
         }
         if memory:

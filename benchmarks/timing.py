@@ -4,7 +4,8 @@ Timing: each step is warmed up (at least 3 calls and ~50 ms; this also compiles 
 number of calls per sample is chosen so that one sample lasts about ``sample_s``. The samples are
 taken in rounds: every round times each implementation once, in an order rotated from round to
 round, so that a slow phase of the machine is shared by all and never falls on one alone.
-The result per implementation is the median time per step and the interquartile range.
+The result per implementation is the median time per step and the interquartile range; the ratio
+of two implementations is the median of their round-by-round ratios (``paired_ratio``).
 
 Peak memory: the largest amount of memory allocated at once during one step, above what was
 allocated before it. For NumPy-based implementations (NumPy, minigrad, HIPS autograd, MyGrad)
@@ -52,9 +53,14 @@ def interleaved(steps: dict[str, Callable[[], Any]], repeats: int, sample_s: flo
     out = {}
     for name, s in samples.items():
         q = statistics.quantiles(s, n=4) if len(s) > 1 else [s[0]] * 3
-        out[name] = {"median_s": statistics.median(s), "q1_s": q[0], "q3_s": q[2]}
-        out[name].update(samples=len(s), calls_per_sample=inner[name])
+        out[name] = {"median_s": statistics.median(s), "q1_s": q[0], "q3_s": q[2], "samples_s": s}
+        out[name]["calls_per_sample"] = inner[name]
     return out
+
+
+def paired_ratio(samples: list[float], reference: list[float]) -> float:
+    """The median of the round-by-round ratios: a slow phase of the machine divides out of each pair."""
+    return statistics.median(a / b for a, b in zip(samples, reference))
 
 
 def peak_traced(step: Callable[[], Any]) -> int:
