@@ -102,6 +102,7 @@ def run_case(case: Case, impls: list[str], repeats: int, sample_s: float, memory
             traced = impl in TRACEABLE
             rec["peak_bytes"] = timing.peak_traced(steps[impl]) if traced else timing.peak_rss(steps[impl])
             rec["mem_method"] = "tracemalloc" if traced else "rss"
+            rec["page_faults"] = timing.page_faults(steps[impl])
         records.append(rec)
     ref_mem = next((r.get("peak_bytes") for r in records if r["impl"] == REFERENCE), None)
     for r in records:

@@ -4,6 +4,9 @@ Timing: each step is warmed up (at least 3 calls and ~50 ms; this also compiles 
 number of calls per sample is chosen so that one sample lasts about ``sample_s``. The samples are
 taken in rounds: every round times each implementation once, in an order rotated from round to
 round, so that a slow phase of the machine is shared by all and never falls on one alone.
+Each sample starts with one untimed call: at large sizes a step's time depends on the state in which
+the previous step left the C allocator (freed pages reused, or fresh pages faulted in), and that
+state must be this implementation's own, as in a process that runs only it, not its neighbour's.
 The result per implementation is the median time per step and the interquartile range; the ratio
 of two implementations is the median of their round-by-round ratios (``paired_ratio``).
 
@@ -18,6 +21,7 @@ which misses memory that the C allocator reuses: a lower bound, marked "rss".
 from __future__ import annotations
 
 import gc
+import resource
 import statistics
 import time
 import tracemalloc
@@ -46,6 +50,7 @@ def interleaved(steps: dict[str, Callable[[], Any]], repeats: int, sample_s: flo
     for r in range(repeats):
         for name in names[r % len(names) :] + names[: r % len(names)]:
             step, n = steps[name], inner[name]
+            step()  # untimed: leaves the memory allocator in this implementation's own steady state
             t0 = time.perf_counter()
             for _ in range(n):
                 step()
@@ -75,6 +80,15 @@ def peak_traced(step: Callable[[], Any]) -> int:
         tracemalloc.stop()
     del out
     return peak - base
+
+
+def page_faults(step: Callable[[], Any]) -> int:
+    """Minor page faults during one call (after one call to settle): fresh memory touched, a stable count
+    where time at large sizes is dominated by the kernel handing out pages."""
+    step()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    step()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 
 def _status_kb(key: str) -> int:
