@@ -49,6 +49,15 @@ def _tape_step(case: Case, ops: Any, leaf: Callable, const: Callable, clear: Cal
     return step
 
 
+def minigrad_cross_entropy() -> str:
+    """Which cross-entropy the minigrad runs use."""
+    try:
+        from minigrad.nn.functional import cross_entropy  # noqa: F401
+    except ImportError:
+        return "composite: -log_softmax(logits)[rows, y].mean()"
+    return "minigrad.nn.functional.cross_entropy"
+
+
 def minigrad_step(case: Case) -> tuple[Step, Callable]:
     import minigrad as mg
 

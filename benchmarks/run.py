@@ -11,6 +11,7 @@ its peak memory for one step is measured. Prints a table, writes JSON and a PNG 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import sys
@@ -28,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: python benchmarks/run.py
 import numpy as np  # noqa: E402
 
 from benchmarks import report, timing  # noqa: E402
-from benchmarks.frameworks import STEPS, TRACEABLE  # noqa: E402
+from benchmarks.frameworks import STEPS, TRACEABLE, minigrad_cross_entropy  # noqa: E402
 from benchmarks.workloads import FAMILIES, Case, make_cases  # noqa: E402
 
 REFERENCE = "numpy"
@@ -83,6 +84,8 @@ def build(case: Case, impls: list[str], notes: dict) -> tuple[dict, dict]:
 
 def run_case(case: Case, impls: list[str], repeats: int, sample_s: float, memory: bool, notes: dict) -> list[dict]:
     steps, status = build(case, impls, notes)
+    gc.collect()
+    gc.freeze()  # the import-time heaps of torch, jax...: the collector would walk them on minigrad's time
     times = timing.interleaved(steps, repeats, sample_s)
     ref = times[REFERENCE]["samples_s"]
     records = []
@@ -157,6 +160,7 @@ def main(argv: list[str] | None = None) -> dict:
             "threads": args.threads,
             "thread_variables": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
             "notes": notes,
+            "minigrad_cross_entropy": minigrad_cross_entropy(),
         },
         "records": records,
     }

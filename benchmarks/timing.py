@@ -10,6 +10,11 @@ state must be this implementation's own, as in a process that runs only it, not 
 The result per implementation is the median time per step and the interquartile range; the ratio
 of two implementations is the median of their round-by-round ratios (``paired_ratio``).
 
+The runner freezes the garbage collector's view of everything made before the timing
+(``gc.freeze``): with PyTorch and JAX imported, each collection would otherwise walk their large
+import-time heaps, a cost charged to whichever implementation makes the most Python objects (and
+absent from a process that imports minigrad alone). Collection itself stays on.
+
 Peak memory: the largest amount of memory allocated at once during one step, above what was
 allocated before it. For NumPy-based implementations (NumPy, minigrad, HIPS autograd, MyGrad)
 it is measured with ``tracemalloc``, which sees both Python objects and NumPy's array buffers.
