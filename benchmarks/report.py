@@ -120,3 +120,22 @@ def chart(result: dict, path: str) -> str:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return f"wrote {path}"
+
+
+def markdown(result: dict) -> str:
+    """The table as Markdown, for the README: time ratios to NumPy, and minigrad's memory ratio."""
+    records = result["records"]
+    impls = [i for i in PACKAGES if i != "numpy" and any(r["impl"] == i for r in records)]
+    cases: dict[tuple, dict] = {}
+    for r in records:
+        cases.setdefault((r["workload"], r["dtype"]), {})[r["impl"]] = r
+    head = ["workload", "dtype", "NumPy step", "minigrad time", "minigrad memory", *impls[1:]]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (label, dtype), row in cases.items():
+        mg = row.get("minigrad")
+        cells = [label, dtype, fmt_time(row["numpy"]["median_s"])]
+        cells.append(f"{mg['ratio']:.2f}×" if mg else "-")
+        cells.append(f"{mg['mem_ratio']:.2f}×" if mg and mg.get("mem_ratio") is not None else "-")
+        cells += [f"{row[i]['ratio']:.2f}×" if i in row else "-" for i in impls[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -103,8 +103,8 @@ def run_case(case: Case, impls: list[str], repeats: int, sample_s: float, memory
         }
         if memory:
             traced = impl in TRACEABLE
-            rec["peak_bytes"] = timing.peak_traced(steps[impl]) if traced else timing.peak_rss(steps[impl])
-            rec["mem_method"] = "tracemalloc" if traced else "rss"
+            rec["peak_bytes"] = timing.peak_traced(steps[impl]) if traced else None
+            rec["mem_method"] = "tracemalloc" if traced else "not measured (allocates outside tracemalloc's view)"
             rec["page_faults"] = timing.page_faults(steps[impl])
         records.append(rec)
     ref_mem = next((r.get("peak_bytes") for r in records if r["impl"] == REFERENCE), None)

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks import numpy_hand, run
+from benchmarks import numpy_hand, report, run
 from benchmarks.frameworks import STEPS
 from benchmarks.workloads import FAMILIES, make_cases
 
@@ -37,6 +37,8 @@ def test_smoke_run_covers_every_case_and_dtype(smoke: tuple) -> None:
 def test_smoke_run_writes_json_and_chart(smoke: tuple) -> None:
     result, out = smoke
     assert json.loads((out / "r.json").read_text()) == json.loads(json.dumps(result))
+    rows = report.markdown(result).splitlines()[2:]
+    assert len(rows) == len({(r["workload"], r["dtype"]) for r in result["records"]})
     try:
         import matplotlib  # noqa: F401
     except ImportError:  # the [plot] extra is optional: the run says so instead of failing
