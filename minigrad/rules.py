@@ -214,6 +214,7 @@ VJPS: dict[str, Any] = {
     "cos": (lambda g, ans, x: -g * np.sin(x),),  # f′ = −sin z
     "tanh": (lambda g, ans, x: g * (1 - ans * ans),),  # f′ = 1 − tanh² z = 1 − h²
     "sigmoid": (lambda g, ans, x: g * ans * (1 - ans),),  # f′ = σ(z)(1 − σ(z)) = h(1 − h)
+    "relu": (lambda g, ans, x: g * (ans > 0),),  # f′ = 1 where z > 0 (h > 0), else 0 (0 at z = 0)
     # -- reductions --
     "sum": (sum_vjp, None, None),
     "max": (extreme_vjp, None, None),

@@ -211,6 +211,7 @@ CASES = {
     "cos": _unary(mg.cos),
     "tanh": _unary(mg.tanh),
     "sigmoid": _unary(mg.sigmoid),
+    "relu": _unary(mg.relu, away_from=(0.0,)),
     "sum": _reduction(mg.sum),
     "max": _reduction(mg.max, distinct=True),
     "min": _reduction(mg.min, distinct=True),
