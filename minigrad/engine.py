@@ -111,15 +111,15 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
         g = grads.pop(node)
         while node is not None:  # the inner loop follows a chain of single parents without the heap
             op = node._op
-            if wanted is None:
-                if op is None:
-                    found[node] = _own(g, node in owned, handed)
-                    break
-            elif node in wanted:
+            if wanted is not None and node in wanted:
                 found[node] = _own(g, node in owned, handed)
                 if len(found) == len(wanted):  # every wanted gradient is complete: the rest is not needed
                     return found
-            if op is None:
+                if op is None:
+                    break
+            elif op is None:  # a leaf
+                if wanted is None:
+                    found[node] = _own(g, node in owned, handed)
                 break
             parents = node._parents
             if parents is None:
