@@ -218,10 +218,17 @@ def sigmoid(x: Any) -> Tensor:
     return _unary("sigmoid", _sigmoid, x)
 
 
+def _relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0)
+
+
 def relu(x: Any) -> Tensor:
-    """max(x, 0); its gradient at 0 is 0, as in PyTorch."""
-    x = as_tensor(x)
-    return where(x.data > 0, x, 0)
+    """max(x, 0); its gradient at 0 is 0, as in PyTorch.
+
+    A primitive rather than ``where(x > 0, x, 0)``: ``np.where`` is 7-10x slower than ``np.maximum``
+    and a multiplication by the mask at a (256, 1024) activation (measured by benchmarks/).
+    """
+    return _unary("relu", _relu, x)
 
 
 # -- reductions ---------------------------------------------------------------------------------
@@ -299,6 +306,3 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """x - logsumexp(x) along ``axis``."""
     return subtract(x, logsumexp(x, axis, keepdims=True))
-
-
-from .shape_ops import where  # noqa: E402

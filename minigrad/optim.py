@@ -8,6 +8,7 @@ state stay exactly as they were (the "lazy" sparse update). Everything else gets
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,10 +28,17 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad or not p.is_leaf:
                 raise TypeError(f"{type(self).__name__}: parameter {i} is not a leaf tensor that requires grad")
-        if lr <= 0:
-            raise ValueError(f"{type(self).__name__}: the learning rate must be positive, got {lr}")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears more than once in the list")
+        if not (lr > 0 and math.isfinite(lr)):  # also refuses nan
+            raise ValueError(f"{type(self).__name__}: the learning rate must be positive and finite, got {lr}")
         self.lr = lr
         self.state: dict[Tensor, dict[str, Any]] = {}
+
+    def _nonnegative(self, name: str, value: float) -> float:
+        if not (value >= 0 and math.isfinite(value)):
+            raise ValueError(f"{type(self).__name__}: {name} must be non-negative and finite, got {value}")
+        return value
 
     def zero_grad(self) -> None:
         """Drop every parameter's gradient (``p.grad = None``) and its looked-up rows."""
@@ -49,6 +57,11 @@ class Optimizer:
         for p in self.params:
             if p.grad is None:
                 continue
+            if isinstance(p.grad, Tensor):
+                raise TypeError(
+                    f"{type(self).__name__}: a parameter's grad is a Tensor (left by backward(create_graph=True)); "
+                    "clear it (p.grad = None) or step on p.grad.data"
+                )
             if p.grad.shape != p.data.shape:
                 raise ValueError(
                     f"{type(self).__name__}: gradient of shape {p.grad.shape} for a {p.data.shape} parameter"
@@ -62,6 +75,9 @@ class Optimizer:
             if rows is None:
                 self._update(p.data, p.grad, state, state["step"])
                 continue
+            # of the rows looked up, those with a gradient: a lookup made outside training (an evaluation
+            # without no_grad) or before a manual ``p.grad = None`` left rows that must not move
+            rows = rows[np.any(p.grad[rows] != 0, axis=tuple(range(1, p.grad.ndim)))]
             arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
             sub = {k: v[rows] for k, v in arrays.items()}
             values = p.data[rows]
@@ -87,7 +103,8 @@ class SGD(Optimizer):
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
         if nesterov and momentum == 0:
             raise ValueError("SGD: nesterov needs a momentum")
-        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
+        self.momentum, self.nesterov = momentum, nesterov
+        self.weight_decay = self._nonnegative("weight_decay", weight_decay)
 
     def _new_state(self, p: Tensor) -> dict[str, Any]:
         return {"velocity": np.zeros_like(p.data)} if self.momentum else {}
@@ -115,7 +132,8 @@ class Adagrad(Optimizer):
         initial_accumulator_value: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        self.eps, self.weight_decay, self.initial = eps, weight_decay, initial_accumulator_value
+        self.eps, self.initial = eps, initial_accumulator_value
+        self.weight_decay = self._nonnegative("weight_decay", weight_decay)
 
     def _new_state(self, p: Tensor) -> dict[str, Any]:
         return {"sum": np.full_like(p.data, self.initial)}
@@ -150,7 +168,8 @@ class Adam(Optimizer):
         super().__init__(params, lr)
         if not all(0.0 <= b < 1.0 for b in betas):
             raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
-        self.betas, self.eps, self.weight_decay = betas, eps, weight_decay
+        self.betas, self.eps = betas, eps
+        self.weight_decay = self._nonnegative("weight_decay", weight_decay)
 
     def _new_state(self, p: Tensor) -> dict[str, Any]:
         return {"m": np.zeros_like(p.data), "v": np.zeros_like(p.data)}

@@ -66,8 +66,13 @@ def sum_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 def extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # m = max x (or min): ∂m/∂x = 1/k at the k elements equal to m, 0 elsewhere
-    hit = x == _restore_axes(ans, x.ndim, axis, keepdims)
-    share = (hit / hit.sum(axis=axis, keepdims=True)).astype(x.dtype)
+    m = _restore_axes(ans, x.ndim, axis, keepdims)
+    hit = x == m
+    count = hit.sum(axis=axis, keepdims=True)
+    if not count.all():  # a slice whose extreme is nan: the nan element gets the gradient, as in PyTorch
+        hit = hit | (np.isnan(x) & np.isnan(m))
+        count = hit.sum(axis=axis, keepdims=True)
+    share = (hit / count).astype(x.dtype)
     return _restore_axes(g, x.ndim, axis, keepdims) * share
 
 
@@ -172,9 +177,9 @@ VJPS: dict[str, Any] = {
     "multiply": (lambda g, ans, a, b: g * b, lambda g, ans, a, b: g * a),
     # z = a / b: ∂z/∂a = diag(1/b), ∂z/∂b = diag(−a/b²) = diag(−z/b)
     "divide": (lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * ans / b),
-    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹), ∂z/∂b = diag(aᵇ log a), taken as 0 where a = 0
+    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹) (0 where b = 0, also at a = 0), ∂z/∂b = diag(aᵇ log a), 0 where a = 0
     "power": (
-        lambda g, ans, a, b: g * b * a ** (b - 1),
+        lambda g, ans, a, b: g * np.where(b == 0, 0, b * a ** np.where(b == 0, 1, b - 1)),
         lambda g, ans, a, b: g * ans * np.log(np.where(a == 0, 1, a)),
     ),
     # z = −x: ∂z/∂x = −I
@@ -209,6 +214,7 @@ VJPS: dict[str, Any] = {
     "cos": (lambda g, ans, x: -g * np.sin(x),),  # f′ = −sin z
     "tanh": (lambda g, ans, x: g * (1 - ans * ans),),  # f′ = 1 − tanh² z = 1 − h²
     "sigmoid": (lambda g, ans, x: g * ans * (1 - ans),),  # f′ = σ(z)(1 − σ(z)) = h(1 − h)
+    "relu": (lambda g, ans, x: g * (ans > 0),),  # f′ = 1 where z > 0 (h > 0), else 0 (0 at z = 0)
     # -- reductions --
     "sum": (sum_vjp, None, None),
     "max": (extreme_vjp, None, None),

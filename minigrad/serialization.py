@@ -7,6 +7,7 @@ run code. A truncated, corrupt or foreign file gives a ``ValueError`` naming the
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 import zlib
@@ -53,11 +54,25 @@ def load(path: str | os.PathLike) -> dict[str, np.ndarray]:
             return out
     except FileNotFoundError:
         raise FileNotFoundError(f"load: no such file: {os.fspath(path)}") from None
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as e:
+    except (ValueError, OSError, EOFError, MemoryError, zipfile.BadZipFile, zlib.error, KeyError) as e:
         raise ValueError(f"load: {os.fspath(path)} is not a valid state file (truncated or corrupt?): {e}") from None
 
 
 def _check_size(npz: Any, name: str) -> None:
+    """Refuse an array larger than the limit, or than the bytes stored for it, before NumPy allocates it.
+
+    NumPy sizes its buffer from the ``.npy`` header's shape, so a tiny crafted file could claim terabytes:
+    the header is read and checked first.
+    """
     info = npz.zip.getinfo(name + ".npy")
-    if info.file_size > MAX_ARRAY_BYTES:
-        raise ValueError(f"array '{name}' declares {info.file_size} bytes, more than the limit {MAX_ARRAY_BYTES}")
+    with npz.zip.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+    declared = math.prod(shape) * dtype.itemsize
+    if declared > MAX_ARRAY_BYTES:
+        raise ValueError(f"array '{name}' declares {declared} bytes, more than the limit {MAX_ARRAY_BYTES}")
+    if declared > info.file_size:
+        raise ValueError(f"array '{name}' declares {declared} bytes but the file holds {info.file_size}")

@@ -28,6 +28,7 @@ UNARY = {
     "sigmoid": (mg.sigmoid, -3, 3, ()),
     "absolute": (mg.absolute, -3, 3, (0.0,)),
     "negative": (mg.negative, -3, 3, ()),
+    "relu": (mg.relu, -3, 3, (0.0,)),
 }
 
 # The binary rules, each composed with a smooth factor so that the second derivative is not trivially

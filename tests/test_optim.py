@@ -128,3 +128,36 @@ def test_optimizer_errors():
         optim.Adam([mg.tensor([1.0])])
     with pytest.raises(ValueError, match="learning rate must be positive"):
         optim.SGD([mg.tensor([1.0], requires_grad=True)], lr=0)
+
+
+def test_sparse_rows_move_only_where_the_gradient_is():
+    # a lookup outside training, or a manual p.grad = None, must not make untouched rows move
+    emb = nn.Embedding(5, 2, rng=0)
+    opt = optim.Adam(emb.parameters(), lr=0.1)
+    y = emb(np.array([1]))
+    (y * y).sum().backward()
+    opt.step()
+    emb.weight.grad = None  # cleared by hand, not by zero_grad
+    emb(np.array([3]))  # a forward-only lookup while recording
+    before = emb.weight.data.copy()
+    y = emb(np.array([2]))
+    (y * y).sum().backward()
+    opt.step()
+    assert (emb.weight.data != before).any(axis=1).tolist() == [False, False, True, False, False]
+
+
+def test_optimizer_arguments_are_checked():
+    p = mg.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="appears more than once"):
+        optim.SGD([p, p], lr=0.1)
+    with pytest.raises(ValueError, match="learning rate must be positive and finite, got nan"):
+        optim.SGD([p], lr=float("nan"))
+    with pytest.raises(ValueError, match="weight_decay must be non-negative"):
+        optim.Adam([p], weight_decay=-1.0)
+
+
+def test_step_on_a_tensor_grad_from_create_graph_is_a_clear_error():
+    p = mg.tensor([1.0, 2.0], requires_grad=True)
+    (p**2).sum().backward(create_graph=True)
+    with pytest.raises(TypeError, match="Adam: a parameter's grad is a Tensor"):
+        optim.Adam([p]).step()

@@ -211,6 +211,7 @@ CASES = {
     "cos": _unary(mg.cos),
     "tanh": _unary(mg.tanh),
     "sigmoid": _unary(mg.sigmoid),
+    "relu": _unary(mg.relu, away_from=(0.0,)),
     "sum": _reduction(mg.sum),
     "max": _reduction(mg.max, distinct=True),
     "min": _reduction(mg.min, distinct=True),
@@ -288,3 +289,15 @@ def test_scatter_add_is_adjoint_of_getitem():
     lhs = np.sum(getitem(mg.tensor(x), index).data * g)
     rhs = np.sum(x * scatter_add(mg.tensor(g), index, (5, 2)).data)
     assert np.isclose(lhs, rhs)
+
+
+def test_power_with_exponent_zero_has_zero_gradient_even_at_zero():
+    x = mg.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    (x**0.0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 0.0])
+
+
+def test_max_of_a_slice_with_nan_sends_the_gradient_to_the_nan():
+    x = mg.tensor([[1.0, np.nan, 3.0], [1.0, 5.0, 2.0]], requires_grad=True)
+    x.max(axis=1).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])

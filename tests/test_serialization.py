@@ -64,3 +64,22 @@ def test_pickled_content_is_never_loaded(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         mg.load(tmp_path / "nope.npz")
+
+
+def test_a_header_that_claims_a_huge_array_is_refused_before_allocating(tmp_path):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (1 << 40,)})
+    path = tmp_path / "crafted.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("a.npy", buffer.getvalue() + b"\0" * 16)
+    with pytest.raises(ValueError, match="declares 8796093022208 bytes, more than the limit"):
+        mg.load(path)
+    with zipfile.ZipFile(path, "w") as z:  # under the limit, but far more than the file holds
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(buffer, {"descr": "<f8", "fortran_order": False, "shape": (1 << 20,)})
+        z.writestr("a.npy", buffer.getvalue() + b"\0" * 16)
+    with pytest.raises(ValueError, match="declares 8388608 bytes but the file holds"):
+        mg.load(path)

@@ -80,7 +80,7 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> T
     return x * (keep / (1.0 - p)).astype(x.data.dtype)
 
 
-def _reduce(loss: Tensor, reduction: str, op: str) -> Tensor:
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "mean":
         return loss.mean()
     if reduction == "sum":
@@ -148,4 +148,4 @@ def margin_ranking_loss(x1: Any, x2: Any, target: Any = 1.0, margin: float = 0.0
         raise ValueError("margin_ranking_loss: target must hold 1 or -1")
     diff = as_tensor(x1) - as_tensor(x2)
     loss = relu(margin - diff * y.astype(diff.data.dtype))
-    return _reduce(loss, reduction, "margin_ranking_loss")
+    return _reduce(loss, reduction)

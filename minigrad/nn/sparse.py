@@ -38,10 +38,6 @@ def _get(weight: Tensor) -> list[np.ndarray] | None:
     return entry[1] if entry is not None and entry[0]() is weight else None
 
 
-def is_sparse(weight: Tensor) -> bool:
-    return _get(weight) is not None
-
-
 def note_rows(weight: Tensor, rows: Any) -> None:
     """Remember that the distinct sorted ``rows`` of ``weight`` were looked up (only while recording)."""
     noted = _get(weight)

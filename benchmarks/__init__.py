@@ -1,0 +1,1 @@
+"""Forward+backward benchmarks: minigrad against hand-written NumPy and its peers (``python -m benchmarks``)."""
