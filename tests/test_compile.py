@@ -154,7 +154,7 @@ def test_ner_tagger_training_step_with_dropout_matches_eager_step_by_step():
     assert compiled.traces == 1
 
 
-def test_softmax_classifier_with_relu_mask_and_comparison_recipes():
+def test_softmax_classifier_with_relu_and_a_traced_comparison():
     rng = np.random.default_rng(5)
     W = mg.tensor(rng.standard_normal((6, 4)), requires_grad=True)
 

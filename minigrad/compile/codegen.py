@@ -20,7 +20,7 @@ import numpy as np
 
 from ..engine import unbroadcast
 from ..nn.sparse import note_rows
-from ..ops import _logsumexp, _sigmoid
+from ..ops import _logsumexp, _relu, _sigmoid
 from ..rules import VJPS
 from ..shape_ops import _scatter_add
 from ..tensor import Tensor, _constant
@@ -37,6 +37,7 @@ _OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "powe
 _SMALL_COPY = 4096  # parameters up to this size are transposed into a C-ordered copy
 _FORWARD = {
     "sigmoid": "_sigmoid({0})",
+    "relu": "_relu({0})",
     "clip": "np.clip({0}, {1}, {2})",
     "where": "np.where({0}, {1}, {2})",
     "sum": "{0}.sum(axis={1}, keepdims={2})",  # ({0}.sum() when axis is None and keepdims False)
@@ -63,6 +64,7 @@ class Builder:
         self.ns: dict[str, Any] = {
             "np": np,
             "_sigmoid": _sigmoid,
+            "_relu": _relu,
             "_logsumexp": _logsumexp,
             "_scatter_add": _scatter_add,
             "_note_rows": note_rows,

@@ -6,7 +6,6 @@ methods for the duration of the call only (the eager hot path is untouched):
 
 - ``Tensor.backward``: the roots and seeds of the backward passes; the graph is retained for reading.
 - comparisons of tensors (``x > 0``): a recipe for the boolean array, recomputed at every replay.
-- ``relu`` (which compares ``x.data > 0``): the same, with a traced comparison ``x > 0``.
 - ``nn.functional.dropout``: a recipe for the random mask, drawn anew from the same generator.
 - ``nn.functional.cross_entropy``: a recipe for the target mask built from the integer targets.
 - ``bool(t)``, ``t.item()``, ``float(t)``, ``int(t)``: Python control flow on tensor values cannot be
@@ -23,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from .. import ops
 from ..engine import backward as engine_backward
 from ..nn import functional as F
 from ..tensor import Tensor, as_tensor
@@ -90,12 +88,6 @@ def _backward(self: Tensor, gradient: Any = None, retain_graph: bool = False, cr
     seed = gradient.data if isinstance(gradient, Tensor) else gradient
     _active.roots.append((self, seed))
     engine_backward(self, gradient, retain_graph=True)
-
-
-def _relu(x: Any) -> Tensor:
-    # ops.relu's values with the mask traced; runs as ops.relu's code, with the globals of minigrad.ops
-    x = as_tensor(x)
-    return where(x > 0, x, 0)  # noqa: F821  (minigrad.ops.where: this code runs with the globals of ops)
 
 
 def _random_mask(rng: Any, shape: tuple, p: float, dtype: Any) -> np.ndarray:
@@ -174,8 +166,7 @@ def _cross_entropy_trampoline(logits, target, weight=None, ignore_index=-100, re
 # Swapping the code of the functions themselves reaches every reference to them (``from ... import dropout``,
 # a dict of operations), which rebinding a module attribute would not.
 _originals: dict[str, Any] = {"dropout": _copy(F.dropout), "cross_entropy": _copy(F.cross_entropy)}
-_SWAPS = [(ops.relu, _relu.__code__), (F.dropout, _dropout_trampoline.__code__),
-          (F.cross_entropy, _cross_entropy_trampoline.__code__)]  # fmt: skip
+_SWAPS = [(F.dropout, _dropout_trampoline.__code__), (F.cross_entropy, _cross_entropy_trampoline.__code__)]
 _CODES = [fn.__code__ for fn, _ in _SWAPS]
 _PATCHES = {
     "backward": _backward,

@@ -34,6 +34,7 @@ _INLINE = {
     "sqrt": (("{g} / (2 * {ans})", True),),
     "tanh": (("{g} * ({one} - {ans} * {ans})", True),),
     "sigmoid": (("{g} * {ans} * ({one} - {ans})", True),),
+    "relu": (("{g} * ({ans} > 0)", True),),
     "reshape": (("{g}.reshape({0}.shape)", False),),
 }
 
@@ -84,7 +85,9 @@ def unbroadcast(b: Any, expr: str, have: tuple, shape: tuple, dtype: np.dtype) -
     lead = len(have) - len(shape)
     if lead < 0:
         return f"({expr}).reshape({b.const(shape)})", False
-    axes = tuple(range(lead)) + tuple(lead + k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1)
+    # as engine.unbroadcast: leading axes of length 1 need no sum (the reshape drops them)
+    axes = tuple(k for k in range(lead) if have[k] != 1)
+    axes += tuple(lead + k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1)
     summed = tuple(n for k, n in enumerate(have) if k not in axes)
     if axes == (0,) and len(have) == 2 and have[0] >= _GEMV_ROWS and dtype == np.float64:
         # the bias gradient: Σ over the batch as 1ᵀG, a BLAS product, 6x faster than sum(axis=0) at 4096 rows
