@@ -358,3 +358,24 @@ def test_tracing_a_step_inside_a_traced_step_is_refused():
     with pytest.raises(CompileError, match="another one"):
         mg.compile(outer)(np.ones((1, 3)))
     assert not isinstance(mg.tensor([1.0]) > 0, TracedMask)  # and the patches are gone
+
+
+def test_dropout_with_fresh_entropy_replays_new_masks_at_every_call():
+    W = mg.tensor(np.ones((50, 3)), requires_grad=True)
+
+    def step(x):
+        loss = F.dropout(x @ W, 0.5).sum()  # rng=None: new masks every call, eager or compiled
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step)
+    x = np.ones((4, 50))
+    losses = set()
+    for _ in range(6):
+        W.grad = None
+        loss = float(compiled(x).data)
+        assert W.grad.sum() == loss  # the gradient used the same mask as the value: Σ ∂L/∂W = L here
+        losses.add(loss)
+    assert len(losses) > 1  # masks are drawn anew, not frozen at the trace
+    for loss in losses:  # each is 2 · 50 · (number of kept elements of 12)
+        assert loss % 100 == 0 and 0 <= loss <= 1200
