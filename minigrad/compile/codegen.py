@@ -216,6 +216,7 @@ class Builder:
         adds: dict[int, int] = {}
         fresh: dict[int, bool] = {id(root): False}
         leaves: list[Tensor] = []
+        handed: set[str] = set()
         for node in sorted((n for n in nodes if id(n) in reach), key=lambda n: -n._id):
             if id(node) not in gname:
                 continue
@@ -260,13 +261,27 @@ class Builder:
                 continue
             obj = self.leaf_expr.get(id(leaf)) or self.const(leaf, "P")
             g = gname[id(leaf)]
-            own = g if fresh[id(leaf)] and leaf.data.ndim else f"np.array({g})"  # 0-d: an array, not a scalar
+            # what .grad receives shares memory with nothing (engine._own): a new array as it is; a buffer, a
+            # constant, a 0-d result (a NumPy scalar) or a gradient handed already, copied; else checked per call
+            if fresh[id(leaf)] and leaf.data.ndim and g not in handed:
+                own = g
+            elif g in handed or not leaf.data.ndim or g.startswith("B") or not SLOT.fullmatch(g):
+                own = f"np.array({g})"
+            else:
+                own = f"_own({g})"
+                self.ns["_own"] = _own
+            handed.add(g)
             self.lines.append(f"{obj}.grad = {own} if {obj}.grad is None else {obj}.grad + {g}")
 
     # -- the function -------------------------------------------------------------------------------
     def source(self, outputs: str) -> str:
         body = self.lines + [f"return {outputs}"]
         return "def replay(A):\n" + "".join(f"    {line}\n" for line in _drop_dead(body))
+
+
+def _own(g: np.ndarray) -> np.ndarray:
+    """``g`` itself if it owns its memory and may be written, else a copy (a view, a read-only broadcast)."""
+    return g if g.base is None and g.flags.writeable else np.array(g)
 
 
 def view_of(base: np.ndarray, offset: int, shape: tuple, strides: tuple) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 from ..rules import VJPS
 from ..tensor import Tensor
 
-_BUFFER_SIZE = 4096  # up to this size, the gradient of a sum is written into a buffer rather than broadcast
+_BUFFER_SIZE = 4096  # up to this size, the gradient of a sum is a filled array rather than a broadcast view
 _GEMV_ROWS = 64  # from this many rows, a sum over the rows is a matrix-vector product
 # a variable (or a buffer) whose value changes from call to call: an expression without one is a constant
 SLOT = re.compile(r"\b(?:[sgruvap]\d+(?:_\d+)?|B\d+)\b")
@@ -73,9 +73,7 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
     if op in ("sum", "reshape", "broadcast_to") and not SLOT.search(g):
         return b.const(pv), False  # these rules read only shapes: a constant g gives a constant
     if op == "sum" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
-        buffer = b.const(np.empty_like(pv), "B")  # Σ x: g repeated, written into a buffer
-        b.lines.append(f"{buffer}[...] = {g}")
-        return buffer, False
+        return f"np.full({b.const(pv.shape)}, {g})", True  # Σ x: g repeated (rules._expand fills a new array)
     rule = b.const(VJPS[op][i], "R")
     return f"{rule}({g}, {ans}, {', '.join(refs)})", False
 
