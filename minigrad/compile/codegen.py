@@ -266,7 +266,7 @@ class Builder:
             if fresh[id(leaf)] and leaf.data.ndim and g not in handed:
                 own = g
             elif g in handed or not leaf.data.ndim or g.startswith("B") or not SLOT.fullmatch(g):
-                own = f"np.array({g})"
+                own = f"np.array({g}, order='C')"
             else:
                 own = f"_own({g})"
                 self.ns["_own"] = _own
@@ -281,7 +281,8 @@ class Builder:
 
 def _own(g: np.ndarray) -> np.ndarray:
     """``g`` itself if it owns its memory and may be written, else a copy (a view, a read-only broadcast)."""
-    return g if g.base is None and g.flags.writeable else np.array(g)
+    return g if g.base is None and g.flags.writeable else g.copy()  # (C order, as the engine's copy: a
+    # transposed gradient copied in its own F order would slow every later elementwise update of p by 1.7x)
 
 
 def view_of(base: np.ndarray, offset: int, shape: tuple, strides: tuple) -> np.ndarray:
