@@ -409,3 +409,11 @@ def test_gradients_handed_to_grad_are_never_reused_by_a_later_call():
         for held, copy in grads_of_call:
             np.testing.assert_array_equal(held, copy)  # later calls did not write into it
     assert not any(np.shares_memory(a[0], b[0]) for a, b in zip(kept[0], kept[1]))
+
+
+def test_the_module_docstring_example_runs():
+    import doctest
+    import sys
+
+    result = doctest.testmod(sys.modules["minigrad.compile"])
+    assert result.attempted >= 5 and result.failed == 0
