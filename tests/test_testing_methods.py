@@ -137,7 +137,6 @@ def test_bad_arguments_get_clear_errors():
         check_function(42, INPUTS[2])
 
 
-@pytest.mark.skipif(not hasattr(mg, "Function"), reason="mg.Function comes with the custom-op issue")
 def test_check_function_on_an_mg_function_catches_its_wrong_backward():
     class Cube(mg.Function):
         @staticmethod
