@@ -25,6 +25,7 @@ from ..rules import VJPS
 from ..shape_ops import _scatter_add
 from ..tensor import Tensor, _constant
 from . import vjp_source
+from .peephole import aligned, small_matmul
 from .trace import CompileError, Recorder
 from .vjp_source import SLOT
 
@@ -69,6 +70,9 @@ class Builder:
             "_scatter_add": _scatter_add,
             "_note_rows": note_rows,
             "_constant": _constant,
+            "_dot": np.dot,
+            "_heaviside": np.heaviside,
+            "_fmax": np.fmax,
         }
         self.lines: list[str] = []
         self.names: dict[int, str] = {}
@@ -174,6 +178,8 @@ class Builder:
                 for k, (number, other) in enumerate((args, args[::-1])):
                     if type(number) in (int, float) and isinstance(other, np.ndarray) and other.dtype.kind == "f":
                         refs[k] = self.number(number, other.dtype)
+            if len(args) == 2:
+                refs = aligned(refs, args)
             if op in _OPERATORS:
                 expr = f"{refs[0]} {_OPERATORS[op]} {refs[1]}"
             else:
@@ -189,6 +195,10 @@ class Builder:
             # a small parameter's transpose (Wᵀ of x @ W.T) copied to C order: BLAS multiplies it twice as fast
             # at batch 4096 for the window scorer; for large matrices the copy costs more than it saves
             expr = f"np.ascontiguousarray({self.ref(args[0])}.T)"
+        elif op == "matmul" and small_matmul(*args):
+            expr = f"_dot({self.ref(args[0])}, {self.ref(args[1])})"
+            if data.ndim == 0:
+                expr = f"np.asarray({expr})"
         elif op == "sum" and args[1] is None and not args[2]:
             expr = f"np.asarray({self.ref(args[0])}.sum())"
         elif op in _FORWARD:

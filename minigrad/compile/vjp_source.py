@@ -14,6 +14,7 @@ import numpy as np
 
 from ..rules import VJPS
 from ..tensor import Tensor
+from .peephole import small_matmul
 
 _BUFFER_SIZE = 4096  # up to this size, the gradient of a sum is a filled array rather than a broadcast view
 _GEMV_ROWS = 64  # from this many rows, a sum over the rows is a matrix-vector product
@@ -40,10 +41,11 @@ _INLINE = {
 
 
 # matmul's rules for 1-D and 2-D operands, by (a.ndim, b.ndim): the cases of rules.matmul_vjp_a/_b, inline
+# (np.dot rather than @: the same product for these ranks at half the call overhead, see codegen.small_matmul)
 _MATMUL = {
-    (2, 2): ("{g} @ {b}.T", "{a}.T @ {g}"),
-    (2, 1): ("{g}[:, None] * {b}", "{a}.T @ {g}"),
-    (1, 2): ("{b} @ {g}", "{a}[:, None] * {g}"),
+    (2, 2): ("_dot({g}, {b}.T)", "_dot({a}.T, {g})"),
+    (2, 1): ("{g}[:, None] * {b}[None]", "_dot({a}.T, {g})"),
+    (1, 2): ("_dot({b}, {g})", "{a}[:, None] * {g}"),
     (1, 1): ("{g} * {b}", "{g} * {a}"),
 }
 
@@ -58,16 +60,27 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
         template, new = _INLINE[op][i]
         one = b.number(1, node.data.dtype) if node.data.dtype.kind == "f" else "1"
         return template.format(*refs, g=g, ans=ans, one=one), new
-    if op == "matmul" and args[0].ndim <= 2 and args[1].ndim <= 2:
+    if op == "matmul" and small_matmul(*args):
         x, y = refs
         template = _MATMUL[(args[0].ndim, args[1].ndim)][i]
         return template.format(a=x, b=y, g=g), True
+    if op in ("maximum", "minimum") and pv.dtype == node.data.dtype and pv.dtype.kind == "f" \
+            and finite_constant(b, args[1 - i]):  # fmt: skip
+        # the other operand c is a finite constant (max(0, x)): 1 where x wins, ½ at a tie, 0 else (NaN
+        # included, as in eager's comparisons) is H(±(x − c)) with H(0) = ½, NaN sent to 0 by fmax: 2 calls, not 4
+        x, c = refs[i], refs[1 - i]
+        diff = x if not np.any(args[1 - i]) else f"{x} - {c}"
+        diff = diff if op == "maximum" else f"-({diff})"
+        half, zero = b.number(0.5, pv.dtype), b.number(0.0, pv.dtype)
+        return f"{g} * _fmax(_heaviside({diff}, {half}), {zero})", True
     if op in ("maximum", "minimum") and pv.dtype == np.float64:
         x, y = (refs[0], refs[1]) if i == 0 else (refs[1], refs[0])
         wins = ">" if op == "maximum" else "<"  # rules._share: 1 where this input wins, ½ at ties, else 0
         return f"{g} * (({x} {wins} {y}) + {b.number(0.5, pv.dtype)} * ({x} == {y}))", True
     if op == "transpose":  # y = xᵀ (axes permuted): Jᵀg permutes back
         axes = args[1]
+        if pv.ndim == 2:
+            return f"{g}.T", False  # (an attribute: 70 ns, where .transpose(axes) costs 340 ns)
         inverse = None if axes is None else tuple(int(k) for k in np.argsort(axes))
         return f"{g}.transpose({b.const(inverse)})", False
     if op in ("sum", "reshape", "broadcast_to") and not SLOT.search(g):
@@ -76,6 +89,15 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
         return f"np.full({b.const(pv.shape)}, {g})", True  # Σ x: g repeated (rules._expand fills a new array)
     rule = b.const(VJPS[op][i], "R")
     return f"{rule}({g}, {ans}, {', '.join(refs)})", False
+
+
+def finite_constant(b: Any, value: Any) -> bool:
+    """Whether ``value`` is a Python number or an array folded as a constant, with finite values only."""
+    if type(value) in (int, float):
+        return bool(np.isfinite(value))
+    if not isinstance(value, np.ndarray) or id(value) in b.names or id(value) in b.recorder.recipes:
+        return False  # (a variable of the replay, or recomputed at every call)
+    return value.base is None and value.dtype.kind == "f" and bool(np.isfinite(value).all())
 
 
 def unbroadcast(b: Any, expr: str, have: tuple, shape: tuple, dtype: np.dtype) -> tuple[str, bool]:
