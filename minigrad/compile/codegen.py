@@ -73,6 +73,7 @@ class Builder:
             "_dot": np.dot,
             "_heaviside": np.heaviside,
             "_fmax": np.fmax,
+            "_concatenate": np.concatenate,
         }
         self.lines: list[str] = []
         self.names: dict[int, str] = {}
@@ -82,6 +83,7 @@ class Builder:
         self.seen: dict[str, str] = {}  # forward expression -> the variable that holds it (common subexpressions)
         self.leaf_expr: dict[int, str] = {}  # id(leaf) -> the expression of the leaf object at replay
         self.wanted: set[int] = set()  # ids of the leaves whose .grad the replay writes
+        self.unstack: dict[int, tuple[Tensor, int]] = {}  # id(member) -> (stacked node, index): siblings.py
         self.inputs = [a.data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
@@ -227,7 +229,33 @@ class Builder:
         fresh: dict[int, bool] = {id(root): False}
         leaves: list[Tensor] = []
         handed: set[str] = set()
+        pieces: dict[int, list] = {}  # id(stacked node) -> the gradients of its two members (see siblings.py)
+
+        def accumulate(parent: Tensor, expr: str, pv: np.ndarray, new: bool) -> None:
+            key, var = id(parent), f"g{r}_{parent._id}"
+            count = adds.get(key, 0)
+            if count == 0:
+                if _NAME.fullmatch(expr):  # a variable or constant as it is (add's rule): no copy, no line
+                    var = expr
+                else:
+                    self.lines.append(f"{var} = {expr}")
+                gname[key], values[key], fresh[key] = var, pv, new
+            elif count == 1:
+                self.lines.append(f"{var} = {gname[key]} + {expr}")
+                gname[key] = var
+                values[key], fresh[key] = values[key] + pv, True
+            else:
+                self.lines.append(f"{var} += {expr}")
+                values[key] = values[key] + pv
+            adds[key] = count + 1
+
         for node in sorted((n for n in nodes if id(n) in reach), key=lambda n: -n._id):
+            if id(node) in self.unstack:  # a member of a stacked node: its gradient is a half of the stacked one
+                big, j = self.unstack[id(node)]
+                pieces.setdefault(id(big), [None, None])[j] = node
+                if j == 0:  # (member 1 has the larger id: it came first)
+                    self.stack_gradients(big, pieces[id(big)], gname, values, accumulate)
+                continue
             if id(node) not in gname:
                 continue
             g, gv = gname[id(node)], values[id(node)]
@@ -250,22 +278,7 @@ class Builder:
                     new = True
                 if not SLOT.search(expr):
                     expr, new = self.const(pv), False  # only constants in it: folded
-                key, var = id(parent), f"g{r}_{parent._id}"
-                count = adds.get(key, 0)
-                if count == 0:
-                    if _NAME.fullmatch(expr):  # a variable or constant as it is (add's rule): no copy, no line
-                        var = expr
-                    else:
-                        self.lines.append(f"{var} = {expr}")
-                    gname[key], values[key], fresh[key] = var, pv, new
-                elif count == 1:
-                    self.lines.append(f"{var} = {gname[key]} + {expr}")
-                    gname[key] = var
-                    values[key], fresh[key] = values[key] + pv, True
-                else:
-                    self.lines.append(f"{var} += {expr}")
-                    values[key] = values[key] + pv
-                adds[key] = count + 1
+                accumulate(parent, expr, pv, new)
         for leaf in leaves:
             if id(leaf) not in self.wanted:
                 continue
@@ -282,6 +295,21 @@ class Builder:
                 self.ns["_own"] = _own
             handed.add(g)
             self.lines.append(f"{obj}.grad = {own} if {obj}.grad is None else {obj}.grad + {g}")
+
+    def stack_gradients(self, big: Tensor, members: list, gname: dict, values: dict, accumulate: Any) -> None:
+        """The gradient of a stacked node: its members' gradients one above the other (zeros for none)."""
+        if not any(m is not None and id(m) in gname for m in members):
+            return
+        parts, exprs = [], []
+        for m in members:
+            if m is not None and id(m) in gname:
+                parts.append(values[id(m)])
+                exprs.append(gname[id(m)])
+            else:
+                half = big.data.shape[0] // 2
+                parts.append(np.zeros((half,) + big.data.shape[1:], big.data.dtype))
+                exprs.append(self.const(parts[-1]))
+        accumulate(big, f"_concatenate(({exprs[0]}, {exprs[1]}))", np.concatenate(parts), True)
 
     # -- the function -------------------------------------------------------------------------------
     def source(self, outputs: str) -> str:
@@ -304,9 +332,25 @@ def _by_id(recorder: Recorder, key: int) -> Any:
     return next(a for a in recorder.keep if id(a) == key)
 
 
+def _unread(lines: list[str], token: re.Pattern) -> list[str]:
+    """Without the forward lines (``s12 = ...``, pure NumPy) whose variable no later line reads."""
+    while True:
+        reads: dict[str, int] = {}
+        for line in lines:
+            target, _, expr = line.partition(" = ")
+            for name in token.findall(expr if _NAME.fullmatch(target) else line):
+                reads[name] = reads.get(name, 0) + 1
+        keep = [line for line in lines if not (re.fullmatch(r"s\d+", line.partition(" = ")[0]) and
+                                               line.partition(" = ")[0] not in reads)]  # fmt: skip
+        if len(keep) == len(lines):
+            return lines
+        lines = keep
+
+
 def _drop_dead(lines: list[str]) -> list[str]:
     """``del`` each s/g/r variable after its last use, so that big intermediates are freed early."""
     token = re.compile(r"\b([sgruv]\d+(?:_\d+)?)\b")
+    lines = _unread(lines, token)
     last: dict[str, int] = {}
     for i, line in enumerate(lines):
         for name in token.findall(line):
