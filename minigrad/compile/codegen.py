@@ -157,7 +157,7 @@ class Builder:
             for earlier in self.recorder.randoms[: self.recorder.randoms.index(id(value))]:
                 if earlier not in self.names:
                     self.emit_recipe(_by_id(self.recorder, earlier), self.recorder.recipes[earlier])
-        fname = self.const(fn, "F")
+        fname = "_concatenate" if fn is np.concatenate else self.const(fn, "F")  # (siblings' stacked inputs)
         name = f"r{self.n}"
         self.lines.append(f"{name} = {fname}({', '.join(self.ref(a) for a in fargs)})")
         self.names[id(value)] = name

@@ -63,7 +63,7 @@ def batch_siblings(nodes: list[Tensor], recorder: Recorder) -> tuple[list[Tensor
             bucket.append(n)
             continue
         m, spec = next((f for f in found if any(s[0] == "stacked" for s in f[1])), found[0])  # extend a chain first
-        bucket.remove(m)
+        bucket[:] = [t for t in bucket if t is not m]  # (by identity: == on tensors compares values)
         group_of[id(m)], group_of[id(n)] = (len(pairs), 0), (len(pairs), 1)
         pairs.append((m, n, spec))
     keep = _connected_enough(pairs)
