@@ -25,6 +25,7 @@ from ..rules import VJPS
 from ..shape_ops import _scatter_add
 from ..tensor import Tensor, _constant
 from . import vjp_source
+from .lines import tidy
 from .peephole import aligned, small_matmul
 from .trace import CompileError, Recorder
 from .vjp_source import SLOT
@@ -201,6 +202,8 @@ class Builder:
             expr = f"_dot({self.ref(args[0])}, {self.ref(args[1])})"
             if data.ndim == 0:
                 expr = f"np.asarray({expr})"
+        elif op == "sum" and args[1] is None and not args[2] and args[0].ndim == 1 and args[0].dtype == np.float64:
+            expr = f"np.asarray(_dot({self.ref(args[0])}, {self.const(np.ones(args[0].shape))}))"  # 1ᵀx: BLAS, 2.6x
         elif op == "sum" and args[1] is None and not args[2]:
             expr = f"np.asarray({self.ref(args[0])}.sum())"
         elif op in _FORWARD:
@@ -314,7 +317,7 @@ class Builder:
     # -- the function -------------------------------------------------------------------------------
     def source(self, outputs: str) -> str:
         body = self.lines + [f"return {outputs}"]
-        return "def replay(A):\n" + "".join(f"    {line}\n" for line in _drop_dead(body))
+        return "def replay(A):\n" + "".join(f"    {line}\n" for line in tidy(body))
 
 
 def _own(g: np.ndarray) -> np.ndarray:
@@ -330,35 +333,3 @@ def view_of(base: np.ndarray, offset: int, shape: tuple, strides: tuple) -> np.n
 
 def _by_id(recorder: Recorder, key: int) -> Any:
     return next(a for a in recorder.keep if id(a) == key)
-
-
-def _unread(lines: list[str], token: re.Pattern) -> list[str]:
-    """Without the forward lines (``s12 = ...``, pure NumPy) whose variable no later line reads."""
-    while True:
-        reads: dict[str, int] = {}
-        for line in lines:
-            target, _, expr = line.partition(" = ")
-            for name in token.findall(expr if _NAME.fullmatch(target) else line):
-                reads[name] = reads.get(name, 0) + 1
-        keep = [line for line in lines if not (re.fullmatch(r"s\d+", line.partition(" = ")[0]) and
-                                               line.partition(" = ")[0] not in reads)]  # fmt: skip
-        if len(keep) == len(lines):
-            return lines
-        lines = keep
-
-
-def _drop_dead(lines: list[str]) -> list[str]:
-    """``del`` each s/g/r variable after its last use, so that big intermediates are freed early."""
-    token = re.compile(r"\b([sgruv]\d+(?:_\d+)?)\b")
-    lines = _unread(lines, token)
-    last: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        for name in token.findall(line):
-            last[name] = i
-    out = []
-    for i, line in enumerate(lines):
-        out.append(line)
-        dead = sorted(n for n, j in last.items() if j == i and not line.startswith("return"))
-        if dead and i < len(lines) - 2:
-            out.append("del " + ", ".join(dead))
-    return out
