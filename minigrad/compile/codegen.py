@@ -300,19 +300,20 @@ class Builder:
             self.lines.append(f"{obj}.grad = {own} if {obj}.grad is None else {obj}.grad + {g}")
 
     def stack_gradients(self, big: Tensor, members: list, gname: dict, values: dict, accumulate: Any) -> None:
-        """The gradient of a stacked node: its members' gradients one above the other (zeros for none)."""
-        if not any(m is not None and id(m) in gname for m in members):
+        """The gradient of a stacked node: its members' gradients one above the other, written into a buffer
+        made once (the half of a member without gradient stays 0). The buffer is never handed out: ``.grad``
+        receives a copy of it or of a view of it (``Builder.backward``), and no line adds into it in place."""
+        present = [m is not None and id(m) in gname for m in members]
+        if not any(present):
             return
-        parts, exprs = [], []
-        for m in members:
-            if m is not None and id(m) in gname:
-                parts.append(values[id(m)])
-                exprs.append(gname[id(m)])
-            else:
-                half = big.data.shape[0] // 2
-                parts.append(np.zeros((half,) + big.data.shape[1:], big.data.dtype))
-                exprs.append(self.const(parts[-1]))
-        accumulate(big, f"_concatenate(({exprs[0]}, {exprs[1]}))", np.concatenate(parts), True)
+        rows = big.data.shape[0] // 2
+        buffer = self.const(np.zeros(big.data.shape, big.data.dtype), "B")
+        for j, m in enumerate(members):
+            if present[j]:
+                self.lines.append(f"{buffer}[{self.const(slice(j * rows, (j + 1) * rows))}] = {gname[id(m)]}")
+        parts = [values[id(m)] if ok else np.zeros_like(values[id(members[1 - j])]) for j, (m, ok) in
+                 enumerate(zip(members, present))]  # fmt: skip
+        accumulate(big, buffer, np.concatenate(parts), False)
 
     # -- the function -------------------------------------------------------------------------------
     def source(self, outputs: str) -> str:
