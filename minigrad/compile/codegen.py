@@ -2,13 +2,15 @@
 
 Every array of the step gets a local variable: inputs (``a0 = A[0].data``), parameters (``p0 = P0.data``,
 read at every call), constants (``K3``, folded at trace time), the forward nodes (``s12``) and the
-gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order. The backward is the
-engine's walk unrolled: its order, the broadcast axes to sum and the casts are decided once here, not at
-every call; common rules are written inline (``g0_9 * s4``, see ``vjp_source``), the others call their rule
-from ``minigrad.rules``. Gradients are accumulated as the engine does (copy on the first addition, in place
-after). Variables whose last use has passed are deleted, so a large batch keeps no more intermediates alive
-than eager execution does. (No ``out=`` buffers for the forward: measured, they gained nothing, as NumPy
-reuses freed memory of the same size.)
+gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order (``forward_source``).
+The backward is the engine's walk unrolled: its order, the broadcast axes to sum and the casts are decided
+once here, not at every call; common rules are written inline (``g0_9 * s4``, see ``vjp_source``), the
+others call their rule from ``minigrad.rules``. Gradients are accumulated as the engine does (copy on the
+first addition, in place after). ``lines.tidy`` then folds transposes, drops forward values nobody reads
+and deletes each variable after its last use, so a large batch keeps no more intermediates alive than eager
+execution does. Buffers made once (``B5``) hold only the stacked gradients of batched siblings
+(``siblings.py``); for the forward, ``out=`` buffers measured no gain (NumPy reuses freed memory of the
+same size) and were dropped.
 """
 
 from __future__ import annotations
@@ -24,37 +26,11 @@ from ..ops import _logsumexp, _relu, _sigmoid
 from ..rules import VJPS
 from ..shape_ops import _scatter_add
 from ..tensor import Tensor, _constant
-from . import vjp_source
+from . import forward_source, vjp_source
 from .lines import tidy
-from .peephole import aligned, small_matmul
-from .trace import CompileError, Recorder
+from .trace import Recorder
 from .vjp_source import SLOT
 
-_UFUNCS = {
-    name: getattr(np, name)
-    for name in ("add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative", "absolute",
-                 "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh")
-}  # fmt: skip
-_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
-_SMALL_COPY = 4096  # parameters up to this size are transposed into a C-ordered copy
-_FORWARD = {
-    "sigmoid": "_sigmoid({0})",
-    "relu": "_relu({0})",
-    "clip": "np.clip({0}, {1}, {2})",
-    "where": "np.where({0}, {1}, {2})",
-    "sum": "{0}.sum(axis={1}, keepdims={2})",  # ({0}.sum() when axis is None and keepdims False)
-    "max": "{0}.max(axis={1}, keepdims={2})",
-    "min": "{0}.min(axis={1}, keepdims={2})",
-    "logsumexp": "_logsumexp({0}, axis={1}, keepdims={2})",
-    "matmul": "{0} @ {1}",
-    "reshape": "{0}.reshape({1})",
-    "transpose": "{0}.transpose({1})",
-    "broadcast_to": "np.broadcast_to({0}, {1})",
-    "astype": "{0}.astype({1})",
-    "getitem": "{0}[{1}]",
-    "scatter_add": "_scatter_add({0}, {1}, {2})",
-    "embedding": "{0}[{1}]",
-}
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -175,43 +151,7 @@ class Builder:
             self.names[id(rows)], self.names[id(inverse)] = f"u{node._id}", f"v{node._id}"
             weight = self.const(node._parents[0], "P")
             self.lines.append(f"_note_rows({weight}, u{node._id})")
-        if op in _UFUNCS:
-            refs = [self.ref(a) for a in args]
-            if len(args) == 2:  # a Python number against a float array: a 0-d array of its dtype costs half
-                for k, (number, other) in enumerate((args, args[::-1])):
-                    if type(number) in (int, float) and isinstance(other, np.ndarray) and other.dtype.kind == "f":
-                        refs[k] = self.number(number, other.dtype)
-            if len(args) == 2:
-                refs = aligned(refs, args)
-            if op in _OPERATORS:
-                expr = f"{refs[0]} {_OPERATORS[op]} {refs[1]}"
-            else:
-                expr = f"{self.const(_UFUNCS[op], 'U')}({', '.join(refs)})"
-        elif op == "einsum":
-            (inputs, output), *arrays = args
-            spec = self.const(",".join(inputs) + "->" + output)
-            expr = f"np.einsum({spec}, {', '.join(self.ref(a) for a in arrays)})"
-        elif op == "concatenate":
-            expr = f"np.concatenate(({''.join(self.ref(a) + ', ' for a in args[:-1])}), axis={args[-1]!r})"
-        elif op == "transpose" and node._parents[0] is not None and node._parents[0]._op is None and data.ndim == 2 \
-                and data.size <= _SMALL_COPY:  # fmt: skip
-            # a small parameter's transpose (Wᵀ of x @ W.T) copied to C order: BLAS multiplies it twice as fast
-            # at batch 4096 for the window scorer; for large matrices the copy costs more than it saves
-            expr = f"np.ascontiguousarray({self.ref(args[0])}.T)"
-        elif op == "matmul" and small_matmul(*args):
-            expr = f"_dot({self.ref(args[0])}, {self.ref(args[1])})"
-            if data.ndim == 0:
-                expr = f"np.asarray({expr})"
-        elif op == "sum" and args[1] is None and not args[2] and args[0].ndim == 1 and args[0].dtype == np.float64:
-            expr = f"np.asarray(_dot({self.ref(args[0])}, {self.const(np.ones(args[0].shape))}))"  # 1ᵀx: BLAS, 2.6x
-        elif op == "sum" and args[1] is None and not args[2]:
-            expr = f"np.asarray({self.ref(args[0])}.sum())"
-        elif op in _FORWARD:
-            expr = _FORWARD[op].format(*(self.ref(a) for a in args))
-            if data.ndim == 0:
-                expr = f"np.asarray({expr})"
-        else:
-            raise CompileError(f"compile: the primitive '{op}' cannot be replayed (custom mg.Function ops run eagerly)")
+        expr = forward_source.expression(self, node)
         if expr in self.seen and op != "embedding":  # the same primitive of the same operands: computed once
             self.names[id(data)] = self.seen[expr]
             return
