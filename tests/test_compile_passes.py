@@ -44,7 +44,7 @@ def test_the_window_scorer_runs_its_two_windows_as_one_and_matches_eager():
     params = lecture_params(rng)
     source = replay_and_eager(max_margin_step(*params), params, lambda: rng.standard_normal((2, 3, 20)), 1e-12)
     forward = source.split("_heaviside")[0]
-    assert len(re.findall(r"_dot\([rs]\d+, [sp]\d+\)", forward)) == 2  # x Wᵀ and h u, once for both windows
+    assert len(re.findall(r"_dot\([rs]\d+, [sp]\d+(?:\.T)?\)", forward)) == 2  # x Wᵀ and h u, once for both windows
     assert source.count("_concatenate") == 1  # the stacked windows
     assert len(re.findall(r"B\d+\[K\d+\] = ", source)) == 2  # the gradients of s and s_c, into one buffer
 
