@@ -16,6 +16,7 @@ from .forward_mode import jvp
 from .function import Function, FunctionCtx
 from .functional import grad, hessian, jacobian, value_and_grad, vjp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .guard import InplaceError
 from .linalg import dot, einsum, matmul, outer
 from .ops import (
     abs,

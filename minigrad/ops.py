@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .grad_mode import _off, get_ident
+from .guard import SELF_ONLY, node_saves, saved_positions
 from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
 
 _NUMBER = (int, float, bool, np.generic, np.ndarray)
@@ -32,12 +33,12 @@ def _operand(op: str, x: Any) -> Any:
 def _unary(op: str, fn: Any, x: Any) -> Tensor:
     if type(x) is not Tensor:
         x = as_tensor(x)  # subclasses pass through
-    d = x.data
+    d = x._data
     out = fn(d)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     t = _new(Tensor)
-    t.data = out
+    t._data = out
     t.grad = None
     t._id = next(_ids)
     if x._rg and (not _off or get_ident() not in _off):
@@ -45,23 +46,38 @@ def _unary(op: str, fn: Any, x: Any) -> Tensor:
         t._op = op
         t._args = (d,)
         t._parents = (x,)
+        t._held = 0
+        saves = _UNARY_SAVES.get(op)
+        if saves is None:
+            saves = _unary_saves(op)
+        if saves == 1:  # the rule reads the value: tanh, exp, sigmoid... (held on t itself)
+            t._held = 1
+            t._saved = SELF_ONLY
+        elif saves == 2 and x._op is not None and d.base is None:  # reads an intermediate, not a view: sin, log...
+            x._held += 1
+            x._saver = op
+            t._saved = x  # (a lone tensor rather than a tuple: minigrad.guard.let_go)
+        else:
+            t._saved = None if not saves else node_saves(t, op, out, (d,), (x,), 1)
     else:
         t._rg = False
         t._op = t._args = None
         t._parents = ()
+        t._saved = None
+        t._held = 0
     return t
 
 
 def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
     ta, tb = type(a), type(b)  # exact-type tests first: isinstance costs more, and most operands are one of these
     if ta is Tensor or ta is not float and isinstance(a, Tensor):
-        x = a.data
+        x = a._data
         pa = a if a._rg else None
     else:
         x = a if ta is float else _operand(op, a)
         pa = None
     if tb is Tensor or tb is not float and isinstance(b, Tensor):
-        y = b.data
+        y = b._data
         pb = b if b._rg else None
     else:
         y = b if tb is float else _operand(op, b)
@@ -73,7 +89,7 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     t = _new(Tensor)
-    t.data = out
+    t._data = out
     t.grad = None
     t._id = next(_ids)
     if (pa is not None or pb is not None) and (not _off or get_ident() not in _off):
@@ -81,11 +97,55 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
         t._op = op
         t._args = (x, y)
         t._parents = (pa,) if pb is None else (pa, pb)
+        t._held = 0
+        plans = _BINARY_SAVES.get(op)
+        if plans is None:
+            plans = _binary_saves(op)
+        if plans is _READS_NOTHING:  # add, subtract: nothing an in-place write could spoil
+            t._saved = None
+        else:
+            mask = (pa is not None) + 2 * (pb is not None)
+            reads_x, reads_y, reads_ans = plans[mask]
+            if (
+                reads_ans
+                or reads_x
+                and (pa is not None or type(x) is np.ndarray)
+                or reads_y
+                and (pb is not None or type(y) is np.ndarray)
+            ):
+                t._saved = node_saves(t, op, out, (x, y), (pa, pb), mask)
+            else:  # multiply by a number
+                t._saved = None
     else:
         t._rg = False
         t._op = t._args = None
         t._parents = ()
+        t._saved = None
+        t._held = 0
     return t
+
+
+# What the rules of each elementwise op read (``guard.saved_positions``), cached by op: for a unary op
+# 0 nothing, 1 its value only, 2 its argument only, 3 both; for a binary op, per parent mask,
+# (reads x, reads y, reads the value).
+_UNARY_SAVES: dict[str, int] = {}
+_BINARY_SAVES: dict[str, tuple] = {}
+_READS_NOTHING = ((False, False, False),) * 4
+
+
+def _unary_saves(op: str) -> int:
+    reads_ans, args = saved_positions(op, 1, 1)
+    _UNARY_SAVES[op] = code = bool(reads_ans) + 2 * bool(args)
+    return code
+
+
+def _binary_saves(op: str) -> tuple:
+    plans: list[tuple[bool, bool, bool]] = [(False, False, False)]
+    for mask in (1, 2, 3):
+        reads_ans, args = saved_positions(op, 2, mask)
+        plans.append((0 in args, 1 in args, reads_ans))
+    _BINARY_SAVES[op] = result = tuple(plans) if any(any(p) for p in plans) else _READS_NOTHING
+    return result
 
 
 def _binary_error(op: str, x: Any, y: Any, error: ValueError) -> ValueError:
@@ -146,7 +206,7 @@ abs = absolute
 
 def sign(x: Any) -> Tensor:
     """sign(x): piecewise constant, so it carries no gradient."""
-    return _constant(np.asarray(np.sign(as_tensor(x).data)))
+    return _constant(np.asarray(np.sign(as_tensor(x)._data)))
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
@@ -161,10 +221,10 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
         if isinstance(bound, Tensor):
             if bound._rg:
                 raise TypeError("clip: bounds are constants; use mg.maximum/mg.minimum for a differentiable bound")
-            bound = bound.data
+            bound = bound._data
         bounds.append(bound)
     x = as_tensor(x)
-    d = x.data
+    d = x._data
     return record("clip", np.clip(d, bounds[0], bounds[1]), (d, bounds[0], bounds[1]), (x if x._rg else None,))
 
 
@@ -236,7 +296,7 @@ def _axis(op: str, x: Tensor, axis: Any) -> Any:
     """``axis`` checked against x and made non-negative: None, an int, or a tuple of ints."""
     if axis is None:
         return None
-    ndim = x.data.ndim
+    ndim = x._data.ndim
     axes = axis if isinstance(axis, tuple) else (axis,)
     out = []
     for a in axes:
@@ -253,7 +313,7 @@ def _axis(op: str, x: Tensor, axis: Any) -> Any:
 def _reduce(op: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
     x = as_tensor(x)
     axis = _axis(op, x, axis)
-    d = x.data
+    d = x._data
     if d.size == 0 and op in ("max", "min"):
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {d.shape}")
     return record(op, fn(d, axis=axis, keepdims=keepdims), (d, axis, keepdims), (x if x._rg else None,))
@@ -294,7 +354,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``: the sum divided by the number of elements reduced."""
     x = as_tensor(x)
     total = sum(x, axis, keepdims)
-    count = x.data.size // builtins.max(total.data.size, 1) if x.data.size else 0
+    count = x._data.size // builtins.max(total._data.size, 1) if x._data.size else 0
     return divide(total, count)
 
 

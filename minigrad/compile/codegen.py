@@ -1,6 +1,6 @@
 """From a traced graph to the source of one flat Python function of NumPy calls.
 
-Every array of the step gets a local variable: inputs (``a0 = A[0].data``), parameters (``p0 = P0.data``,
+Every array of the step gets a local variable: inputs (``a0 = A[0]._data``), parameters (``p0 = P0._data``,
 read at every call), constants (``K3``, folded at trace time), the forward nodes (``s12``) and the
 gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order (``forward_source``).
 The backward is the engine's walk unrolled: its order, the broadcast axes to sum and the casts are decided
@@ -61,11 +61,11 @@ class Builder:
         self.leaf_expr: dict[int, str] = {}  # id(leaf) -> the expression of the leaf object at replay
         self.wanted: set[int] = set()  # ids of the leaves whose .grad the replay writes
         self.unstack: dict[int, tuple[Tensor, int]] = {}  # id(member) -> (stacked node, index): siblings.py
-        self.inputs = [a.data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
+        self.inputs = [a._data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
-                self.lines.append(f"a{i} = A[{i}].data")
-                self.names[id(a.data)] = f"a{i}"
+                self.lines.append(f"a{i} = A[{i}]._data")
+                self.names[id(a._data)] = f"a{i}"
                 leaf = stand_ins.get(i, a)
                 self.leaf_expr[id(leaf)] = f"A[{i}]"
                 if a._rg and a._op is None and i not in stand_ins:
@@ -142,7 +142,7 @@ class Builder:
 
     # -- forward ------------------------------------------------------------------------------------
     def forward(self, node: Tensor) -> None:
-        op, args, data = node._op, node._args, node.data
+        op, args, data = node._op, node._args, node._data
         name = f"s{node._id}"
         if op == "embedding":
             table, index, rows, inverse = args
@@ -163,9 +163,9 @@ class Builder:
     def backward(self, r: int, root: Tensor, seed: Any, nodes: list[Tensor], reach: set[int]) -> None:
         """The engine's walk from ``root``, unrolled; ``reach`` holds the ids of nodes leading to a wanted leaf."""
         if seed is None:
-            seed = np.array(1, dtype=root.data.dtype) if root.data.shape == () else np.ones_like(root.data)
+            seed = np.array(1, dtype=root._data.dtype) if root._data.shape == () else np.ones_like(root._data)
         else:
-            seed = np.array(seed, dtype=root.data.dtype)
+            seed = np.array(seed, dtype=root._data.dtype)
         gname = {id(root): self.ref(seed)}
         values = {id(root): seed}  # the dry run: the gradients themselves, for their shapes and dtypes
         adds: dict[int, int] = {}
@@ -209,8 +209,8 @@ class Builder:
             for i, parent in enumerate(node._parents):
                 if parent is None or id(parent) not in reach:
                     continue
-                pv = np.asarray(VJPS[node._op][i](gv, node.data, *args))
-                shape, dtype = parent.data.shape, parent.data.dtype
+                pv = np.asarray(VJPS[node._op][i](gv, node._data, *args))
+                shape, dtype = parent._data.shape, parent._data.dtype
                 expr, new = vjp_source.rule(self, node, i, g, pv)
                 if pv.shape != shape:
                     expr, new = vjp_source.unbroadcast(self, expr, pv.shape, shape, pv.dtype)
@@ -229,9 +229,9 @@ class Builder:
             g = gname[id(leaf)]
             # what .grad receives shares memory with nothing (engine._own): a new array as it is; a buffer, a
             # constant, a 0-d result (a NumPy scalar) or a gradient handed already, copied; else checked per call
-            if fresh[id(leaf)] and leaf.data.ndim and g not in handed:
+            if fresh[id(leaf)] and leaf._data.ndim and g not in handed:
                 own = g
-            elif g in handed or not leaf.data.ndim or g.startswith("B") or not SLOT.fullmatch(g):
+            elif g in handed or not leaf._data.ndim or g.startswith("B") or not SLOT.fullmatch(g):
                 own = f"np.array({g}, order='C')"
             else:
                 own = f"_own({g})"
@@ -246,8 +246,8 @@ class Builder:
         present = [m is not None and id(m) in gname for m in members]
         if not any(present):
             return
-        rows = big.data.shape[0] // 2
-        buffer = self.const(np.zeros(big.data.shape, big.data.dtype), "B")
+        rows = big._data.shape[0] // 2
+        buffer = self.const(np.zeros(big._data.shape, big._data.dtype), "B")
         for j, m in enumerate(members):
             if present[j]:
                 self.lines.append(f"{buffer}[{self.const(slice(j * rows, (j + 1) * rows))}] = {gname[id(m)]}")

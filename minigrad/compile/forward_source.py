@@ -44,12 +44,12 @@ _FORWARD = {
 
 def _copied(t: Tensor) -> bool:
     """Whether the transpose ``t`` is of a small 2-D parameter, copied to C order (see ``expression``)."""
-    return t._parents[0] is not None and t._parents[0]._op is None and t.data.ndim == 2 and t.data.size <= _SMALL_COPY
+    return t._parents[0] is not None and t._parents[0]._op is None and t._data.ndim == 2 and t._data.size <= _SMALL_COPY
 
 
 def expression(b: Any, node: Tensor) -> str:
-    """The expression computing ``node.data`` from the variables of the replay."""
-    op, args, data = node._op, node._args, node.data
+    """The expression computing ``node._data`` from the variables of the replay."""
+    op, args, data = node._op, node._args, node._data
     if op in _UFUNCS:
         refs = [b.ref(a) for a in args]
         if len(args) == 2:  # a Python number against a float array: a 0-d array of its dtype costs half

@@ -55,9 +55,9 @@ def batch_siblings(nodes: list[Tensor], recorder: Recorder) -> tuple[list[Tensor
     pairs: list[tuple[Tensor, Tensor, list]] = []
     waiting: dict[tuple, list[Tensor]] = {}
     for n in order:
-        if n._op not in _ELEMENTWISE and n._op != "matmul" or not 0 < n.data.ndim or n.data.size > _MAX_SIZE:
+        if n._op not in _ELEMENTWISE and n._op != "matmul" or not 0 < n._data.ndim or n._data.size > _MAX_SIZE:
             continue
-        bucket = waiting.setdefault((n._op, n.data.shape, n.data.dtype.str), [])
+        bucket = waiting.setdefault((n._op, n._data.shape, n._data.dtype.str), [])
         found = [(m, spec) for m in bucket if (spec := _match(m, n, group_of, same)) is not None]
         if not found:
             bucket.append(n)
@@ -117,7 +117,7 @@ def _match(m: Tensor, n: Tensor, group_of: dict[int, tuple[int, int]], same: dic
     varying = [k for k, s in enumerate(spec) if s[0] != "shared"]
     if not varying:
         return None
-    out = n.data.shape
+    out = n._data.shape
     if n._op == "matmul":
         a, b = n._args
         return spec if varying == [0] and a.ndim >= 2 and isinstance(b, np.ndarray) and b.ndim in (1, 2) else None
@@ -151,7 +151,8 @@ def _connected_enough(pairs: list[tuple[Tensor, Tensor, list]]) -> set[int]:
 
 def _node(op: str, data: np.ndarray, args: tuple, parents: tuple) -> Tensor:
     t = _new(Tensor)  # (not tensor.record: these nodes exist for the replay only, never for eager backward)
-    t.data, t.grad, t._rg, t._op, t._args, t._parents, t._id = data, None, True, op, args, parents, -1
+    t._data, t.grad, t._rg, t._op, t._args, t._parents, t._id = data, None, True, op, args, parents, -1
+    t._saved, t._held = None, 0  # (holds nothing: see minigrad.guard)
     return t
 
 
@@ -164,16 +165,16 @@ def _rewrite(nodes: list[Tensor], pairs: list, group_of: dict, recorder: Recorde
     inner = sorted((t for t in nodes if t._op is not None), key=lambda t: t._id)
     for old in inner:  # first every new node, so that each old one has its stand-in; then their arguments
         if id(old) not in kept:
-            stand[id(old)] = new = _node(old._op, old.data, old._args, old._parents)
+            stand[id(old)] = new = _node(old._op, old._data, old._args, old._parents)
             time[id(new)] = (old._id, 0)
         elif group_of[id(old)][1] == 1:
             k = group_of[id(old)][0]
             m, n, _ = pairs[k]
-            stacked[k] = big = _node(m._op, np.concatenate((m.data, n.data)), (), ())
+            stacked[k] = big = _node(m._op, np.concatenate((m._data, n._data)), (), ())
             time[id(big)] = (n._id, 0)
-            rows = m.data.shape[0]
+            rows = m._data.shape[0]
             for j, member in enumerate((m, n)):
-                part = _node("getitem", member.data, (big.data, slice(j * rows, (j + 1) * rows)), (big,))
+                part = _node("getitem", member._data, (big._data, slice(j * rows, (j + 1) * rows)), (big,))
                 stand[id(member)], time[id(part)], unstack[id(part)] = part, (n._id, 1 + j), (big, j)
 
     def mapped(p: Any) -> Any:
@@ -192,7 +193,7 @@ def _rewrite(nodes: list[Tensor], pairs: list, group_of: dict, recorder: Recorde
                 args.append(x)
                 parents.append(mapped(p))
             elif s[0] == "stacked":
-                args.append(stacked[s[1]].data)
+                args.append(stacked[s[1]]._data)
                 parents.append(stacked[s[1]])
             else:  # seeds: stacked by the replay, as a recipe
                 if (id(x), id(y)) not in seeds:

@@ -40,7 +40,7 @@ _INLINE = {
 
 
 # matmul's rules for 1-D and 2-D operands, by (a.ndim, b.ndim): the cases of rules.matmul_vjp_a/_b, inline
-# (np.dot rather than @: the same product for these ranks at half the call overhead, see codegen.small_matmul)
+# (np.dot rather than @: the same product for these ranks at half the call overhead, see peephole.small_matmul)
 # Outer products are products with an inner axis of 1: BLAS writes them 5x faster than a broadcast multiply
 # at 8192 rows (1.3x at 2). Aᵀg for a vector g is gᵀA. AᵀG is (GᵀA)ᵀ: 8.6x faster with 8192 rows in A
 # (np.dot copies the transposed A); its transpose folds away when the parent is a transposed matrix (x Wᵀ).
@@ -56,12 +56,12 @@ _TALL = 64  # from this many rows in A, AᵀG is computed as (GᵀA)ᵀ even whe
 def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, bool]:
     """The expression of rule ``i`` of ``node`` (and whether it makes a new array)."""
     op, args = node._op, node._args
-    floating = node.data.dtype.kind == "f" and op in _UFUNC_OPS  # (other ops take numbers as axes, shapes...)
-    refs = [b.number(a, node.data.dtype) if floating and type(a) in (int, float) else b.ref(a) for a in args]
-    ans = b.names[id(node.data)]
+    floating = node._data.dtype.kind == "f" and op in _UFUNC_OPS  # (other ops take numbers as axes, shapes...)
+    refs = [b.number(a, node._data.dtype) if floating and type(a) in (int, float) else b.ref(a) for a in args]
+    ans = b.names[id(node._data)]
     if op in _INLINE:
         template, new = _INLINE[op][i]
-        one = b.number(1, node.data.dtype) if node.data.dtype.kind == "f" else "1"
+        one = b.number(1, node._data.dtype) if node._data.dtype.kind == "f" else "1"
         return template.format(*refs, g=g, ans=ans, one=one), new
     if op == "matmul" and small_matmul(*args):
         x, y = refs
@@ -70,7 +70,7 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
         if (args[0].ndim, args[1].ndim, i) == (2, 2, 1) and (args[0].shape[0] >= _TALL or parent._op == "transpose"):
             template = "_dot({g}.T, {a}).T"
         return template.format(a=x, b=y, g=g), True
-    if op in ("maximum", "minimum") and pv.dtype == node.data.dtype and pv.dtype.kind == "f" \
+    if op in ("maximum", "minimum") and pv.dtype == node._data.dtype and pv.dtype.kind == "f" \
             and finite_constant(b, args[1 - i]):  # fmt: skip
         # the other operand c is a finite constant (max(0, x)): 1 where x wins, ½ at a tie, 0 else (NaN
         # included, as in eager's comparisons) is H(±(x − c)) with H(0) = ½, NaN sent to 0 by fmax: 2 calls, not 4
