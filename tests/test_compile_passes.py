@@ -130,6 +130,66 @@ def test_random_sibling_programs_match_eager(ops, taps, n_inputs, cross, batch, 
     assert "_concatenate" in source  # x W, (ops), h u: at least 2 pairs on the way to 3 with one op
 
 
+PRE = [lambda x: x, lambda x: 1.5 * x, mg.sin, lambda x: x * x]
+
+
+@settings(max_examples=3 * settings.default.max_examples, deadline=None)
+@given(
+    ops=st.lists(st.sampled_from(["bias", "scale", "divide", *sorted(UNARY_STEPS)]), min_size=1, max_size=4),
+    taps=st.sets(st.tuples(st.integers(0, 2), st.integers(0, 3)), max_size=2),
+    pre=st.lists(st.integers(0, len(PRE) - 1), min_size=3, max_size=3),
+    n_inputs=st.integers(2, 3),
+    batch=st.sampled_from([1, 3]),
+    seed=st.integers(0, 2**16),
+)
+def test_random_sibling_programs_on_tensors_that_require_grad_match_eager(ops, taps, pre, n_inputs, batch, seed):
+    """Inputs that require grad (or values computed from them) are joined by a concatenate node."""
+    rng = np.random.default_rng(seed)
+    W, b, c, u = (mg.tensor(rng.standard_normal(s), requires_grad=True) for s in [(6, 5), (5,), (5,), (5,)])
+    params = [W, b, c, u]
+    chain = sibling_program(ops, taps, n_inputs, cross=True)
+
+    def step(*xs):
+        return chain(W, b, c, u, *(PRE[pre[k]](x) for k, x in enumerate(xs)))
+
+    def inputs(values):
+        return [mg.tensor(v, requires_grad=True) for v in values]
+
+    compiled = mg.compile(step, check=False)
+    compiled(*inputs(rng.standard_normal((n_inputs, batch, 6))))
+    grads(params)
+    values = rng.standard_normal((n_inputs, batch, 6))
+    mine, theirs = inputs(values), inputs(values)
+    got, g_got = compiled(*mine), grads(params) + [t.grad for t in mine]
+    want, g_want = step(*theirs), grads(params) + [t.grad for t in theirs]
+    np.testing.assert_allclose(got.data, want.data, rtol=1e-10, atol=1e-10)
+    for a, e in zip(g_got, g_want):
+        assert (a is None) == (e is None)  # (c is unused without scale or divide)
+        if e is not None:
+            np.testing.assert_allclose(a, e, rtol=1e-10, atol=1e-10)
+    assert "np.concatenate((" in compiled.source(*mine)
+
+
+def test_models_window_scorer_joins_its_two_embedded_windows():
+    from models.window_scorer import WindowScorer, corrupt
+
+    rng = np.random.default_rng(10)
+    model = WindowScorer(30, dim=4, hidden=8, rng=0)
+    params = list(model.parameters())
+
+    def step(w, wc):
+        loss = model.loss(w, wc)
+        loss.backward()
+        return loss
+
+    def make_args():
+        w = rng.integers(2, 30, (2, 5))
+        return w, corrupt(w, 30, rng)
+
+    source = replay_and_eager(step, params, make_args, 1e-5)
+    assert "np.concatenate((" in source and "ascontiguousarray" not in source
+
+
 def test_siblings_with_a_shared_operand_of_full_rank_are_not_stacked_and_match_eager():
     rng = np.random.default_rng(4)
     M = mg.tensor(rng.standard_normal((3, 4)), requires_grad=True)  # (rows, not broadcast over the rows)

@@ -103,9 +103,12 @@ def _match(m: Tensor, n: Tensor, group_of: dict[int, tuple[int, int]], same: dic
             spec.append(("shared",))
         elif p is not None and q is not None:
             gp, gq = group_of.get(id(p)), group_of.get(id(q))
-            if gp is None or gq is None or gp[0] != gq[0] or (gp[1], gq[1]) != (0, 1):
+            if gp is not None and gq is not None and gp[0] == gq[0] and (gp[1], gq[1]) == (0, 1):
+                spec.append(("stacked", gp[0]))
+            elif x.shape == y.shape and x.dtype == y.dtype and not _depends(q, m):
+                spec.append(("joined",))  # two tensors that require grad: joined by a concatenate node
+            else:
                 return None
-            spec.append(("stacked", gp[0]))
         elif p is None and q is None and isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
             if x.shape != y.shape or x.dtype != y.dtype:
                 return None
@@ -127,6 +130,20 @@ def _match(m: Tensor, n: Tensor, group_of: dict[int, tuple[int, int]], same: dic
         if k not in varying and isinstance(x, np.ndarray) and x.ndim == len(out) and x.shape[0] != 1:
             return None
     return spec
+
+
+def _depends(t: Tensor, on: Tensor) -> bool:
+    """Whether ``t`` is computed from ``on`` (walking only nodes made after ``on``: older ones cannot be)."""
+    stack, seen = [t], set()
+    while stack:
+        x = stack.pop()
+        if x is on:
+            return True
+        if id(x) in seen or x._id < on._id:
+            continue
+        seen.add(id(x))
+        stack.extend(p for p in (x._parents or ()) if p is not None)
+    return False
 
 
 def _connected_enough(pairs: list[tuple[Tensor, Tensor, list]]) -> set[int]:
@@ -184,17 +201,27 @@ def _rewrite(nodes: list[Tensor], pairs: list, group_of: dict, recorder: Recorde
         if id(old) not in kept:
             stand[id(old)]._parents = tuple(mapped(p) for p in old._parents)
     seeds: dict[tuple[int, int], np.ndarray] = {}
+    joined: dict[tuple[int, int], Tensor] = {}
     for k, big in stacked.items():
         m, n, spec = pairs[k]
         args, parents = [], []
         pm = tuple(m._parents) + (None,) * (len(m._args) - len(m._parents))
-        for s, x, y, p in zip(spec, m._args, n._args, pm):
+        pn = tuple(n._parents) + (None,) * (len(n._args) - len(n._parents))
+        for s, x, y, p, q in zip(spec, m._args, n._args, pm, pn):
             if s[0] == "shared":
                 args.append(x)
                 parents.append(mapped(p))
             elif s[0] == "stacked":
                 args.append(stacked[s[1]]._data)
                 parents.append(stacked[s[1]])
+            elif s[0] == "joined":
+                key = (id(x), id(y))
+                if key not in joined:
+                    both = np.concatenate((x, y))
+                    joined[key] = _node("concatenate", both, (x, y, 0), (mapped(p), mapped(q)))
+                    time[id(joined[key])] = (n._id, -1)
+                args.append(joined[key]._data)
+                parents.append(joined[key])
             else:  # seeds: stacked by the replay, as a recipe
                 if (id(x), id(y)) not in seeds:
                     seeds[id(x), id(y)] = both = np.concatenate((x, y))
@@ -204,7 +231,7 @@ def _rewrite(nodes: list[Tensor], pairs: list, group_of: dict, recorder: Recorde
                 parents.append(None)
         big._args, big._parents = tuple(args), tuple(parents)
     new_nodes = [t for t in nodes if t._op is None] + list({id(t): t for t in stand.values()}.values())
-    new_nodes += list(stacked.values())
+    new_nodes += list(stacked.values()) + list(joined.values())
     if not _renumber(new_nodes, time):
         return nodes, {}, {}  # (cannot happen for pairs as matched; kept as a guard against a cycle)
     return new_nodes, stand, unstack

@@ -69,6 +69,11 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
         parent = node._parents[i]
         if (args[0].ndim, args[1].ndim, i) == (2, 2, 1) and (args[0].shape[0] >= _TALL or parent._op == "transpose"):
             template = "_dot({g}.T, {a}).T"
+        right = tuple(node._parents) + (None, None)
+        if (args[0].ndim, args[1].ndim, i) == (2, 2, 0) and right[1] is not None and right[1]._op == "transpose":
+            # for b = Wᵀ, bᵀ is W itself, not the transpose of Wᵀ's copy: the copy is then not computed at all
+            # when the forward multiplies few rows by Wᵀ as a view
+            template = "_dot({g}, " + b.ref(right[1]._args[0]) + ")"
         return template.format(a=x, b=y, g=g), True
     if op in ("maximum", "minimum") and pv.dtype == node._data.dtype and pv.dtype.kind == "f" \
             and finite_constant(b, args[1 - i]):  # fmt: skip
@@ -83,6 +88,9 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
         x, y = (refs[0], refs[1]) if i == 0 else (refs[1], refs[0])
         wins = ">" if op == "maximum" else "<"  # rules._share: 1 where this input wins, ½ at ties, else 0
         return f"{g} * (({x} {wins} {y}) + {b.number(0.5, pv.dtype)} * ({x} == {y}))", True
+    if op == "concatenate" and args[-1] == 0:  # c = [x₀; x₁; …]: Jᵀg is xᵢ's rows of g, a view
+        start = sum(a.shape[0] for a in args[:i])
+        return f"{g}[{b.const(slice(start, start + args[i].shape[0]))}]", False
     if op == "transpose":  # y = xᵀ (axes permuted): Jᵀg permutes back
         axes = args[1]
         if pv.ndim == 2:
