@@ -14,6 +14,8 @@ arguments position by position are either
 - shared: the same array (and parent) or the same Python value,
 - stacked: n₀'s from member 0 and n₁'s from member 1 of one earlier pair, or
 - seeds: two arrays outside the graph (inputs, constants) of one shape and dtype, stacked by the replay,
+- joined: two tensors that require grad, of one shape and dtype, n₁'s not computed from n₀, joined by a
+  ``concatenate`` node (whose rule hands each its rows of the gradient),
 
 with at least one argument that differs. The pair becomes a node N on the rows of both (its data are
 ``concatenate((n₀, n₁))``) and two ``getitem`` nodes N[:L], N[L:] that stand for n₀ and n₁ (their data
