@@ -24,8 +24,9 @@ stacked rows is the same arithmetic are paired: elementwise primitives whose dif
 result's shape and whose shared operands broadcast over the rows (fewer axes, or a leading axis of 1),
 and ``matmul`` with a differing first operand of 2 or more axes against a shared matrix or vector.
 Pairs are kept only in groups of at least ``_MIN_PAIRS`` connected pairs (fewer would not pay for the
-stacking) and for members of at most ``_MAX_SIZE`` numbers (a large batch pays for its arithmetic, not
-for calls; stacking would only copy). The result: the same values; gradients summed in another order.
+stacking) and for members and differing operands of at most ``_MAX_SIZE`` numbers (a large batch pays
+for its arithmetic, not for calls; stacking would only copy). The result: the same values; gradients summed
+in another order.
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def _match(m: Tensor, n: Tensor, group_of: dict[int, tuple[int, int]], same: dic
         else:
             return None
     varying = [k for k, s in enumerate(spec) if s[0] != "shared"]
-    if not varying:
+    if not varying or any(np.size(n._args[k]) > _MAX_SIZE for k in varying):  # (large inputs: stacking copies)
         return None
     out = n._data.shape
     if n._op == "matmul":
