@@ -12,21 +12,21 @@ A *pair* is two graph nodes (n₀ created before n₁) with the same primitive, 
 arguments position by position are either
 
 - shared: the same array (and parent) or the same Python value,
-- stacked: n₀'s from member 0 and n₁'s from member 1 of one earlier pair, or
-- seeds: two arrays outside the graph (inputs, constants) of one shape and dtype, stacked by the replay,
-- joined: two tensors that require grad, of one shape and dtype, n₁'s not computed from n₀, joined by a
-  ``concatenate`` node (whose rule hands each its rows of the gradient),
+- stacked: n₀'s from member 0 and n₁'s from member 1 of one earlier pair,
+- seeds: two arrays outside the graph (inputs, constants) of one shape and dtype, stacked by the replay, or
+- joined: two tensors that require grad, of one shape and dtype, joined by a ``concatenate`` node (whose
+  rule hands each its rows of the gradient),
 
-with at least one argument that differs. The pair becomes a node N on the rows of both (its data are
-``concatenate((n₀, n₁))``) and two ``getitem`` nodes N[:L], N[L:] that stand for n₀ and n₁ (their data
-are the same arrays, so the replay names them as before). Only operations for which computing on the
-stacked rows is the same arithmetic are paired: elementwise primitives whose differing operands have the
-result's shape and whose shared operands broadcast over the rows (fewer axes, or a leading axis of 1),
-and ``matmul`` with a differing first operand of 2 or more axes against a shared matrix or vector.
-Pairs are kept only in groups of at least ``_MIN_PAIRS`` connected pairs (fewer would not pay for the
-stacking) and for members and differing operands of at most ``_MAX_SIZE`` numbers (a large batch pays
-for its arithmetic, not for calls; stacking would only copy). The result: the same values; gradients summed
-in another order.
+with at least one argument that differs, and n₁ not computed from n₀. The pair becomes a node N on the
+rows of both (its data are ``concatenate((n₀, n₁))``) and two ``getitem`` nodes N[:L], N[L:] that stand
+for n₀ and n₁ (their data are the same arrays, so the replay names them as before). Only operations for
+which computing on the stacked rows is the same arithmetic are paired: elementwise primitives whose
+differing operands have the result's shape and whose shared operands broadcast over the rows (fewer axes,
+or a leading axis of 1), and ``matmul`` with a differing first operand of 2 or more axes against a shared
+matrix or vector. Pairs are kept only in groups of at least ``_MIN_PAIRS`` connected pairs (fewer would
+not pay for the stacking) and for members and differing operands of at most ``_MAX_SIZE`` numbers (a large
+batch pays for its arithmetic, not for calls; stacking would only copy). The result: the same values;
+gradients summed in another order.
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ _ELEMENTWISE = frozenset({"add", "subtract", "multiply", "divide", "power", "max
                           "relu"})  # fmt: skip
 _MIN_PAIRS = 3
 _MAX_SIZE = 4096
+_CANDIDATES = 16  # the latest unpaired nodes of one operation, shape and dtype that a new node is matched with
 
 
 def batch_siblings(nodes: list[Tensor], recorder: Recorder) -> tuple[list[Tensor], dict[int, Tensor], dict]:
@@ -61,9 +62,12 @@ def batch_siblings(nodes: list[Tensor], recorder: Recorder) -> tuple[list[Tensor
         if n._op not in _ELEMENTWISE and n._op != "matmul" or not 0 < n._data.ndim or n._data.size > _MAX_SIZE:
             continue
         bucket = waiting.setdefault((n._op, n._data.shape, n._data.dtype.str), [])
-        found = [(m, spec) for m in bucket if (spec := _match(m, n, group_of, same)) is not None]
+        above = _ancestors(n, min((m._id for m in bucket), default=n._id))  # n is not paired with what it uses
+        found = [(m, spec) for m in bucket if id(m) not in above and (spec := _match(m, n, group_of, same))]
         if not found:
             bucket.append(n)
+            if len(bucket) > _CANDIDATES:  # (a long chain of one operation would otherwise cost n² matches)
+                del bucket[0]
             continue
         m, spec = next((f for f in found if any(s[0] == "stacked" for s in f[1])), found[0])  # extend a chain first
         bucket[:] = [t for t in bucket if t is not m]  # (by identity: == on tensors compares values)
@@ -108,7 +112,7 @@ def _match(m: Tensor, n: Tensor, group_of: dict[int, tuple[int, int]], same: dic
             gp, gq = group_of.get(id(p)), group_of.get(id(q))
             if gp is not None and gq is not None and gp[0] == gq[0] and (gp[1], gq[1]) == (0, 1):
                 spec.append(("stacked", gp[0]))
-            elif x.shape == y.shape and x.dtype == y.dtype and not _depends(q, m):
+            elif x.shape == y.shape and x.dtype == y.dtype:
                 spec.append(("joined",))  # two tensors that require grad: joined by a concatenate node
             else:
                 return None
@@ -135,18 +139,16 @@ def _match(m: Tensor, n: Tensor, group_of: dict[int, tuple[int, int]], same: dic
     return spec
 
 
-def _depends(t: Tensor, on: Tensor) -> bool:
-    """Whether ``t`` is computed from ``on`` (walking only nodes made after ``on``: older ones cannot be)."""
-    stack, seen = [t], set()
+def _ancestors(t: Tensor, lowest: int) -> set[int]:
+    """Ids of the nodes ``t`` is computed from, among those made at or after creation id ``lowest``."""
+    stack, seen = [p for p in t._parents if p is not None], set()
     while stack:
         x = stack.pop()
-        if x is on:
-            return True
-        if id(x) in seen or x._id < on._id:
+        if id(x) in seen or x._id < lowest:
             continue
         seen.add(id(x))
         stack.extend(p for p in (x._parents or ()) if p is not None)
-    return False
+    return seen
 
 
 def _connected_enough(pairs: list[tuple[Tensor, Tensor, list]]) -> set[int]:
