@@ -11,6 +11,7 @@
 
 from numpy import float32, float64
 
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .forward_mode import jvp
 from .function import Function, FunctionCtx
@@ -86,6 +87,10 @@ __all__ = [
     "enable_grad",
     "set_grad_enabled",
     "is_grad_enabled",
+    "detect_anomaly",
+    "is_anomaly_enabled",
+    "AnomalyError",
+    "InplaceError",
     "add",
     "subtract",
     "multiply",

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from .anomaly import _on as _anomaly
+from .anomaly import check_forward
 from .grad_mode import _off, get_ident
 from .guard import SELF_ONLY, node_saves, saved_positions
 from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
@@ -65,6 +67,8 @@ def _unary(op: str, fn: Any, x: Any) -> Tensor:
         t._parents = ()
         t._saved = None
         t._held = 0
+    if _anomaly and get_ident() in _anomaly:
+        check_forward(op, t, (d,))
     return t
 
 
@@ -122,6 +126,8 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
         t._parents = ()
         t._saved = None
         t._held = 0
+    if _anomaly and get_ident() in _anomaly:
+        check_forward(op, t, (x, y))
     return t
 
 

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from .anomaly import _on as _anomaly
+from .anomaly import check_forward
 from .grad_mode import _off, get_ident
 from .guard import SELF, guarded, inplace_error, let_go, node_saves, saver
 
@@ -377,6 +379,8 @@ def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
         t._op = None
         t._args = None
         t._parents = ()
+    if _anomaly and get_ident() in _anomaly:
+        check_forward(op, t, args)
     return t
 
 
