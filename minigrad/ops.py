@@ -313,8 +313,13 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """
     x = as_tensor(x)
     axis = _axis("log_softmax", x, axis)
-    d = x.data
-    if d.size:
-        m = d.max(axis=axis, keepdims=True)
-        x = subtract(x, np.where(np.isfinite(m), m, 0).astype(d.dtype, copy=False))  # all -inf: shift by 0
-    return subtract(x, logsumexp(x, axis, keepdims=True))
+    if not x.data.size:
+        return subtract(x, logsumexp(x, axis, keepdims=True))
+    m = x.data.max(axis=axis, keepdims=True)
+    if not np.isfinite(m).all():
+        m[~np.isfinite(m)] = 0  # a slice of all -inf (or with +inf): shift it by 0
+    s = subtract(x, m)
+    # logsumexp of s, whose maximum is already 0: without _logsumexp's second shift
+    value = np.log(np.exp(s.data).sum(axis=axis, keepdims=True))
+    lse = record("logsumexp", value, (s.data, axis, True), (s if s._rg else None,))
+    return subtract(s, lse)
