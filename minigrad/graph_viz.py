@@ -116,7 +116,7 @@ def to_dot(t: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None = No
         constants the operations used.
     names : mapping of str to Tensor, optional
         Labels for tensors, e.g. ``dict(model.named_parameters())``; a named leaf that requires grad
-        is drawn as a parameter.
+        is drawn as a parameter. Results of operations and constant tensors can be named too.
 
     Returns
     -------
@@ -125,10 +125,12 @@ def to_dot(t: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None = No
     """
     roots = _roots(t)
     label_of = {id(v): k for k, v in (names or {}).items()}
+    # a named tensor without grad is not in the graph, its array is: name the array
+    label_of.update({id(v.data): k for k, v in (names or {}).items() if isinstance(v, Tensor) and not v._rg})
     from .nn.module import Parameter  # late: nn builds on this package
 
-    nodes: dict[int, Tensor] = {}  # id(tensor) -> tensor; drawn in creation order
-    edges: list[tuple[int, int, str]] = []  # (child id, position, text): sorted into reading order
+    nodes: dict[int, Tensor] = {}  # id(tensor) -> tensor
+    edges: list[tuple[Tensor | str, Tensor, int]] = []  # (parent tensor or constant key, child, position)
     constants: list[str] = []
     constant_ids: dict[int, str] = {}
     keep: list = []  # the constants' objects, alive while their id() names them
@@ -142,12 +144,10 @@ def to_dot(t: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None = No
         parents, args, op = node._parents, node._args, node._op
         if op is None or parents is None:  # a leaf, or freed by backward: nothing more to read
             continue
-        numbered = op not in _COMMUTATIVE and sum(1 for i, a in enumerate(args) if _is_input_slot(op, i, a)) > 1
         for i, arg in enumerate(args):
             parent = parents[i] if i < len(parents) else None
-            label = f' [label="{i}"]' if numbered else ""
             if parent is not None:
-                edges.append((node._id, i, f"  n{parent._id} -> n{node._id}{label};"))
+                edges.append((parent, node, i))
                 if id(parent) not in nodes:
                     nodes[id(parent)] = parent
                     stack.append(parent)
@@ -156,10 +156,14 @@ def to_dot(t: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None = No
                 if key is None:
                     key = constant_ids[id(arg)] = f"c{len(constant_ids)}"
                     keep.append(arg)
-                    text = _quote("constant\n" + _describe(arg))
+                    text = _quote(label_of.get(id(arg), "constant") + "\n" + _describe(arg))
                     constants.append(f"  {key} [label={text}, {_STYLE['constant']}];")
-                edges.append((node._id, i, f"  {key} -> n{node._id}{label};"))
+                edges.append((key, node, i))
 
+    # nodes are numbered in creation order (a parent before its children), from 0: the same graph
+    # gives the same text in any process
+    order = sorted(nodes.values(), key=lambda n: n._id)
+    number = {id(t): k for k, t in enumerate(order)}
     lines = [
         "digraph minigrad {",
         "  rankdir=BT;",
@@ -167,12 +171,18 @@ def to_dot(t: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None = No
         '  edge [fontname="Helvetica", fontsize=9];',
     ]
     root_ids = {id(r) for r in roots}
-    for tensor in sorted(nodes.values(), key=lambda n: n._id):
+    for tensor in order:
         kind, text = _node_label(tensor, label_of.get(id(tensor)), isinstance(tensor, Parameter))
         extra = ", peripheries=2" if id(tensor) in root_ids else ""
-        lines.append(f"  n{tensor._id} [label={_quote(text)}, {_STYLE[kind]}{extra}];")
+        lines.append(f"  n{number[id(tensor)]} [label={_quote(text)}, {_STYLE[kind]}{extra}];")
     lines += constants
-    lines += [text for _, _, text in sorted(edges)]
+    inputs: dict[int, int] = {}  # how many inputs each node has: number the edges of those with several
+    for _, child, _ in edges:
+        inputs[id(child)] = inputs.get(id(child), 0) + 1
+    for source, child, i in sorted(edges, key=lambda e: (number[id(e[1])], e[2])):
+        name = source if isinstance(source, str) else f"n{number[id(source)]}"
+        label = f' [label="{i}"]' if inputs[id(child)] > 1 and child._op not in _COMMUTATIVE else ""
+        lines.append(f"  {name} -> n{number[id(child)]}{label};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

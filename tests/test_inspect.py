@@ -103,7 +103,7 @@ def test_to_dot_of_the_window_scorer_has_its_ops_edges_shapes_and_names():
     nodes, edges = parse(mg.to_dot(s, names=params))
     (W,), (b,), (u,) = by_label(nodes, "W"), by_label(nodes, "b"), by_label(nodes, "u")
     assert nodes[W][0][1] == "(8, 20) float64" and nodes[b][0][1] == "(8,) float64"
-    (Wx, s_node) = sorted(by_label(nodes, "matmul"), key=lambda k: int(k[1:]))
+    (Wx, s_node) = sorted(by_label(nodes, "matmul"), key=lambda k: int(k[1:]))  # creation order
     (z,), (h,) = by_label(nodes, "add"), by_label(nodes, "tanh")
     (xc,) = [k for k, (label, _) in nodes.items() if label == ["constant", "(20,) float64"]]
     # s = uᵀ tanh(W x + b): matmul(W, x) -> add(·, b) -> tanh -> matmul(u, ·)
@@ -126,6 +126,34 @@ def test_leaves_are_told_apart_parameters_inputs_constants():
     constants = [label for label, _ in nodes.values() if label[0] == "constant"]
     assert sorted(constants) == [["constant", "(3,) float64"], ["constant", "0.5"]]
     assert styles["constant"] not in (styles["parameter"], styles["input"], styles["add"])
+
+
+def test_constants_and_results_can_be_named():
+    s, params, x = window_scorer()
+    nodes, _ = parse(mg.to_dot(s, names={**params, "x": x, "s": s}))
+    labels = [label for label, _ in nodes.values()]
+    assert ["x", "(20,) float64"] in labels and ["s: matmul", "() float64"] in labels
+    assert not any(label[0] == "constant" for label in labels)
+
+
+def test_the_readme_picture_script_draws_the_lecture_graph(tmp_path, monkeypatch):
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "docs" / "window_scorer_graph.py"
+    spec = importlib.util.spec_from_file_location("window_scorer_graph", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    J, names = module.build()
+    nodes, edges = parse(mg.to_dot(J, names=names))
+    labels = {label[0] for label, _ in nodes.values()}
+    assert {"W", "b", "u", "x", "x_c", "z: add", "h: tanh", "s: matmul", "s_c: matmul", "J: maximum"} <= labels
+    # W, b and u feed both scores
+    for name in ("W", "b", "u"):
+        (key,) = by_label(nodes, name)
+        assert sum(src == key for src, _, _ in edges) == 2
+    # the committed picture is this script's (node numbers do not depend on the process)
+    assert path.with_suffix(".dot").read_text(encoding="utf-8") == mg.to_dot(J, names=names)
 
 
 def test_named_parameters_of_a_module_label_the_graph():
@@ -153,17 +181,17 @@ def test_edges_and_nodes_match_the_graph_on_many_ops():
     y = mg.concatenate(parts, axis=1).logsumexp()
     ids, expected = graph_of([y])
     nodes, edges = parse(mg.to_dot(y))
+    key = {i: f"n{k}" for k, i in enumerate(sorted(ids))}  # nodes are numbered in creation order
     graph_nodes = {k for k in nodes if k.startswith("n")}
-    assert graph_nodes == {f"n{i}" for i in ids}
-    assert {(s, d) for s, d, _ in edges if s.startswith("n")} == {(f"n{a}", f"n{b}") for a, b in expected}
+    assert graph_nodes == set(key.values())
+    assert {(s, d) for s, d, _ in edges if s.startswith("n")} == {(key[a], key[b]) for a, b in expected}
     walked_ops = {label[0].split()[0] for k, (label, _) in nodes.items() if k.startswith("n") and label[0] != "input"}
     for op in ("matmul", "exp", "logsumexp", "divide", "sqrt", "getitem", "maximum", "minimum", "power",
                "where", "sigmoid", "relu", "einsum", "subtract", "concatenate", "max", "min", "reshape",
                "transpose", "clip", "log", "absolute", "astype", "tanh", "sum"):  # fmt: skip
         assert op in walked_ops, op
-    for k in graph_nodes:  # every node gives its tensor's shape and dtype on its last line
-        t = next(t for t in _tensors(y) if f"n{t._id}" == k)
-        assert nodes[k][0][-1] == f"{t.shape} {t.dtype}"
+    for t in _tensors(y):  # every node gives its tensor's shape and dtype on its last line
+        assert nodes[key[t._id]][0][-1] == f"{t.shape} {t.dtype}"
 
 
 def _tensors(root):
