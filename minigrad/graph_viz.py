@@ -55,7 +55,6 @@ _PARAMS = {
     "getitem": (None, "index"),
     "scatter_add": (None, "index", "shape"),
     "embedding": (None, "index", None, None),
-    "concatenate": (),
 }
 _STYLE = {
     "op": 'shape=box, style="rounded,filled", fillcolor="#dbe9f6"',
@@ -94,7 +93,7 @@ def _is_input_slot(op: str, i: int, arg: Any) -> bool:
     """Whether argument i of ``op`` is a tensor input (else a parameter such as an axis or an index)."""
     rules = VJPS.get(op)
     if op == "function" or isinstance(rules, _EachInput) or rules is None:
-        return isinstance(arg, (np.ndarray, np.generic, float)) and i > 0
+        return isinstance(arg, (np.ndarray, np.generic, float)) and (i > 0 or op != "function")  # 0: the ctx
     return i < len(rules) and rules[i] is not None
 
 
@@ -210,7 +209,12 @@ def _node_label(t: Tensor, name: str | None, is_parameter: bool) -> tuple[str, s
             continue
         if i < len(names) and names[i] is None:
             continue
-        params.append(f"{names[i]}={_short(a)}" if i < len(names) else _short(a))
+        if op == "einsum" and i == 0:  # the spec: (input subscripts, output subscripts)
+            params.append(",".join(a[0]) + "->" + a[1])
+        elif op == "concatenate":
+            params.append(f"axis={a}")
+        else:
+            params.append(f"{names[i]}={_short(a)}" if i < len(names) else _short(a))
     if params:
         head += "\n" + ", ".join(params)
     return "op", f"{head}\n{shape}"

@@ -215,6 +215,11 @@ def test_parameters_of_ops_are_shown():
     assert ["reshape", "shape=(1, 2)", "(1, 2) float64"] in labels
     assert ["transpose", "axes=(1, 0)", "(2, 1) float64"] in labels
     assert ["clip", "min=0, max=1", "(1, 1) float64"] in labels
+    z = mg.concatenate([np.zeros((2, 1)), mg.einsum("ij,jk->ik", x, np.ones((3, 2))), x[:, :1]], axis=1)
+    nodes, edges = parse(mg.to_dot(z))
+    labels = [label for label, _ in nodes.values()]
+    assert sum(label[0] == "constant" for label in labels) == 2 and len(edges) == 6  # the zeros and the ones
+    assert ["einsum", "ij,jk->ik", "(2, 2) float64"] in labels and ["concatenate", "axis=1", "(2, 4) float64"] in labels
 
 
 def test_a_custom_function_is_named():
