@@ -69,6 +69,7 @@ __version__ = "0.1.0"
 # Networks last: they build on the operations above.
 from . import nn, optim  # noqa: E402
 from .compile import compile  # noqa: E402  (mg.compile: the function; the package is minigrad.compile)
+from .graph_viz import render_graph, to_dot  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 __all__ = [
@@ -149,4 +150,6 @@ __all__ = [
     "optim",
     "save",
     "load",
+    "to_dot",
+    "render_graph",
 ]

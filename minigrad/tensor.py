@@ -133,10 +133,19 @@ class Tensor:
         return _constant(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", prefix="tensor(")
-        extra = (
-            "" if self._data.dtype == np.float64 or not _is_float(self._data.dtype) else f", dtype={self._data.dtype}"
-        )
+        """``tensor(value, [shape=...,] [dtype=...,] grad_fn=<op> | requires_grad=True)``, NumPy-style.
+
+        The value is printed by ``np.array2string`` under NumPy's print options, so a big array is
+        summarised with ``...`` (and its shape is then given); the dtype is named unless the value shows it
+        (float64, the default int, bool), as ``repr`` of an ndarray does.
+        """
+        data = self._data
+        body = np.array2string(data, separator=", ", prefix="tensor(")
+        extra = ""
+        if data.size > np.get_printoptions()["threshold"] or (data.size == 0 and data.ndim > 1):
+            extra += f", shape={data.shape}"  # summarised or empty: the value does not show the shape
+        if data.dtype.type not in (np.float64, np.int_, np.bool_):
+            extra += f", dtype={data.dtype}"
         if self._op is not None:
             extra += f", grad_fn=<{self._op}>"
         elif self._rg:
