@@ -372,17 +372,18 @@ def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
     t._id = next(_ids)
     t._saved = None
     t._held = 0
-    for p in parents:  # (a loop, not any(): a generator costs more than the check)
+    mask = 0  # bit i: parent i requires grad (a loop, not any(): a generator costs more)
+    bit = 1
+    for p in parents:
         if p is not None:
-            break
-    else:
-        p = None
-    if p is not None and (not _off or get_ident() not in _off):
+            mask |= bit
+        bit <<= 1
+    if mask and (not _off or get_ident() not in _off):
         t._rg = True
         t._op = op
         t._args = args
         t._parents = parents
-        t._saved = _save(t, op, data, args, parents)
+        t._saved = node_saves(t, op, data, args, parents, mask)
     else:
         t._rg = False
         t._op = None
@@ -391,15 +392,6 @@ def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
     if _anomaly and get_ident() in _anomaly:
         check_forward(op, t, args)
     return t
-
-
-def _save(t: Tensor, op: str, ans: np.ndarray, args: tuple, parents: tuple) -> tuple | None:
-    """Hold what the rules of ``t``'s parents will read (see ``minigrad.guard``); what ``t`` must let go of."""
-    mask = 0
-    for i, p in enumerate(parents):
-        if p is not None:
-            mask |= 1 << i
-    return node_saves(t, op, ans, args, parents, mask)
 
 
 # The operator methods above call these; they are imported last because they import Tensor.
