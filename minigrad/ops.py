@@ -16,7 +16,7 @@ from .anomaly import _on as _anomaly
 from .anomaly import check_forward
 from .grad_mode import _off, get_ident
 from .guard import SELF_ONLY, node_saves, saved_positions
-from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
+from .tensor import Tensor, _constant, _ids, _new, as_tensor, forget, forget_at, record
 
 _NUMBER = (int, float, bool, np.generic, np.ndarray)
 
@@ -61,6 +61,8 @@ def _unary(op: str, fn: Any, x: Any) -> Tensor:
             t._saved = x  # (a lone tensor rather than a tuple: minigrad.guard.let_go)
         else:
             t._saved = None if not saves else node_saves(t, op, out, (d,), (x,), 1)
+        if out.size >= forget_at[0]:
+            forget(t._parents)
     else:
         t._rg = False
         t._op = t._args = None
@@ -120,6 +122,8 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
                 t._saved = node_saves(t, op, out, (x, y), (pa, pb), mask)
             else:  # multiply by a number
                 t._saved = None
+        if out.size >= forget_at[0]:
+            forget(t._parents)
     else:
         t._rg = False
         t._op = t._args = None
