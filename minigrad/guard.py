@@ -95,7 +95,7 @@ def saved_positions(op: str, n_args: int, mask: int) -> tuple[bool, tuple[int, .
 # The counts are changed by single ``+=``/``-=`` on slots, which the GIL does not interrupt.
 SELF = object()  # in a node's ``_saved``: the node's own value, held on itself (not stored: no cycle)
 SELF_ONLY = (SELF,)  # the ``_saved`` of a node whose rules read nothing but its own value (tanh, exp...)
-_flipped: set[int] = set()  # ids of leaf arrays made read-only by the guard (to undo, and only those)
+_flipped: dict[int, np.ndarray] = {}  # leaf arrays made read-only by the guard (to undo, and only those), by id
 
 
 def hold(t: Any, op: str, saved: list) -> None:
@@ -108,7 +108,7 @@ def hold(t: Any, op: str, saved: list) -> None:
         if t._op is None:
             if t._held == 1 and d.flags.writeable:
                 d.flags.writeable = False
-                _flipped.add(id(d))
+                _flipped[id(d)] = d
             return
         t = _viewed(t, d.base)
         if t is None:
@@ -144,12 +144,16 @@ def let_go(saved: tuple, op: str, node: Any = None) -> None:
 
 
 def _unflip(d: np.ndarray) -> None:
-    if id(d) in _flipped:
-        _flipped.discard(id(d))
+    if _flipped.pop(id(d), None) is d:
         d.flags.writeable = True
         if _waiting:
             with _mutex:
                 _free_views(id(d))
+
+
+def forsake(d: np.ndarray) -> None:
+    """A held leaf's array is being replaced (``t.data = new``): the graph keeps the old one, read-only for good."""
+    _flipped.pop(id(d), None)
 
 
 def saver(t: Any) -> str | None:

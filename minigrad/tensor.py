@@ -20,7 +20,7 @@ import numpy as np
 from .anomaly import _on as _anomaly
 from .anomaly import check_forward
 from .grad_mode import _off, get_ident
-from .guard import SELF, guarded, inplace_error, let_go, node_saves, saver
+from .guard import SELF, forsake, guarded, inplace_error, let_go, node_saves, saver
 
 _ids = itertools.count()  # creation order; a child always has a larger id than its parents
 _FLOATS = (np.float16, np.float32, np.float64)
@@ -86,6 +86,8 @@ class Tensor:
     def data(self, value: Any) -> None:
         if type(self._saved) is tuple and SELF in self._saved:  # the node's rules read its own value
             raise inplace_error("t.data = value", self, self._op)
+        if self._held and self._op is None:
+            forsake(self._data)
         self._data = value if type(value) is np.ndarray else np.asarray(value)
 
     @property
