@@ -1,17 +1,18 @@
-"""The in-place guard: an array that the graph saved for backward cannot be written until backward is done.
+"""The in-place guard: what the graph saved for backward cannot be written until backward is done.
 
 A rule reads some of ``ans`` and the arguments (tanh's rule reads ``ans``, multiply's reads the other
-factor, add's reads neither). When a node is recorded, the arrays its rules will read are made read-only;
-they become writeable again when the node is freed: by the backward pass that goes through it, or by the
-node's death if no backward ever comes. A write in between, ``t.data[...] = 0``, ``t.data += 1`` or an
-optimizer step, would make that backward silently wrong; it raises ``InplaceError`` instead, naming the
-tensor and the operation that saved it, at the line that writes.
+factor, add's reads neither). When a node is recorded it holds what its rules will read, and lets go
+when it is freed: by the backward pass that goes through it, or by its death if no backward comes.
+A write in between (``t.data[...] = 0``, ``t.data += 1``, an optimizer step) would make that backward
+silently wrong; it raises ``InplaceError`` instead, naming the tensor and the op that saved it, at the
+line that writes. This is what PyTorch's version counters check, moved from the later backward pass
+(which finds out) to the write (which is where the bug is).
 
-Counts make this right when one array is saved by several nodes or graphs (a weight used twice): it is
-writeable again only when the last of them lets go. A view is guarded with the array that owns its memory,
-since a write to either changes both. An array that was already read-only is the user's own business and
-is left alone. The guard is what PyTorch's version counters do, moved from the backward pass (which finds
-out later) to the write itself (which is where the bug is).
+- A tensor counts in ``_held`` the live nodes that will read it; ``t.data`` hands out a read-only
+  ``GuardedArray`` while the count is not zero. A view (transpose, reshape, slice) holds the tensor whose
+  memory it shares too.
+- A leaf's array is also made read-only itself while held, since its owner may keep a plain reference.
+- Arrays that are not a parent tensor's (constants handed to an operation) are locked by id, with counts.
 
 What rules read is found once per rule from its bytecode: a parameter that the rule body loads counts as
 read, unless it is only asked for ``.shape``, ``.ndim``, ``.dtype`` or ``.size``.
