@@ -14,9 +14,10 @@ import numpy as np
 
 from .anomaly import _on as _anomaly
 from .anomaly import check_forward
+from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
 from .guard import SELF_ONLY, node_saves, saved_positions
-from .tensor import Tensor, _constant, _ids, _new, as_tensor, forget, forget_at, record
+from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
 
 _NUMBER = (int, float, bool, np.generic, np.ndarray)
 

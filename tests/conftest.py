@@ -11,6 +11,6 @@ register_profiles()
 # MINIGRAD_FORGET_ALL=1 drops every value the graph does not need, however small (normally only values of
 # 16,384 elements and more are dropped): the whole suite then runs through that path too.
 if os.environ.get("MINIGRAD_FORGET_ALL") == "1":
-    from minigrad.tensor import forget_at
+    from minigrad.forget import forget_at
 
     forget_at[0] = 0

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import minigrad as mg
-from minigrad.tensor import Forgotten, forget_at
+from minigrad.forget import Forgotten, forget_at
 from minigrad.testing import gradcheck
 
 RNG = np.random.default_rng(3)

@@ -10,7 +10,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn, optim
-from minigrad.guard import GuardedArray
+from minigrad.guarded_array import GuardedArray
 
 RNG = np.random.default_rng(0)
 

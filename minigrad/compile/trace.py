@@ -24,8 +24,9 @@ from typing import Any
 import numpy as np
 
 from ..engine import backward as engine_backward
+from ..forget import forget_at
 from ..nn import functional as F
-from ..tensor import Tensor, as_tensor, forget_at
+from ..tensor import Tensor, as_tensor
 
 
 class CompileError(RuntimeError):
