@@ -9,10 +9,13 @@ handed to its parents through the rules in ``minigrad.rules.VJPS`` and dropped.
 from __future__ import annotations
 
 from heapq import heappop, heappush
+from threading import get_ident
 from typing import Any
 
 import numpy as np
 
+from .anomaly import AnomalyError, backward_anomaly, check_backward
+from .anomaly import _on as _anomaly
 from .grad_mode import set_grad_enabled
 from .guard import SELF_ONLY, InplaceError, let_go
 from .rules import VJPS
@@ -110,6 +113,7 @@ def backward_pass(root: Tensor, g: Any, retain_graph: bool, create_graph: bool, 
 def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
     """The walk on arrays, at NumPy speed: every line here runs once per node of the graph."""
     wanted = None if inputs is None else set(inputs)
+    check = bool(_anomaly) and get_ident() in _anomaly  # detect_anomaly: every rule's result is checked
     grads = {root: g}
     owned: set = set()  # nodes whose gradient array this walk made by an addition: safe to add into
     handed: set = set()  # ids of the arrays returned, so that no two results share memory
@@ -162,6 +166,8 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                         pg = unbroadcast(pg, pdata.shape)
                     if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype:
                         pg = pg.astype(pdata.dtype)
+                if check:
+                    check_backward(node, i - 1, g, pg)
                 if n == 1 and not heap:
                     # The only parent, and no other node is waiting (so none holds a gradient): every
                     # consumer of the parent that the walk can reach has a larger id, so it would be
@@ -201,6 +207,7 @@ def _walk_recorded(root: Tensor, g: Tensor, inputs: Any) -> dict:
     the size of the graph around it.
     """
     wanted = None if inputs is None else set(inputs)
+    check = bool(_anomaly) and get_ident() in _anomaly
     grads = {root: g}
     found: dict = {}
     heap = [(-root._id, root)]
@@ -222,13 +229,18 @@ def _walk_recorded(root: Tensor, g: Tensor, inputs: Any) -> dict:
         for i, parent in enumerate(node._parents):
             if parent is None:
                 continue
-            pg = VJPS[node._op][i](g, node, *args)
+            try:
+                pg = VJPS[node._op][i](g, node, *args)
+            except AnomalyError as e:  # an op of the rule, recorded in anomaly mode, made the NaN/Inf
+                raise backward_anomaly(node, i, e) from None
             if not isinstance(pg, Tensor):
                 pg = Tensor(pg)
             if pg._data.shape != parent._data.shape:
                 pg = unbroadcast(pg, parent._data.shape)
             if pg._data.dtype != parent._data.dtype:
                 pg = pg.astype(parent._data.dtype)
+            if check:
+                check_backward(node, i, g, pg)
             if parent in grads:
                 grads[parent] = grads[parent] + pg
             else:

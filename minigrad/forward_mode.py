@@ -67,7 +67,7 @@ def _transpose(node: Tensor, i: int, parent: Tensor, nest: bool) -> tuple:
         ans, args = node._data, node._args
     # Any value would do, the rule being linear in g; ones (not zeros) let a custom backward that drops
     # the graph of g show itself by a non-zero plain array (see minigrad.function).
-    g0 = _constant(np.ones_like(node._data))
+    g0 = _constant(np.ones(node._data.shape, node._data.dtype))
     g0._rg = True  # a leaf that requires grad (node.data is a float array, as the node requires grad)
     r = VJPS[node._op][i](g0, ans, *args)
     if not isinstance(r, Tensor):

@@ -1,17 +1,18 @@
-"""The in-place guard: an array that the graph saved for backward cannot be written until backward is done.
+"""The in-place guard: what the graph saved for backward cannot be written until backward is done.
 
 A rule reads some of ``ans`` and the arguments (tanh's rule reads ``ans``, multiply's reads the other
-factor, add's reads neither). When a node is recorded, the arrays its rules will read are made read-only;
-they become writeable again when the node is freed: by the backward pass that goes through it, or by the
-node's death if no backward ever comes. A write in between, ``t.data[...] = 0``, ``t.data += 1`` or an
-optimizer step, would make that backward silently wrong; it raises ``InplaceError`` instead, naming the
-tensor and the operation that saved it, at the line that writes.
+factor, add's reads neither). When a node is recorded it holds what its rules will read, and lets go
+when it is freed: by the backward pass that goes through it, or by its death if no backward comes.
+A write in between (``t.data[...] = 0``, ``t.data += 1``, an optimizer step) would make that backward
+silently wrong; it raises ``InplaceError`` instead, naming the tensor and the op that saved it, at the
+line that writes. This is what PyTorch's version counters check, moved from the later backward pass
+(which finds out) to the write (which is where the bug is).
 
-Counts make this right when one array is saved by several nodes or graphs (a weight used twice): it is
-writeable again only when the last of them lets go. A view is guarded with the array that owns its memory,
-since a write to either changes both. An array that was already read-only is the user's own business and
-is left alone. The guard is what PyTorch's version counters do, moved from the backward pass (which finds
-out later) to the write itself (which is where the bug is).
+- A tensor counts in ``_held`` the live nodes that will read it; ``t.data`` hands out a read-only
+  ``GuardedArray`` while the count is not zero. A view (transpose, reshape, slice) holds the tensor whose
+  memory it shares too.
+- A leaf's array is also made read-only itself while held, since its owner may keep a plain reference.
+- Arrays that are not a parent tensor's (constants handed to an operation) are locked by id, with counts.
 
 What rules read is found once per rule from its bytecode: a parameter that the rule body loads counts as
 read, unless it is only asked for ``.shape``, ``.ndim``, ``.dtype`` or ``.size``.
@@ -95,7 +96,7 @@ def saved_positions(op: str, n_args: int, mask: int) -> tuple[bool, tuple[int, .
 # The counts are changed by single ``+=``/``-=`` on slots, which the GIL does not interrupt.
 SELF = object()  # in a node's ``_saved``: the node's own value, held on itself (not stored: no cycle)
 SELF_ONLY = (SELF,)  # the ``_saved`` of a node whose rules read nothing but its own value (tanh, exp...)
-_flipped: set[int] = set()  # ids of leaf arrays made read-only by the guard (to undo, and only those)
+_flipped: dict[int, np.ndarray] = {}  # leaf arrays made read-only by the guard (to undo, and only those), by id
 
 
 def hold(t: Any, op: str, saved: list) -> None:
@@ -108,7 +109,7 @@ def hold(t: Any, op: str, saved: list) -> None:
         if t._op is None:
             if t._held == 1 and d.flags.writeable:
                 d.flags.writeable = False
-                _flipped.add(id(d))
+                _flipped[id(d)] = d
             return
         t = _viewed(t, d.base)
         if t is None:
@@ -144,12 +145,16 @@ def let_go(saved: tuple, op: str, node: Any = None) -> None:
 
 
 def _unflip(d: np.ndarray) -> None:
-    if id(d) in _flipped:
-        _flipped.discard(id(d))
+    if _flipped.pop(id(d), None) is d:
         d.flags.writeable = True
         if _waiting:
             with _mutex:
                 _free_views(id(d))
+
+
+def forsake(d: np.ndarray) -> None:
+    """A held leaf's array is being replaced (``t.data = new``): the graph keeps the old one, read-only for good."""
+    _flipped.pop(id(d), None)
 
 
 def saver(t: Any) -> str | None:
@@ -261,104 +266,3 @@ def _describe(tensor: Any) -> str:
     kind = "parameter" if type(tensor).__name__ == "Parameter" else "tensor"
     made = "a leaf" if tensor._op is None else f"made by '{tensor._op}'"
     return f"the {kind} of shape {tensor._data.shape} ({tensor._data.dtype}, {made})"
-
-
-# -- the array a guarded tensor hands out -------------------------------------------------------------
-class GuardedArray(np.ndarray):
-    """What ``t.data`` returns while a graph holds ``t``'s array: a read-only view that says why on a write.
-
-    Reading behaves as the array does (NumPy functions return plain arrays); writing raises ``InplaceError``.
-    """
-
-    _why: tuple = ()
-
-    def __array_finalize__(self, obj: Any) -> None:
-        self._why = getattr(obj, "_why", ())
-
-    def _refuse(self, what: str) -> InplaceError | None:
-        """The error for a write, or None if whatever held the array has let go since (then it is writeable)."""
-        tensor = self._why[0]
-        op = saver(tensor)
-        if op is None:
-            try:
-                self.flags.writeable = True
-                return None
-            except ValueError:  # read-only for another reason
-                op = self._why[1]
-        return inplace_error(what, tensor, op)
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        if not self.flags.writeable:
-            error = self._refuse("t.data[...] = value")
-            if error is not None:
-                raise error
-        np.ndarray.__setitem__(self, index, value)
-
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        out = kwargs.get("out")
-        if out is not None:
-            for o in out:
-                if isinstance(o, GuardedArray) and not o.flags.writeable:
-                    error = o._refuse(f"np.{ufunc.__name__}(..., out=t.data)")
-                    if error is not None:
-                        raise error
-            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, GuardedArray) else o for o in out)
-        inputs = tuple(x.view(np.ndarray) if isinstance(x, GuardedArray) else x for x in inputs)
-        return getattr(ufunc, method)(*inputs, **kwargs)
-
-    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        return func(*_plain(args), **_plain(kwargs))
-
-    def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
-        return array.view(np.ndarray) if isinstance(array, np.ndarray) else array
-
-    def copy(self, order: str = "C") -> np.ndarray:  # type: ignore[override]
-        return np.ndarray.copy(self.view(np.ndarray), order)
-
-    def astype(self, *args: Any, **kwargs: Any) -> np.ndarray:  # type: ignore[override]
-        return self.view(np.ndarray).astype(*args, **kwargs)
-
-    def __repr__(self) -> str:
-        return repr(self.view(np.ndarray))
-
-    def __reduce__(self) -> Any:
-        return self.view(np.ndarray).copy().__reduce__()
-
-
-def _inplace(name: str) -> Any:
-    plain = getattr(np.ndarray, name)
-
-    def method(self: GuardedArray, other: Any) -> Any:
-        if not self.flags.writeable:
-            error = self._refuse(f"t.data {_SYMBOLS[name]} value")
-            if error is not None:
-                raise error
-        return plain(self, other)
-
-    method.__name__ = name
-    return method
-
-
-_SYMBOLS = {
-    "__iadd__": "+=", "__isub__": "-=", "__imul__": "*=", "__itruediv__": "/=", "__ifloordiv__": "//=",
-    "__ipow__": "**=", "__imod__": "%=", "__imatmul__": "@=", "__iand__": "&=", "__ior__": "|=", "__ixor__": "^=",
-}  # fmt: skip
-for _name in _SYMBOLS:
-    setattr(GuardedArray, _name, _inplace(_name))
-
-
-def _plain(x: Any) -> Any:
-    if isinstance(x, GuardedArray):
-        return x.view(np.ndarray)
-    if isinstance(x, (list, tuple)):
-        return type(x)(_plain(v) for v in x)
-    if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
-    return x
-
-
-def guarded(a: np.ndarray, tensor: Any, op: str) -> GuardedArray:
-    view = a.view(GuardedArray)
-    view.flags.writeable = False
-    view._why = (tensor, op)
-    return view

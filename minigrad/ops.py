@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from .anomaly import _on as _anomaly
+from .anomaly import check_forward
+from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
 from .guard import SELF_ONLY, node_saves, saved_positions
 from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
@@ -59,12 +62,16 @@ def _unary(op: str, fn: Any, x: Any) -> Tensor:
             t._saved = x  # (a lone tensor rather than a tuple: minigrad.guard.let_go)
         else:
             t._saved = None if not saves else node_saves(t, op, out, (d,), (x,), 1)
+        if out.size >= forget_at[0]:
+            forget(t._parents)
     else:
         t._rg = False
         t._op = t._args = None
         t._parents = ()
         t._saved = None
         t._held = 0
+    if _anomaly and get_ident() in _anomaly:
+        check_forward(op, t, (d,))
     return t
 
 
@@ -116,12 +123,16 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
                 t._saved = node_saves(t, op, out, (x, y), (pa, pb), mask)
             else:  # multiply by a number
                 t._saved = None
+        if out.size >= forget_at[0]:
+            forget(t._parents)
     else:
         t._rg = False
         t._op = t._args = None
         t._parents = ()
         t._saved = None
         t._held = 0
+    if _anomaly and get_ident() in _anomaly:
+        check_forward(op, t, (x, y))
     return t
 
 
@@ -264,16 +275,17 @@ def tanh(x: Any) -> Tensor:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # e^-x overflows below x = -709 (float64) or -88 (float32): hold x above that, where σ is
-    # already below 1e-304 (1e-35), so the value is off by less than that and nothing warns.
-    return 1 / (1 + np.exp(-np.maximum(x, -700.0 if x.dtype == np.float64 else -80.0)))
+    # e^-x overflows to inf below x = -709 (float64) or -88 (float32); then 1 / (1 + inf) = 0, which is
+    # σ(x) rounded, so the overflow is expected and not worth NumPy's warning.
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
 
 
 def sigmoid(x: Any) -> Tensor:
-    """σ(x) = 1 / (1 + e^-x), for x ≥ -700 (float64) or -80 (float32) exact to rounding; below, σ(-700).
+    """σ(x) = 1 / (1 + e^-x), exact to rounding for every x (σ(-1e4) = 0, σ(1e4) = 1, no warning).
 
-    A primitive rather than a composite: 1 / (1 + exp(-x)) built from primitives overflows to nan
-    gradients at x = -1e4, and one node costs less than four.
+    A primitive rather than a composite: 1 / (1 + exp(-x)) built from primitives gives nan gradients
+    at x = -1e4 (inf · 0 in the rule of the division), and one node costs less than four.
     """
     return _unary("sigmoid", _sigmoid, x)
 
@@ -364,5 +376,21 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along ``axis``."""
-    return subtract(x, logsumexp(x, axis, keepdims=True))
+    """x − logsumexp(x) along ``axis``, computed as (x − m) − logsumexp(x − m) with m = max x a constant.
+
+    log softmax is unchanged by a constant shift, so holding m constant changes no derivative. Shifting
+    first keeps the result accurate to rounding of the result itself: x − logsumexp(x) loses the digits
+    of x's magnitude (at logits of 1e4 in float32, a relative error of 3e-4 in log softmax and its gradient).
+    """
+    x = as_tensor(x)
+    axis = _axis("log_softmax", x, axis)
+    if not x._data.size:
+        return subtract(x, logsumexp(x, axis, keepdims=True))
+    m = x._data.max(axis=axis, keepdims=True)
+    if not np.isfinite(m).all():
+        m[~np.isfinite(m)] = 0  # a slice of all -inf (or with +inf): shift it by 0
+    s = subtract(x, m)
+    # logsumexp of s, whose maximum is already 0: without _logsumexp's second shift
+    value = np.log(np.exp(s._data).sum(axis=axis, keepdims=True))
+    lse = record("logsumexp", value, (s._data, axis, True), (s if s._rg else None,))
+    return subtract(s, lse)

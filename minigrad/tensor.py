@@ -16,8 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from .anomaly import _on as _anomaly
+from .anomaly import check_forward
+from .forget import Forgotten, forget, forget_at
 from .grad_mode import _off, get_ident
-from .guard import SELF, guarded, inplace_error, let_go, node_saves, saver
+from .guard import SELF, forsake, inplace_error, let_go, node_saves, saver
+from .guarded_array import guarded
 
 _ids = itertools.count()  # creation order; a child always has a larger id than its parents
 _FLOATS = (np.float16, np.float32, np.float64)
@@ -68,6 +72,11 @@ class Tensor:
     def data(self) -> np.ndarray:
         """The array. While a graph holds it for backward it is read-only, and a write names the culprit."""
         d = self._data
+        if type(d) is Forgotten:
+            raise RuntimeError(
+                f"data: the value of this '{self._op}' result ({d}) was dropped during the forward pass: no rule "
+                "reads it and nothing but the graph referred to it (reached through a weak reference?)"
+            )
         if self._held or d.base is not None or not d.flags.writeable:
             op = saver(self)
             if op is not None:
@@ -78,6 +87,8 @@ class Tensor:
     def data(self, value: Any) -> None:
         if type(self._saved) is tuple and SELF in self._saved:  # the node's rules read its own value
             raise inplace_error("t.data = value", self, self._op)
+        if self._held and self._op is None:
+            forsake(self._data)
         self._data = value if type(value) is np.ndarray else np.asarray(value)
 
     @property
@@ -131,10 +142,21 @@ class Tensor:
         return _constant(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self._data, separator=", ", prefix="tensor(")
-        extra = (
-            "" if self._data.dtype == np.float64 or not _is_float(self._data.dtype) else f", dtype={self._data.dtype}"
-        )
+        """``tensor(value, [shape=...,] [dtype=...,] grad_fn=<op> | requires_grad=True)``, NumPy-style.
+
+        The value is printed by ``np.array2string`` under NumPy's print options, so a big array is
+        summarised with ``...`` (and its shape is then given); the dtype is named unless the value shows it
+        (float64, the default int, bool), as ``repr`` of an ndarray does.
+        """
+        data = self._data
+        if type(data) is Forgotten:
+            return f"tensor(<dropped: {data}>, grad_fn=<{self._op}>)"
+        body = np.array2string(data, separator=", ", prefix="tensor(")
+        extra = ""
+        if data.size > np.get_printoptions()["threshold"] or (data.size == 0 and data.ndim > 1):
+            extra += f", shape={data.shape}"  # summarised or empty: the value does not show the shape
+        if data.dtype.type not in (np.float64, np.int_, np.bool_):
+            extra += f", dtype={data.dtype}"
         if self._op is not None:
             extra += f", grad_fn=<{self._op}>"
         elif self._rg:
@@ -361,32 +383,28 @@ def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
     t._id = next(_ids)
     t._saved = None
     t._held = 0
-    for p in parents:  # (a loop, not any(): a generator costs more than the check)
+    mask = 0  # bit i: parent i requires grad (a loop, not any(): a generator costs more)
+    bit = 1
+    for p in parents:
         if p is not None:
-            break
-    else:
-        p = None
-    if p is not None and (not _off or get_ident() not in _off):
+            mask |= bit
+        bit <<= 1
+    if mask and (not _off or get_ident() not in _off):
         t._rg = True
         t._op = op
         t._args = args
         t._parents = parents
-        t._saved = _save(t, op, data, args, parents)
+        t._saved = node_saves(t, op, data, args, parents, mask)
+        if data.size >= forget_at[0]:
+            forget(parents)
     else:
         t._rg = False
         t._op = None
         t._args = None
         t._parents = ()
+    if _anomaly and get_ident() in _anomaly:
+        check_forward(op, t, args)
     return t
-
-
-def _save(t: Tensor, op: str, ans: np.ndarray, args: tuple, parents: tuple) -> tuple | None:
-    """Hold what the rules of ``t``'s parents will read (see ``minigrad.guard``); what ``t`` must let go of."""
-    mask = 0
-    for i, p in enumerate(parents):
-        if p is not None:
-            mask |= 1 << i
-    return node_saves(t, op, ans, args, parents, mask)
 
 
 # The operator methods above call these; they are imported last because they import Tensor.

@@ -10,7 +10,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn, optim
-from minigrad.guard import GuardedArray
+from minigrad.guarded_array import GuardedArray
 
 RNG = np.random.default_rng(0)
 
@@ -116,9 +116,11 @@ def test_setting_data_of_a_node_whose_rule_reads_its_value_is_refused_but_leaves
         h.data = np.zeros(3)
     old = x.data.copy()
     loss = (x * x).sum()
+    replaced = x._data
     x.data = np.zeros(3)  # rebinding a leaf: the graph keeps the old array, so the gradient stays right
     loss.backward()
     np.testing.assert_allclose(x.grad, 2 * old)
+    assert x.data.flags.writeable and not replaced.flags.writeable  # the old array, still the graph's, stays read-only
 
 
 # -- no false alarms --------------------------------------------------------------------------------

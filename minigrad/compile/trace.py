@@ -15,6 +15,7 @@ methods for the duration of the call only (the eager hot path is untouched):
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import types
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import backward as engine_backward
+from ..forget import forget_at
 from ..nn import functional as F
 from ..tensor import Tensor, as_tensor
 
@@ -194,6 +196,8 @@ def tracing(recorder: Recorder) -> Iterator[None]:
         )
     saved = {name: Tensor.__dict__[name] for name in _PATCHES}
     _active = recorder
+    threshold = forget_at[0]
+    forget_at[0] = math.inf  # the plan names every value of the step
     try:
         for name, method in _PATCHES.items():
             setattr(Tensor, name, method)
@@ -206,3 +210,4 @@ def tracing(recorder: Recorder) -> Iterator[None]:
         for (fn, _), code in zip(_SWAPS, _CODES):
             fn.__code__ = code
         _active = Recorder()
+        forget_at[0] = threshold
