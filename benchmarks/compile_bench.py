@@ -111,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     big = max(20, args.rounds // 10)
     print(f"window scorer d={D} (x in R^{WINDOW * D}), H={HIDDEN}, max-margin loss, float64; medians of")
-    print(f"{args.rounds} rounds ({big} from batch 1000); ratios: the median of each round's ratio to hand-written NumPy")
+    print(f"{args.rounds} rounds ({big} from batch 1000); ratios: the median of each round's ratio to NumPy by hand")
     print(f"{'batch':>6} {'numpy':>10} {'compiled':>10} {'eager':>10} {'compiled/np':>12} {'eager/np':>9} {'trace':>8}")
     for batch in args.batches:
         block = max(1, 500 // batch)  # (short blocks: the variants of a round see the same load)
