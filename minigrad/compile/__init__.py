@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..grad_mode import is_grad_enabled
-from ..guard import let_go
+from ..guard import release_node
 from ..tensor import Tensor, _constant, _is_float
 from .codegen import Builder
 from .siblings import batch_siblings
@@ -127,9 +127,7 @@ class Compiled:
         plan = _Plan(namespace["replay"], source, wanted_leaves, [i for i, a in enumerate(args) if _wants(a)], rngs)
         plan.keep = (builder.keep, recorder.keep)  # type: ignore[attr-defined]
         for node in traced:  # the traced graph is only read: its arrays are writeable again (see minigrad.guard)
-            if node._saved is not None:
-                let_go(node._saved, node._op, node)
-                node._saved = None
+            release_node(node)
         self.cache[key] = plan
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
