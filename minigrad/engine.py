@@ -17,7 +17,7 @@ import numpy as np
 from .anomaly import AnomalyError, backward_anomaly, check_backward
 from .anomaly import _on as _anomaly
 from .grad_mode import set_grad_enabled
-from .guard import SELF_ONLY, InplaceError, release_node
+from .guard import SELF_ONLY, InplaceError
 from .rules import VJPS
 from .tensor import Tensor
 
@@ -185,12 +185,20 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
             if not retain_graph:
                 node._args = node._parents = None
                 saved = node._saved
-                if saved is not None:  # what its rules read is writeable again (minigrad.guard)
+                if saved is not None:  # what its rules read may be written again (guard.release_node, inlined)
+                    node._saved = None
                     if saved is SELF_ONLY:
                         node._held -= 1
-                        node._saved = None
                     else:
-                        release_node(node)
+                        if saved.self_too:
+                            node._held -= 1
+                        items = saved.items
+                        saved.items = None
+                        if type(items) is tuple:
+                            for held in items:
+                                held._held -= 1
+                        elif items is not None:
+                            items._held -= 1
             node = follow
             g = pg
     return found

@@ -21,14 +21,8 @@ read, unless it is only asked for ``.shape``, ``.ndim``, ``.dtype`` or ``.size``
 from __future__ import annotations
 
 import dis
-import threading
 from typing import Any
 
-import numpy as np
-
-_locks: dict[int, list] = {}  # id(array) -> [number of nodes holding it, op of the first]; the nodes keep it alive
-_waiting: dict[int, list] = {}  # id(owner) -> views of it released while the owner was still held
-_mutex = threading.RLock()  # reentrant: a collection inside ``lock`` can run a node's ``__del__`` -> ``release``
 _METADATA = frozenset({"shape", "ndim", "dtype", "size"})
 
 
@@ -88,14 +82,10 @@ def saved_positions(op: str, n_args: int, mask: int) -> tuple[bool, tuple[int, .
 
 
 # -- holding ---------------------------------------------------------------------------------------
-# A tensor counts in ``_held`` the live nodes that will read its array (``_saver`` names the latest).
-# Its array is reached only through ``t.data``, which hands out a read-only ``GuardedArray`` while the
-# count is not zero. A leaf's array may also be referenced directly by its owner (a batch buffer, a
-# ``w = p.data`` kept around), so a leaf's array itself is made read-only while held. Arrays that are
-# not a parent tensor's (constants handed straight to an operation) are locked in ``_locks`` by id.
-# The counts are changed by single ``+=``/``-=`` on slots, which the GIL does not interrupt.
+# A tensor counts in ``_held`` the live nodes that will read its array (``_saver`` names the latest). Its
+# array is reached through ``t.data``, which hands out a read-only ``GuardedArray`` while the count is
+# not zero. The counts change by single ``+=``/``-=`` on slots, which the GIL does not interrupt.
 SELF_ONLY = ("self",)  # the ``_saved`` of a node whose rules read nothing but its own value (tanh, exp...)
-_flipped: dict[int, np.ndarray] = {}  # leaf arrays made read-only by the guard (to undo, and only those), by id
 
 
 def hold(t: Any, op: str, saved: list) -> None:
@@ -104,13 +94,9 @@ def hold(t: Any, op: str, saved: list) -> None:
         t._held += 1
         t._saver = op
         saved.append(t)
-        d = t._data
         if t._op is None:
-            if t._held == 1 and d.flags.writeable:
-                d.setflags(write=False)
-                _flipped[id(d)] = d
             return
-        t = _viewed(t, d.base)
+        t = _viewed(t, t._data.base)
         if t is None:
             return
 
@@ -134,13 +120,17 @@ class Hold:
     else pay for a finalizer, not every tensor).
     """
 
-    __slots__ = ("items", "self_too")
+    __slots__ = ("items", "self_too")  # items: one tensor, or a tuple of them
 
     def __del__(self) -> None:
         items = self.items
         if items is not None:
             self.items = None
-            _let_go(items)
+            if type(items) is tuple:
+                for t in items:
+                    t._held -= 1
+            else:
+                items._held -= 1
 
 
 _new_hold = object.__new__
@@ -154,7 +144,7 @@ def make_hold(items: tuple, self_too: bool) -> Hold:
 
 
 def release_node(node: Any) -> None:
-    """Backward is done with ``node``: what its rules read is writeable again."""
+    """Backward is done with ``node``: what its rules read is writeable again (the engine inlines this)."""
     saved = node._saved
     node._saved = None
     if saved is SELF_ONLY:
@@ -164,131 +154,43 @@ def release_node(node: Any) -> None:
             node._held -= 1
         items = saved.items
         saved.items = None
-        if items is not None:
-            _let_go(items)
-
-
-def _let_go(items: tuple) -> None:
-    for t in items:
-        if type(t) is np.ndarray:
-            release((t,))
-        else:
-            t._held -= 1
-            if not t._held and t._op is None:
-                _unflip(t._data)
-
-
-def _unflip(d: np.ndarray) -> None:
-    if _flipped.pop(id(d), None) is d:
-        d.setflags(write=True)
-        if _waiting:
-            with _mutex:
-                _free_views(id(d))
-
-
-def forsake(d: np.ndarray) -> None:
-    """A held leaf's array is being replaced (``t.data = new``): the graph keeps the old one, read-only for good."""
-    _flipped.pop(id(d), None)
+        if type(items) is tuple:
+            for t in items:
+                t._held -= 1
+        elif items is not None:
+            items._held -= 1
 
 
 def saver(t: Any) -> str | None:
-    """The op of a live node that holds ``t``'s memory (through ``t``, a tensor it views, or a locked array)."""
-    while True:
+    """The op of a live node that holds ``t``'s memory (through ``t`` or a tensor it views), or None."""
+    while t is not None:
         if t._held:
             return getattr(t, "_saver", "?")
-        d = t._data
-        if not d.flags.writeable:
-            return holder(d)
-        p = _viewed(t, d.base)
-        if p is None:
-            return holder(d.base) if type(d.base) is np.ndarray else None
-        t = p
+        t = _viewed(t, t._data.base)
+    return None
 
 
-# -- locking arrays that are not a parent's -----------------------------------------------------------
-def lock(arrays: Any, op: str) -> list:
-    """Make ``arrays`` read-only on behalf of one node of ``op``; return what that node must release."""
-    held: list = []
-    with _mutex:
-        for a in arrays:
-            if type(a) is not np.ndarray:
-                continue  # numbers, tuples, None: immutable or not arrays
-            base = a.base
-            if type(base) is np.ndarray:
-                _hold(base, op, held)  # the owner first: a view cannot be made writeable while its owner is not
-            _hold(a, op, held)
-    return held
+def node_saves(t: Any, op: str, args: tuple, parents: tuple, mask: int, inputs: Any = None) -> Any:
+    """Hold what the rules of node ``t`` will read; return what ``t`` keeps for letting go (its ``_saved``).
 
-
-def _hold(a: np.ndarray, op: str, held: list) -> None:
-    entry = _locks.get(id(a))
-    if entry is not None:
-        entry[0] += 1
-    elif a.flags.writeable:
-        a.setflags(write=False)
-        _locks[id(a)] = [1, op]
-    else:
-        return  # read-only already, by its owner's choice (or a broadcast view)
-    held.append(a)
-
-
-def release(held: Any) -> None:
-    """Let go of what ``lock`` returned; an array nobody holds any more becomes writeable again."""
-    with _mutex:
-        for a in held:
-            key = id(a)
-            entry = _locks.get(key)
-            if entry is None:
-                continue
-            entry[0] -= 1
-            if entry[0]:
-                continue
-            del _locks[key]
-            try:
-                a.flags.writeable = True
-            except ValueError:  # its owner is still held: it becomes writeable with its owner
-                if type(a.base) is np.ndarray:
-                    _waiting.setdefault(id(a.base), []).append(a)
-            _free_views(key)
-
-
-def _free_views(key: int) -> None:
-    for view in _waiting.pop(key, ()):
-        if id(view) not in _locks:
-            try:
-                view.flags.writeable = True
-            except ValueError:
-                pass
-
-
-def holder(a: np.ndarray) -> str | None:
-    """The op that locked ``a`` (or the array owning its memory) for backward, or None."""
-    entry = _locks.get(id(a))
-    if entry is None and type(a.base) is np.ndarray:
-        entry = _locks.get(id(a.base))
-    return None if entry is None else entry[1]
-
-
-def node_saves(t: Any, op: str, ans: Any, args: tuple, parents: tuple, mask: int) -> Any:
-    """Hold what the rules of node ``t`` will read; return what ``t`` keeps for letting go (its ``_saved``)."""
+    ``inputs``, when given, holds the tensors at every position (constants too), so that a constant
+    tensor a rule reads is guarded as well; plain arrays handed to an operation are the caller's.
+    """
     plan = _plans.get((op, len(args), mask))
     reads_ans, positions = plan if plan is not None else saved_positions(op, len(args), mask)
     if reads_ans:
         t._held = 1
     saved: list = []
-    constants = None
     for i in positions:
         p = parents[i] if i < len(parents) else None
+        if p is None and inputs is not None:
+            p = inputs[i]
+            if not hasattr(p, "_held"):  # a number or a plain array: the caller's
+                continue
         if p is not None:
             hold(p, op, saved)
-        elif type(args[i]) is np.ndarray:
-            if constants is None:
-                constants = []
-            constants.append(args[i])
-    if constants is not None:
-        saved += lock(constants, op)
     if saved:
-        return make_hold(tuple(saved), reads_ans)
+        return make_hold(tuple(saved) if len(saved) > 1 else saved[0], reads_ans)
     return SELF_ONLY if reads_ans else None
 
 

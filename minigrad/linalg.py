@@ -23,7 +23,7 @@ def matmul(a: Any, b: Any) -> Tensor:
             f"matmul: shapes {x.shape} and {y.shape} do not match "
             f"(inner sizes {x.shape[-1]} and {y.shape[-2] if y.ndim > 1 else y.shape[0]}, or batch axes differ)"
         ) from None
-    return record("matmul", out, (x, y), (a if a._rg else None, b if b._rg else None))
+    return record("matmul", out, (x, y), (a if a._rg else None, b if b._rg else None), (a, b))
 
 
 def dot(a: Any, b: Any) -> Tensor:
@@ -83,4 +83,4 @@ def einsum(subscripts: str, *operands: Any) -> Tensor:
         shapes = ", ".join(str(a.shape) for a in arrays)
         raise ValueError(f"einsum: {subscripts!r} does not fit shapes {shapes}: {e}") from None
     parents = (None, *(t if t._rg else None for t in tensors))
-    return record("einsum", out, ((inputs, output), *arrays), parents)
+    return record("einsum", out, ((inputs, output), *arrays), parents, (None, *tensors))

@@ -16,7 +16,7 @@ from .anomaly import _on as _anomaly
 from .anomaly import check_forward
 from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
-from .guard import SELF_ONLY, make_hold, node_saves, saved_positions
+from .guard import SELF_ONLY, Hold, _new_hold, node_saves, saved_positions
 from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
 
 _NUMBER = (int, float, bool, np.generic, np.ndarray)
@@ -59,9 +59,11 @@ def _unary(op: str, fn: Any, x: Any) -> Tensor:
         elif saves == 2 and x._op is not None and d.base is None:  # reads an intermediate, not a view: sin, log...
             x._held += 1
             x._saver = op
-            t._saved = make_hold((x,), False)
+            t._saved = h = _new_hold(Hold)  # (guard.make_hold, inlined)
+            h.items = x
+            h.self_too = False
         else:
-            t._saved = None if not saves else node_saves(t, op, out, (d,), (x,), 1)
+            t._saved = None if not saves else node_saves(t, op, (d,), (x,), 1)
         if out.size >= forget_at[0]:
             forget(t._parents)
     else:
@@ -116,12 +118,12 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
             if (
                 reads_ans
                 or reads_x
-                and (pa is not None or type(x) is np.ndarray)
+                and (pa is not None or isinstance(a, Tensor))
                 or reads_y
-                and (pb is not None or type(y) is np.ndarray)
+                and (pb is not None or isinstance(b, Tensor))
             ):
-                t._saved = node_saves(t, op, out, (x, y), (pa, pb), mask)
-            else:  # multiply by a number
+                t._saved = node_saves(t, op, (x, y), (pa, pb), mask, (a, b))
+            else:  # multiply by a number or a plain array (the caller's)
                 t._saved = None
         if out.size >= forget_at[0]:
             forget(t._parents)

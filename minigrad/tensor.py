@@ -20,7 +20,7 @@ from .anomaly import _on as _anomaly
 from .anomaly import check_forward
 from .forget import Forgotten, forget, forget_at
 from .grad_mode import _off, get_ident
-from .guard import SELF_ONLY, Hold, forsake, inplace_error, node_saves, saver
+from .guard import SELF_ONLY, Hold, _plans, inplace_error, node_saves, saver
 from .guarded_array import guarded
 
 _ids = itertools.count()  # creation order; a child always has a larger id than its parents
@@ -73,7 +73,7 @@ class Tensor:
                 f"data: the value of this '{self._op}' result ({d}) was dropped during the forward pass: no rule "
                 "reads it and nothing but the graph referred to it (reached through a weak reference?)"
             )
-        if self._held or d.base is not None or not d.flags.writeable:
+        if self._held or d.base is not None:
             op = saver(self)
             if op is not None:
                 return guarded(d, self, op)
@@ -84,8 +84,6 @@ class Tensor:
         saved = self._saved
         if saved is SELF_ONLY or type(saved) is Hold and saved.self_too:  # the node's rules read its own value
             raise inplace_error("t.data = value", self, self._op)
-        if self._held and self._op is None:
-            forsake(self._data)
         self._data = value if type(value) is np.ndarray else np.asarray(value)
 
     @property
@@ -366,11 +364,12 @@ def as_tensor(x: Any) -> Tensor:
     return _constant(np.asarray(x))
 
 
-def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
+def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None = None) -> Tensor:
     """The result of primitive ``op``: a graph node when recording is on and a parent requires grad.
 
     ``args`` are the primitive's arguments as its rules take them (arrays for tensors); ``parents``
-    holds, position by position, the argument tensors that require grad and None elsewhere.
+    holds, position by position, the argument tensors that require grad and None elsewhere; ``inputs``,
+    if given, every argument tensor (constants too: the in-place guard then covers those a rule reads).
     """
     if type(data) is not np.ndarray:
         data = np.asarray(data)  # NumPy returns scalars from 0-d operations
@@ -391,7 +390,9 @@ def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
         t._op = op
         t._args = args
         t._parents = parents
-        t._saved = node_saves(t, op, data, args, parents, mask)
+        plan = _plans.get((op, len(args), mask))  # (reads its value, the args it reads), once known
+        if plan is None or plan[0] or plan[1]:
+            t._saved = node_saves(t, op, args, parents, mask, inputs)
         if data.size >= forget_at[0]:
             forget(parents)
     else:
