@@ -2,6 +2,7 @@
 
     python -m benchmarks [--workloads window,chain] [--dtypes float32] [--impls numpy,minigrad,torch]
                          [--repeats 15] [--quick] [--json out.json] [--chart out.png] [--no-memory]
+                         [--only "B=4096,1000x1000,mlp"]
 
 For every case (a workload at one size and dtype) each implementation is first checked to agree with
 the NumPy reference (loss and every gradient), then timed side by side (``benchmarks.timing``), then
@@ -124,6 +125,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--chart", default="benchmarks/results.png", help="where to write the PNG chart ('' for none)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--threads", type=int, default=1, help="threads per framework (default 1, see threads.py)")
+    p.add_argument("--only", default="", help="comma-separated substrings: run the cases whose label holds one")
     args = p.parse_args(argv)
     for name, allowed in (("workloads", FAMILIES), ("dtypes", ("float64", "float32")), ("impls", tuple(STEPS))):
         chosen = [s for s in getattr(args, name).split(",") if s]
@@ -142,6 +144,8 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the benchmarks; return the results as written to JSON."""
     args = parse_args(argv)
     cases = make_cases(tuple(args.workloads), tuple(args.dtypes), quick=args.quick)
+    if args.only:
+        cases = [c for c in cases if any(s in c.label for s in args.only.split(",") if s)]
     notes: dict[str, str] = {}
     records: list[dict] = []
     started = time.time()

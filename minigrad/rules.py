@@ -123,6 +123,32 @@ def embedding_vjp(g: Any, ans: Any, table: Any, index: Any, rows: Any, inverse: 
     return out
 
 
+def cross_entropy_vjp(g: Any, ans: Any, z: Any, p: Any, flat: Any, w: Any, den: float, reduced: bool) -> Any:
+    # ℓ = Σᵢ wᵢ (log Σⱼ exp zᵢⱼ − z_iyᵢ) / den (or the ℓᵢ themselves): ∂ℓ/∂zᵢ = wᵢ (softmax(zᵢ) − onehot(yᵢ)) / den.
+    # p is the softmax of the rows of z, kept by the forward pass; flat indexes the targets in z.ravel().
+    coef = g / den if reduced else g.reshape(-1)  # the upstream factor of each row (a scalar if reduced)
+    if w is not None:
+        coef = coef * w
+    if isinstance(g, Tensor) or isinstance(z, Tensor):  # recording: differentiable in g, and in z if a Tensor
+        return _cross_entropy_recorded(coef, z, p, flat)
+    out = p * coef.reshape(-1, 1) if coef.ndim else p * coef  # a new array: p stays for another backward
+    out.ravel()[flat] -= coef
+    return out.reshape(z.shape)
+
+
+def _cross_entropy_recorded(coef: Any, z: Any, p: Any, flat: Any) -> Any:
+    """cross_entropy_vjp on Tensors: (softmax(z) − onehot) ∘ coef, with the softmax recomputed from z
+    when z is a Tensor (a second derivative goes through it)."""
+    rows = z.reshape(-1, z.shape[-1])
+    if isinstance(z, Tensor):
+        e = np.exp(rows - rows.data.max(axis=1, keepdims=True))  # the shift is a constant: softmax ignores it
+        p = e / e.sum(axis=1, keepdims=True)
+    onehot = np.zeros(p.shape, dtype=p.dtype)
+    onehot.ravel()[flat] = 1
+    factor = coef.reshape(-1, 1) if coef.ndim else coef
+    return ((p - onehot) * factor).reshape(z.shape)
+
+
 def concatenate_vjp(i: int, g: Any, ans: Any, *args: Any) -> Any:
     # c = [x₀ x₁ …] along axis: ∂c/∂xᵢ selects xᵢ's block, so Jᵀg = that block of g
     *arrays, axis = args
@@ -234,6 +260,9 @@ VJPS: dict[str, Any] = {
     "getitem": (lambda g, ans, x, index: _unindex(g, index, x.shape), None),
     "scatter_add": (lambda g, ans, x, index, shape: g[index], None, None),
     "embedding": (embedding_vjp, None, None, None),  # nn.functional.embedding: rows of a table, a fused getitem
+    # -- losses --
+    # nn.functional.cross_entropy: log softmax and the pick of the targets, fused (one exp, no one-hot)
+    "cross_entropy": (cross_entropy_vjp, None, None, None, None, None),
     # "function", the gateway of custom operations (mg.Function), is added by minigrad/function.py:
     # its rule calls the user's backward.
 }

@@ -176,6 +176,19 @@ def _clip(draw):
     return (lambda t: mg.clip(t, lo, hi)), (x,)
 
 
+@st.composite
+def _cross_entropy(draw):
+    from minigrad.nn.functional import cross_entropy
+
+    z = draw(mst.arrays(mst.shapes(min_dims=1), low=-3, high=3))
+    c = z.shape[-1]
+    target = draw(hnp.arrays(np.int64, z.shape[:-1], elements=st.integers(-1, c - 1)))  # -1: ignored
+    assume(bool(np.any(target >= 0)))  # the mean over no counted target is 0/0
+    weight = draw(st.none() | mst.arrays((c,), low=0.5, high=2.0))
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    return (lambda t: cross_entropy(t, target, weight=weight, ignore_index=-1, reduction=reduction)), (z,)
+
+
 class _ScaledSin(mg.Function):
     """A custom operation a ∘ sin(b) with broadcasting: the case of the table's "function" gateway."""
 
@@ -227,6 +240,7 @@ CASES = {
     "scatter_add": _scatter_add(),
     "function": _binary(_ScaledSin.apply),
     "embedding": _embedding(),
+    "cross_entropy": _cross_entropy(),
 }
 
 
