@@ -81,6 +81,9 @@ def logsumexp_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     return _restore_axes(g, x.ndim, axis, keepdims) * np.exp(x - _restore_axes(ans, x.ndim, axis, keepdims))
 
 
+_SMALL, _SMALL_OUT, _MANY_ROWS = 4096, 65536, 64  # sizes (elements, rows) of the matmul rules' BLAS layouts
+
+
 def _column(v: Any) -> Any:
     return v.reshape(v.shape + (1,))  # (…, n) -> (…, n, 1); reshape, not np.expand_dims: 10x cheaper
 
@@ -96,7 +99,10 @@ def matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
     if a.ndim == 1:  # z = aᵀB: Jᵀg = B g
         z = b @ _column(g)
         return z.reshape(z.shape[:-1])
-    return g @ b.swapaxes(-1, -2)
+    bt = b.swapaxes(-1, -2)
+    if type(bt) is np.ndarray and bt.size <= _SMALL and g.shape[-2] >= _MANY_ROWS:
+        bt = np.ascontiguousarray(bt)  # OpenBLAS multiplies by a tiny transposed B up to 2x slower than by a copy
+    return g @ bt
 
 
 def matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
@@ -106,6 +112,12 @@ def matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     if b.ndim == 1:
         z = a.swapaxes(-1, -2) @ _column(g)
         return z.reshape(z.shape[:-1])
+    if type(a) is np.ndarray and type(g) is np.ndarray and a.ndim == 2 == g.ndim and len(a) >= _MANY_ROWS:
+        k, n = a.shape[1], g.shape[1]
+        if n < k and k * n <= _SMALL_OUT:
+            # Aᵀg = (gᵀA)ᵀ: when Aᵀg has fewer columns than rows, OpenBLAS computes the transposed product
+            # 1.2-1.6x faster (250x4096 @ 4096x5: 790 -> 490 µs); the copy puts the gradient in C order
+            return np.ascontiguousarray((g.T @ a).T)
     return a.swapaxes(-1, -2) @ g
 
 

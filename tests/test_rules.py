@@ -315,3 +315,21 @@ def test_max_of_a_slice_with_nan_sends_the_gradient_to_the_nan():
     x = mg.tensor([[1.0, np.nan, 3.0], [1.0, 5.0, 2.0]], requires_grad=True)
     x.max(axis=1).sum().backward()
     np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m, k, n", [(64, 6, 3), (300, 20, 8), (300, 8, 20), (70, 5, 5)])
+def test_matmul_rules_in_their_blas_layouts(m, k, n, dtype):
+    # from 64 rows the rules copy a tiny transposed B, and compute Aᵀg as (gᵀA)ᵀ when it is narrow:
+    # compared with the plain products, and with central differences at the smallest size
+    rng = np.random.default_rng(m + k + n)
+    a, b, g = (rng.standard_normal(s).astype(dtype) for s in ((m, k), (k, n), (m, n)))
+    ta, tb = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+    (ta @ tb).backward(g)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(ta.grad, g @ b.T, rtol=tol, atol=tol)
+    np.testing.assert_allclose(tb.grad, a.T @ g, rtol=tol, atol=tol)
+    assert ta.grad.flags.c_contiguous and tb.grad.flags.c_contiguous
+    assert ta.grad.dtype == tb.grad.dtype == dtype
+    if m == 64:
+        assert check_function(mg.matmul, a, b)
