@@ -222,3 +222,12 @@ def test_cross_entropy_of_many_rows(classes, dtype):
     expected = wy[:, None] * (p - np.eye(classes)[np.where(counted, flat_t, 0)]) / wy.sum()
     np.testing.assert_allclose(x.grad.reshape(-1, classes), expected, atol=1e-6 if dtype == np.float32 else 1e-14)
     assert x.grad.dtype == dtype and loss.data.dtype == dtype
+
+
+def test_cross_entropy_of_constants_records_nothing():
+    loss = F.cross_entropy(np.array([[1, 2, 3]]), np.array([2]))  # integer logits: a float loss, no graph
+    assert not loss.requires_grad and loss.data.dtype == np.float64
+    assert np.isclose(loss.item(), np.log(np.exp([1, 2, 3]).sum()) - 3)
+    z = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    with mg.no_grad():
+        assert not F.cross_entropy(z, np.array([0, 1])).requires_grad

@@ -184,13 +184,14 @@ def cross_entropy(
     if w is not None:
         w = w.ravel()
         losses *= w
+    parents = (logits,) if logits._rg else (None,)
     if logits._rg and is_grad_enabled():
         e /= total.reshape(-1, 1)  # the softmax p: all the rule needs besides the targets
     if reduction == "none":
-        return record("cross_entropy", losses.reshape(t.shape), (z, e, flat, w, 1.0, False), (logits,))
+        return record("cross_entropy", losses.reshape(t.shape), (z, e, flat, w, 1.0, False), parents)
     den = 1.0 if reduction == "sum" else float(len(losses) if w is None else w.sum())
-    value = np.asarray(losses.sum() / den, dtype=z.dtype)
-    return record("cross_entropy", value, (z, e, flat, w, den, True), (logits,))
+    value = np.asarray(losses.sum() / den, dtype=losses.dtype)  # (float even for integer logits)
+    return record("cross_entropy", value, (z, e, flat, w, den, True), parents)
 
 
 def margin_ranking_loss(x1: Any, x2: Any, target: Any = 1.0, margin: float = 0.0, reduction: str = "mean") -> Tensor:
