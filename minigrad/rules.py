@@ -92,9 +92,20 @@ def _row(v: Any) -> Any:
     return v.reshape(v.shape[:-1] + (1, v.shape[-1]))  # (…, n) -> (…, 1, n)
 
 
+def _outer(u: Any, v: Any) -> Any:
+    """The outer product u vᵀ of two vectors."""
+    if type(u) is np.ndarray and type(v) is np.ndarray and u.size * v.size >= _SMALL:
+        # einsum's kernel writes the rows 1.5x faster than the broadcast product, whose inner loop is v's
+        # length (4096 x 8: 46 -> 28 µs), and costs 0.5 µs more at small sizes
+        return np.einsum("i,j->ij", u, v)
+    return _column(u) * v
+
+
 def matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
     # z = A b: ∂z/∂A pairs row i of z with row i of A, so Jᵀg = g bᵀ (an outer product for vector b)
     if b.ndim == 1:
+        if a.ndim == 2:
+            return _outer(g, b)
         return _column(g) * b if a.ndim > 1 else g * b
     if a.ndim == 1:  # z = aᵀB: Jᵀg = B g
         z = b @ _column(g)
@@ -108,6 +119,8 @@ def matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
 def matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     # z = A b: ∂z/∂b = A, so Jᵀg = Aᵀ g (for z = aᵀB: Jᵀg = a gᵀ)
     if a.ndim == 1:
+        if b.ndim == 2:
+            return _outer(a, g)
         return _column(a) * _row(g) if b.ndim > 1 else g * a
     if b.ndim == 1:
         z = a.swapaxes(-1, -2) @ _column(g)

@@ -333,3 +333,21 @@ def test_matmul_rules_in_their_blas_layouts(m, k, n, dtype):
     assert ta.grad.dtype == tb.grad.dtype == dtype
     if m == 64:
         assert check_function(mg.matmul, a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m, k", [(300, 20), (3, 2)])
+def test_matmul_rules_with_a_vector_operand(m, k, dtype):
+    # the outer products g bᵀ (A b) and a gᵀ (aᵀ B): einsum from 4096 elements, a broadcast product below
+    rng = np.random.default_rng(m)
+    a, v, g, h = (rng.standard_normal(s).astype(dtype) for s in ((m, k), (k,), (m,), (k,)))
+    ta, tv = mg.tensor(a, requires_grad=True), mg.tensor(v, requires_grad=True)
+    (ta @ tv).backward(g)
+    tu, tb = mg.tensor(g, requires_grad=True), mg.tensor(a, requires_grad=True)
+    (tu @ tb).backward(h)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(ta.grad, np.outer(g, v), rtol=tol, atol=tol)
+    np.testing.assert_allclose(tb.grad, np.outer(g, h), rtol=tol, atol=tol)
+    np.testing.assert_allclose(tv.grad, a.T @ g, rtol=tol, atol=tol)
+    np.testing.assert_allclose(tu.grad, a @ h, rtol=tol, atol=tol)
+    assert ta.grad.dtype == tb.grad.dtype == dtype
