@@ -2,6 +2,7 @@
 
     python -m benchmarks [--workloads window,chain] [--dtypes float32] [--impls numpy,minigrad,torch]
                          [--repeats 15] [--quick] [--json out.json] [--chart out.png] [--no-memory]
+                         [--only "B=4096,1000x1000,mlp"] [--fresh]
 
 For every case (a workload at one size and dtype) each implementation is first checked to agree with
 the NumPy reference (loss and every gradient), then timed side by side (``benchmarks.timing``), then
@@ -113,6 +114,27 @@ def run_case(case: Case, impls: list[str], repeats: int, sample_s: float, memory
     return records
 
 
+def _case_in_child(case: Case, impls: list[str], repeats: int, sample_s: float, memory: bool) -> tuple:
+    notes: dict[str, str] = {}
+    return run_case(case, impls, repeats, sample_s, memory, notes), notes
+
+
+def run_case_fresh(case: Case, impls: list[str], repeats: int, sample_s: float, memory: bool, notes: dict) -> list:
+    """``run_case`` in a fresh process: the C allocator starts from its initial state for every case.
+
+    In one long process, glibc's allocator tunes its thresholds to the largest arrays freed so far and
+    gives the top of its heap back to the kernel when enough is freed there, so a case's time can depend
+    on which cases ran before it (page faults of 0 or ~20 MB per step for the same NER step).
+    """
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:  # the child inherits the pinned thread variables
+        records, child_notes = pool.apply(_case_in_child, (case, impls, repeats, sample_s, memory))
+    for impl, note in child_notes.items():
+        notes.setdefault(impl, note)
+    return records
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--workloads", default=",".join(FAMILIES), help=f"comma-separated subset of {','.join(FAMILIES)}")
@@ -124,6 +146,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--chart", default="benchmarks/results.png", help="where to write the PNG chart ('' for none)")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory measurement")
     p.add_argument("--threads", type=int, default=1, help="threads per framework (default 1, see threads.py)")
+    p.add_argument("--only", default="", help="comma-separated substrings: run the cases whose label holds one")
+    p.add_argument("--fresh", action="store_true", help="run each case in a fresh process (see run_case_fresh)")
     args = p.parse_args(argv)
     for name, allowed in (("workloads", FAMILIES), ("dtypes", ("float64", "float32")), ("impls", tuple(STEPS))):
         chosen = [s for s in getattr(args, name).split(",") if s]
@@ -142,12 +166,15 @@ def main(argv: list[str] | None = None) -> dict:
     """Run the benchmarks; return the results as written to JSON."""
     args = parse_args(argv)
     cases = make_cases(tuple(args.workloads), tuple(args.dtypes), quick=args.quick)
+    if args.only:
+        cases = [c for c in cases if any(s in c.label for s in args.only.split(",") if s)]
     notes: dict[str, str] = {}
     records: list[dict] = []
     started = time.time()
     for case in cases:
         print(f"{case.label} {case.dtype} ...", file=sys.stderr, flush=True)
-        records += run_case(case, args.impls, args.repeats, 0.002 if args.quick else 0.02, not args.no_memory, notes)
+        runner = run_case_fresh if args.fresh else run_case
+        records += runner(case, args.impls, args.repeats, 0.002 if args.quick else 0.02, not args.no_memory, notes)
     result = {
         "meta": {
             "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
@@ -157,6 +184,7 @@ def main(argv: list[str] | None = None) -> dict:
             "versions": report.versions(args.impls),
             "quick": args.quick,
             "repeats": args.repeats,
+            "fresh_process_per_case": args.fresh,
             "threads": args.threads,
             "thread_variables": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")},
             "notes": notes,

@@ -91,3 +91,12 @@ def test_unknown_selection_is_rejected_with_the_choices(capsys: pytest.CaptureFi
     with pytest.raises(SystemExit):
         run.parse_args(["--workloads", "window,conv"])
     assert "unknown ['conv']" in capsys.readouterr().err
+
+
+def test_only_and_fresh_select_and_isolate_cases() -> None:
+    argv = ["--quick", "--impls", "numpy,minigrad", "--dtypes", "float64", "--repeats", "2"]
+    argv += ["--only", "window d=4 B=8,chain 100 ops 4", "--fresh", "--json", "", "--chart", ""]
+    result = run.main(argv)
+    assert {r["workload"] for r in result["records"]} == {"window d=4 B=8", "chain 100 ops 4"}
+    assert all(r["check"] == "ok" and r["median_s"] > 0 for r in result["records"])
+    assert result["meta"]["fresh_process_per_case"] is True

@@ -198,3 +198,36 @@ def test_parameter_is_a_tensor_subclass_that_modules_register():
     # d/dp: the 4 rows of layer(x) for p[:2], and 8 = the number of elements p.sum() was added to
     rows = 4 * (layer.weight.data.sum(axis=1) + layer.bias.data)
     np.testing.assert_allclose(p.grad, [rows[0] + 8, rows[1] + 8, 8], rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("classes", [5, 40])
+def test_cross_entropy_of_many_rows(classes, dtype):
+    # from 64 rows a few columns take the column-wise maximum and the BLAS row sums: against the reference
+    # loop and the formula ∂ℓ/∂z = w_y (softmax(z) − onehot(y)) / Σ w
+    rng = np.random.default_rng(classes)
+    z = (3 * rng.standard_normal((2, 100, classes))).astype(dtype)
+    t = rng.integers(0, classes, (2, 100))
+    t[0, :7] = -100
+    w = rng.uniform(0.5, 2.0, classes)
+    x = mg.tensor(z, requires_grad=True)
+    loss = F.cross_entropy(x, t, weight=w)
+    loss.backward()
+    flat_z, flat_t = z.reshape(-1, classes).astype(np.float64), t.ravel()
+    assert np.isclose(loss.item(), _ce_reference(flat_z, flat_t, w), rtol=1e-5 if dtype == np.float32 else 1e-12)
+    p = np.exp(flat_z - flat_z.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    counted = flat_t != -100
+    wy = np.where(counted, w[np.where(counted, flat_t, 0)], 0.0)
+    expected = wy[:, None] * (p - np.eye(classes)[np.where(counted, flat_t, 0)]) / wy.sum()
+    np.testing.assert_allclose(x.grad.reshape(-1, classes), expected, atol=1e-6 if dtype == np.float32 else 1e-14)
+    assert x.grad.dtype == dtype and loss.data.dtype == dtype
+
+
+def test_cross_entropy_of_constants_records_nothing():
+    loss = F.cross_entropy(np.array([[1, 2, 3]]), np.array([2]))  # integer logits: a float loss, no graph
+    assert not loss.requires_grad and loss.data.dtype == np.float64
+    assert np.isclose(loss.item(), np.log(np.exp([1, 2, 3]).sum()) - 3)
+    z = mg.tensor(np.ones((2, 3)), requires_grad=True)
+    with mg.no_grad():
+        assert not F.cross_entropy(z, np.array([0, 1])).requires_grad

@@ -176,6 +176,19 @@ def _clip(draw):
     return (lambda t: mg.clip(t, lo, hi)), (x,)
 
 
+@st.composite
+def _cross_entropy(draw):
+    from minigrad.nn.functional import cross_entropy
+
+    z = draw(mst.arrays(mst.shapes(min_dims=1), low=-3, high=3))
+    c = z.shape[-1]
+    target = draw(hnp.arrays(np.int64, z.shape[:-1], elements=st.integers(-1, c - 1)))  # -1: ignored
+    assume(bool(np.any(target >= 0)))  # the mean over no counted target is 0/0
+    weight = draw(st.none() | mst.arrays((c,), low=0.5, high=2.0))
+    reduction = draw(st.sampled_from(["mean", "sum", "none"]))
+    return (lambda t: cross_entropy(t, target, weight=weight, ignore_index=-1, reduction=reduction)), (z,)
+
+
 class _ScaledSin(mg.Function):
     """A custom operation a ∘ sin(b) with broadcasting: the case of the table's "function" gateway."""
 
@@ -227,6 +240,7 @@ CASES = {
     "scatter_add": _scatter_add(),
     "function": _binary(_ScaledSin.apply),
     "embedding": _embedding(),
+    "cross_entropy": _cross_entropy(),
 }
 
 
@@ -301,3 +315,39 @@ def test_max_of_a_slice_with_nan_sends_the_gradient_to_the_nan():
     x = mg.tensor([[1.0, np.nan, 3.0], [1.0, 5.0, 2.0]], requires_grad=True)
     x.max(axis=1).sum().backward()
     np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m, k, n", [(64, 6, 3), (300, 20, 8), (300, 8, 20), (70, 5, 5)])
+def test_matmul_rules_in_their_blas_layouts(m, k, n, dtype):
+    # from 64 rows the rules copy a tiny transposed B, and compute Aᵀg as (gᵀA)ᵀ when it is narrow:
+    # compared with the plain products, and with central differences at the smallest size
+    rng = np.random.default_rng(m + k + n)
+    a, b, g = (rng.standard_normal(s).astype(dtype) for s in ((m, k), (k, n), (m, n)))
+    ta, tb = mg.tensor(a, requires_grad=True), mg.tensor(b, requires_grad=True)
+    (ta @ tb).backward(g)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(ta.grad, g @ b.T, rtol=tol, atol=tol)
+    np.testing.assert_allclose(tb.grad, a.T @ g, rtol=tol, atol=tol)
+    assert ta.grad.flags.c_contiguous and tb.grad.flags.c_contiguous
+    assert ta.grad.dtype == tb.grad.dtype == dtype
+    if m == 64:
+        assert check_function(mg.matmul, a, b)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("m, k", [(300, 20), (3, 2)])
+def test_matmul_rules_with_a_vector_operand(m, k, dtype):
+    # the outer products g bᵀ (A b) and a gᵀ (aᵀ B): einsum from 4096 elements, a broadcast product below
+    rng = np.random.default_rng(m)
+    a, v, g, h = (rng.standard_normal(s).astype(dtype) for s in ((m, k), (k,), (m,), (k,)))
+    ta, tv = mg.tensor(a, requires_grad=True), mg.tensor(v, requires_grad=True)
+    (ta @ tv).backward(g)
+    tu, tb = mg.tensor(g, requires_grad=True), mg.tensor(a, requires_grad=True)
+    (tu @ tb).backward(h)
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(ta.grad, np.outer(g, v), rtol=tol, atol=tol)
+    np.testing.assert_allclose(tb.grad, np.outer(g, h), rtol=tol, atol=tol)
+    np.testing.assert_allclose(tv.grad, a.T @ g, rtol=tol, atol=tol)
+    np.testing.assert_allclose(tu.grad, a @ h, rtol=tol, atol=tol)
+    assert ta.grad.dtype == tb.grad.dtype == dtype

@@ -1,6 +1,7 @@
 """Stateless network functions: activations, ``linear``, ``embedding``, ``dropout`` and the losses.
 
-All are composites of minigrad's primitives, so their gradients come from the rule table.
+All are composites of minigrad's primitives, so their gradients come from the rule table, except two
+fused primitives with rules of their own there: ``embedding`` and ``cross_entropy``.
 """
 
 from __future__ import annotations
@@ -88,6 +89,46 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     return loss
 
 
+def _row_max(z: np.ndarray) -> np.ndarray:
+    """The largest element of each row of a 2-D array.
+
+    NumPy reduces a short last axis row by row, 12x slower than the few elementwise maxima over its
+    columns at 5 columns and 4096 rows: few columns and many rows take the column loop.
+    """
+    n, c = z.shape
+    if c > _FEW_COLUMNS or n < _MANY_ROWS:
+        return z.max(axis=1)
+    m = z[:, 0].copy()
+    for j in range(1, c):
+        np.maximum(m, z[:, j], out=m)
+    return m
+
+
+def _row_sum(e: np.ndarray) -> np.ndarray:
+    """The sum of each row of a 2-D array: a matrix-vector product (BLAS) for many rows, 8x faster than
+    ``sum(axis=1)`` at 5 columns and 4096 rows."""
+    if e.shape[0] < _MANY_ROWS:
+        return e.sum(axis=1)
+    return e @ np.ones(e.shape[1], dtype=e.dtype)
+
+
+_FEW_COLUMNS, _MANY_ROWS = 16, 64
+
+
+def _targets(t: np.ndarray, c: int, ignore_index: int) -> tuple[np.ndarray, Any]:
+    """The targets with the ignored ones set to class 0, and the mask of the counted ones (None: all)."""
+    counted = t != ignore_index
+    if counted.all():
+        if t.size and (t.min() < 0 or t.max() >= c):
+            bad = t[(t < 0) | (t >= c)].ravel()[0]
+            raise IndexError(f"cross_entropy: target {bad} is out of range for {c} classes")
+        return t, None
+    if np.any((t[counted] < 0) | (t[counted] >= c)):
+        bad = t[counted & ((t < 0) | (t >= c))].ravel()[0]
+        raise IndexError(f"cross_entropy: target {bad} is out of range for {c} classes")
+    return np.where(counted, t, 0), counted
+
+
 def cross_entropy(
     logits: Any,
     target: Any,
@@ -97,11 +138,23 @@ def cross_entropy(
 ) -> Tensor:
     """Cross-entropy of integer targets: ℓᵢ = −w_yᵢ · log softmax(zᵢ)_yᵢ, computed stably.
 
-    ``logits`` has shape (..., C) and ``target`` the leading shape (...). log softmax is z − logsumexp(z),
-    and logsumexp shifts by the maximum, so large logits neither overflow nor lose the gradient
-    ∂ℓ/∂z = w_y (softmax(z) − onehot(y)). ``weight`` (C,) weighs each class; targets equal to
-    ``ignore_index`` contribute nothing. ``reduction="mean"`` divides by the sum of the weights of the
-    counted targets (as PyTorch does); ``"sum"`` and ``"none"`` are also available.
+    ``logits`` has shape (..., C) and ``target`` the leading shape (...). ``weight`` (C,) weighs each
+    class; targets equal to ``ignore_index`` contribute nothing. ``reduction="mean"`` divides by the sum
+    of the weights of the counted targets (as PyTorch does); ``"sum"`` and ``"none"`` are also available.
+
+    One fused primitive (rule ``rules.cross_entropy_vjp``): the forward pass shifts each row by its
+    maximum, so large logits neither overflow nor lose the gradient, computes log Σ exp once and keeps
+    the softmax p; the gradient is then ∂ℓ/∂zᵢ = w_yᵢ (pᵢ − onehot(yᵢ)), one product and one indexed
+    subtraction. The composite Σ −(log_softmax(z) ∘ onehot) took five primitives, a one-hot mask and a
+    second exp in backward: 1.14-1.35x the hand-written step of a 250→5 classifier at batch 4096, the
+    fused one 0.7-1.0x (``python -m benchmarks``).
+
+    >>> import minigrad as mg
+    >>> z = mg.tensor([[2.0, 0.0, 0.0]], requires_grad=True)
+    >>> loss = cross_entropy(z, np.array([0]))
+    >>> loss.backward()
+    >>> bool(np.allclose(z.grad, np.exp([2.0, 0, 0]) / np.exp([2.0, 0, 0]).sum() - [1, 0, 0]))
+    True
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
@@ -115,25 +168,30 @@ def cross_entropy(
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {t.dtype}")
     c = z.shape[-1]
-    counted = t != ignore_index
-    if np.any((t[counted] < 0) | (t[counted] >= c)):
-        bad = t[counted & ((t < 0) | (t >= c))].ravel()[0]
-        raise IndexError(f"cross_entropy: target {bad} is out of range for {c} classes")
-    safe = np.where(counted, t, 0)
-    w = counted.astype(z.dtype)
+    safe, counted = _targets(t, c, ignore_index)
+    w = None if counted is None else counted.astype(z.dtype)  # per target: 0 if ignored, else its class weight
     if weight is not None:
         weight = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=z.dtype)
         if weight.shape != (c,):
             raise ValueError(f"cross_entropy: weight must have shape ({c},), got {weight.shape}")
-        w = w * weight[safe]
-    # −w_y on the target class, 0 elsewhere: the loss is Σ (pick ∘ log softmax(z)) without a gather
-    pick = np.zeros(z.shape, dtype=z.dtype)
-    np.put_along_axis(pick, safe[..., None], -w[..., None], axis=-1)
-    terms = log_softmax(logits, axis=-1) * pick
+        w = weight[safe] if w is None else w * weight[safe]
+    rows = z.reshape(-1, c)
+    shifted = rows - _row_max(rows).reshape(-1, 1)
+    e = np.exp(shifted)
+    total = _row_sum(e)
+    flat = np.arange(len(rows)) * c + safe.ravel()  # where each target sits in the flattened logits
+    losses = np.log(total) - shifted.ravel()[flat]  # ℓᵢ = log Σⱼ exp zᵢⱼ − z_iyᵢ (shifted by the row maximum)
+    if w is not None:
+        w = w.ravel()
+        losses *= w
+    parents = (logits,) if logits._rg else (None,)
+    if logits._rg and is_grad_enabled():
+        e /= total.reshape(-1, 1)  # the softmax p: all the rule needs besides the targets
     if reduction == "none":
-        return terms.sum(axis=-1)
-    total = terms.sum()
-    return total / w.sum() if reduction == "mean" else total
+        return record("cross_entropy", losses.reshape(t.shape), (z, e, flat, w, 1.0, False), parents)
+    den = 1.0 if reduction == "sum" else float(len(losses) if w is None else w.sum())
+    value = np.asarray(losses.sum() / den, dtype=losses.dtype)  # (float even for integer logits)
+    return record("cross_entropy", value, (z, e, flat, w, den, True), parents)
 
 
 def margin_ranking_loss(x1: Any, x2: Any, target: Any = 1.0, margin: float = 0.0, reduction: str = "mean") -> Tensor:
