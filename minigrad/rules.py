@@ -171,7 +171,7 @@ def _cross_entropy_recorded(coef: Any, z: Any, p: Any, flat: Any) -> Any:
     when z is a Tensor (a second derivative goes through it)."""
     rows = z.reshape(-1, z.shape[-1])
     if isinstance(z, Tensor):
-        e = np.exp(rows - rows.data.max(axis=1, keepdims=True))  # the shift is a constant: softmax ignores it
+        e = np.exp(rows - rows._data.max(axis=1, keepdims=True))  # the shift is a constant: softmax ignores it
         p = e / e.sum(axis=1, keepdims=True)
     onehot = np.zeros(p.shape, dtype=p.dtype)
     onehot.ravel()[flat] = 1

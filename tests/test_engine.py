@@ -220,3 +220,15 @@ def test_the_rule_table_differentiates_through_itself():
     t = np.tanh([0.3, -1.2])
     np.testing.assert_allclose(dx.data, 1 - t**2)
     np.testing.assert_allclose(x.grad, -2 * t * (1 - t**2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_bias_gradient_over_many_rows_is_the_column_sum(dtype):
+    # from 64 rows unbroadcast sums the rows by a BLAS product 1ᵀG: it must still be Σ over rows, in the dtype
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 4)).astype(dtype)
+    g = rng.standard_normal((300, 4)).astype(dtype)
+    b = mg.tensor(np.zeros(4, dtype=dtype), requires_grad=True)
+    (mg.tensor(x) + b).backward(g)
+    assert b.grad.dtype == dtype and b.grad.shape == (4,)
+    np.testing.assert_allclose(b.grad, g.astype(np.float64).sum(axis=0), rtol=1e-5 if dtype == np.float32 else 1e-12)
