@@ -138,3 +138,20 @@ def test_no_leak_over_10000_training_steps():
     assert loss.item() > 0  # gradients still flow
     assert _live_tensors() == tensors_at_1000
     assert kept < SLACK, f"{kept} bytes allocated after step 1,000 are still alive at step 10,000"
+
+
+def test_lookups_without_training_leak_nothing():
+    # An embedding remembers the rows looked up while recording until the next zero_grad (for the
+    # optimizers' sparse update). Evaluating without no_grad and never training must not grow that
+    # memory with the number of lookups: it is bounded by the table's rows.
+    rng = np.random.default_rng(0)
+    scorer = _window_scorer(0)
+    try:
+        for step in range(1, 5_001):
+            scorer(rng.integers(0, 50, (16, 3)))
+            if step == 500:
+                tracemalloc.start()
+        kept = _traced()
+    finally:
+        tracemalloc.stop()
+    assert kept < SLACK, f"{kept} bytes allocated after 500 lookups are still alive after 5,000"
