@@ -177,9 +177,10 @@ VJPS: dict[str, Any] = {
     "multiply": (lambda g, ans, a, b: g * b, lambda g, ans, a, b: g * a),
     # z = a / b: ∂z/∂a = diag(1/b), ∂z/∂b = diag(−a/b²) = diag(−z/b)
     "divide": (lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * ans / b),
-    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹) (0 where b = 0, also at a = 0), ∂z/∂b = diag(aᵇ log a), 0 where a = 0
+    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹) (0 where b = 0, also at a = 0), ∂z/∂b = diag(aᵇ log a), 0 where a = 0.
+    # Only a = b = 0 is cut out: b aᵇ⁻¹ is 0 at b = 0 anyway, and keeping b there keeps ∂²z/∂a∂b = 1/a.
     "power": (
-        lambda g, ans, a, b: g * np.where(b == 0, 0, b * a ** np.where(b == 0, 1, b - 1)),
+        lambda g, ans, a, b: g * np.where((b == 0) & (a == 0), 0, b * a ** np.where((b == 0) & (a == 0), 1, b - 1)),
         lambda g, ans, a, b: g * ans * np.log(np.where(a == 0, 1, a)),
     ),
     # z = −x: ∂z/∂x = −I
