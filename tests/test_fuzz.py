@@ -17,7 +17,7 @@ Run the long profile with ``HYPOTHESIS_PROFILE=thorough python -m pytest tests/t
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import minigrad as mg
@@ -209,6 +209,7 @@ def test_random_programs_in_float32_keep_float32_and_match(program):
 
 @settings(max_examples=2 * settings.default.max_examples)
 @given(program=programs())
+@example(program=((np.array(0.0), np.array(1.0)), [("b", "pow", 1, 0)]))  # found by the long run: see below
 def test_random_programs_match_numerical_second_derivatives(program):
     # the backward pass recorded (create_graph) and differentiated again: reaches scatter_add, the rule
     # of getitem's and embedding's gradients
@@ -242,3 +243,13 @@ def test_the_programs_reach_every_rule():
         (gx,) = backward_pass(out, mg.tensor(1.0), True, True, [x]).values()
         reached |= _ops(gx) | _ops(backward_pass((gx * gx).sum(), mg.tensor(1.0), True, True, [x])[x])
     assert reached >= set(VJPS), f"no program reaches {sorted(set(VJPS) - reached)}"
+
+
+def test_the_mixed_second_derivative_of_power_at_a_zero_exponent():
+    # found by the long profile: the power rule cut b out of ∂(aᵇ)/∂a = b aᵇ⁻¹ at b = 0, so the
+    # recorded backward gave ∂²(aᵇ)/∂a∂b = 0 there; it is aᵇ⁻¹ (1 + b log a) = 1/a
+    a, b = mg.tensor(2.0, requires_grad=True), mg.tensor(0.0, requires_grad=True)
+    (a**b).backward(create_graph=True)
+    da, a.grad, b.grad = a.grad, None, None
+    da.backward()
+    assert da.item() == 0.0 and b.grad == 0.5
