@@ -11,11 +11,13 @@
 
 from numpy import float32, float64
 
+from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .forward_mode import jvp
 from .function import Function, FunctionCtx
 from .functional import grad, hessian, jacobian, value_and_grad, vjp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .guard import InplaceError
 from .linalg import dot, einsum, matmul, outer
 from .ops import (
     abs,
@@ -67,6 +69,7 @@ __version__ = "0.1.0"
 # Networks last: they build on the operations above.
 from . import nn, optim  # noqa: E402
 from .compile import compile  # noqa: E402  (mg.compile: the function; the package is minigrad.compile)
+from .graph_viz import render_graph, to_dot  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 __all__ = [
@@ -85,6 +88,10 @@ __all__ = [
     "enable_grad",
     "set_grad_enabled",
     "is_grad_enabled",
+    "detect_anomaly",
+    "is_anomaly_enabled",
+    "AnomalyError",
+    "InplaceError",
     "add",
     "subtract",
     "multiply",
@@ -143,4 +150,6 @@ __all__ = [
     "optim",
     "save",
     "load",
+    "to_dot",
+    "render_graph",
 ]

@@ -9,12 +9,15 @@ handed to its parents through the rules in ``minigrad.rules.VJPS`` and dropped.
 from __future__ import annotations
 
 from heapq import heappop, heappush
-from threading import Lock
+from threading import Lock, get_ident
 from typing import Any
 
 import numpy as np
 
+from .anomaly import AnomalyError, backward_anomaly, check_backward
+from .anomaly import _on as _anomaly
 from .grad_mode import set_grad_enabled
+from .guard import SELF_ONLY, InplaceError, let_go
 from .rules import VJPS
 from .tensor import Tensor
 
@@ -52,25 +55,34 @@ def _freed(node: Tensor) -> RuntimeError:
     )
 
 
+def _rule_error(op: str, i: int, error: ValueError) -> Exception:
+    if "read-only" in str(error):  # the guard at work: the rule wrote into what the forward pass saved
+        return InplaceError(
+            f"backward of '{op}' (input {i}): the rule wrote into an array that the graph saved for backward "
+            f"({error}); rules must not modify their arguments"
+        )
+    return error
+
+
 def _seed(root: Tensor, gradient: Any, create_graph: bool) -> Any:
     """The gradient of the root itself, checked against its shape."""
     if not root._rg:
         raise RuntimeError("backward: this tensor does not require grad and has no grad_fn, so nothing to do")
-    shape = root.data.shape
+    shape = root._data.shape
     if gradient is None:
-        if root.data.size != 1:
+        if root._data.size != 1:
             raise RuntimeError(
                 f"backward: the output has shape {shape}; backward() without a gradient needs a scalar "
                 "(pass gradient= of that shape, or reduce the output first, e.g. .sum())"
             )
-        g = np.array(1, dtype=root.data.dtype) if shape == () else np.ones(shape, dtype=root.data.dtype)
+        g = np.array(1, dtype=root._data.dtype) if shape == () else np.ones(shape, dtype=root._data.dtype)
     else:
-        value = gradient.data if isinstance(gradient, Tensor) else gradient
+        value = gradient._data if isinstance(gradient, Tensor) else gradient
         if np.shape(value) != shape:
             raise ValueError(f"backward: gradient has shape {np.shape(value)} but the output has shape {shape}")
         if create_graph and isinstance(gradient, Tensor):
             return gradient
-        g = np.array(value, dtype=root.data.dtype)  # a copy: never alias the caller's array
+        g = np.array(value, dtype=root._data.dtype)  # a copy: never alias the caller's array
     return Tensor(g) if create_graph else g
 
 
@@ -104,6 +116,7 @@ def backward_pass(root: Tensor, g: Any, retain_graph: bool, create_graph: bool, 
 def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
     """The walk on arrays, at NumPy speed: every line here runs once per node of the graph."""
     wanted = None if inputs is None else set(inputs)
+    check = bool(_anomaly) and get_ident() in _anomaly  # detect_anomaly: every rule's result is checked
     grads = {root: g}
     owned: set = set()  # nodes whose gradient array this walk made by an addition: safe to add into
     handed: set = set()  # ids of the arrays returned, so that no two results share memory
@@ -141,18 +154,23 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                     continue
                 rule = rules[i]
                 i += 1
-                if n_args == 1:  # spelled out for one and two arguments: *args costs a tuple per call
-                    pg = rule(g, node.data, args[0])
-                elif n_args == 2:
-                    pg = rule(g, node.data, args[0], args[1])
-                else:
-                    pg = rule(g, node.data, *args)
+                try:  # (free in Python 3.11 unless something raises)
+                    if n_args == 1:  # spelled out for one and two arguments: *args costs a tuple per call
+                        pg = rule(g, node._data, args[0])
+                    elif n_args == 2:
+                        pg = rule(g, node._data, args[0], args[1])
+                    else:
+                        pg = rule(g, node._data, *args)
+                except ValueError as e:
+                    raise _rule_error(op, i - 1, e) from e
                 if op not in same:
-                    pdata = parent.data
+                    pdata = parent._data
                     if pg.shape != pdata.shape:
                         pg = unbroadcast(pg, pdata.shape)
                     if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype:
                         pg = pg.astype(pdata.dtype)
+                if check:
+                    check_backward(node, i - 1, g, pg)
                 if n == 1 and not heap:
                     # The only parent, and no other node is waiting (so none holds a gradient): every
                     # consumer of the parent that the walk can reach has a larger id, so it would be
@@ -169,6 +187,15 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                     push(heap, (-parent._id, parent))
             if not retain_graph:
                 node._args = node._parents = None
+                saved = node._saved
+                if saved is not None:  # what its rules read is writeable again (minigrad.guard)
+                    if saved is SELF_ONLY:
+                        node._held -= 1
+                    elif type(saved) is Tensor:  # one intermediate it read
+                        saved._held -= 1
+                    else:
+                        let_go(saved, op, node)
+                    node._saved = None
             node = follow
             g = pg
     return found
@@ -183,6 +210,7 @@ def _walk_recorded(root: Tensor, g: Tensor, inputs: Any) -> dict:
     the size of the graph around it.
     """
     wanted = None if inputs is None else set(inputs)
+    check = bool(_anomaly) and get_ident() in _anomaly
     grads = {root: g}
     found: dict = {}
     heap = [(-root._id, root)]
@@ -204,13 +232,18 @@ def _walk_recorded(root: Tensor, g: Tensor, inputs: Any) -> dict:
         for i, parent in enumerate(node._parents):
             if parent is None:
                 continue
-            pg = VJPS[node._op][i](g, node, *args)
+            try:
+                pg = VJPS[node._op][i](g, node, *args)
+            except AnomalyError as e:  # an op of the rule, recorded in anomaly mode, made the NaN/Inf
+                raise backward_anomaly(node, i, e) from None
             if not isinstance(pg, Tensor):
                 pg = Tensor(pg)
-            if pg.data.shape != parent.data.shape:
-                pg = unbroadcast(pg, parent.data.shape)
-            if pg.data.dtype != parent.data.dtype:
-                pg = pg.astype(parent.data.dtype)
+            if pg._data.shape != parent._data.shape:
+                pg = unbroadcast(pg, parent._data.shape)
+            if pg._data.dtype != parent._data.dtype:
+                pg = pg.astype(parent._data.dtype)
+            if check:
+                check_backward(node, i, g, pg)
             if parent in grads:
                 grads[parent] = grads[parent] + pg
             else:

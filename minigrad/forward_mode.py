@@ -64,18 +64,18 @@ def _transpose(node: Tensor, i: int, parent: Tensor, nest: bool) -> tuple:
             if p is not None:
                 args[k] = p
     else:
-        ans, args = node.data, node._args
+        ans, args = node._data, node._args
     # Any value would do, the rule being linear in g; ones (not zeros) let a custom backward that drops
     # the graph of g show itself by a non-zero plain array (see minigrad.function).
-    g0 = _constant(np.ones_like(node.data))
+    g0 = _constant(np.ones(node._data.shape, node._data.dtype))
     g0._rg = True  # a leaf that requires grad (node.data is a float array, as the node requires grad)
     r = VJPS[node._op][i](g0, ans, *args)
     if not isinstance(r, Tensor):
         r = _constant(np.asarray(r))
-    shape, dtype = parent.data.shape, parent.data.dtype
-    if r.data.shape != shape:
+    shape, dtype = parent._data.shape, parent._data.dtype
+    if r._data.shape != shape:
         r = unbroadcast(r, shape)
-    if r.data.dtype != dtype:
+    if r._data.dtype != dtype:
         r = r.astype(dtype)
     return g0, r
 
@@ -130,11 +130,11 @@ class Linearized:
                 if t is None:
                     continue
                 if self.nest:
-                    seed = t if isinstance(t, Tensor) else _constant(np.asarray(t, dtype=r.data.dtype))
-                    if seed.data.dtype != r.data.dtype:
-                        seed = seed.astype(r.data.dtype)
+                    seed = t if isinstance(t, Tensor) else _constant(np.asarray(t, dtype=r._data.dtype))
+                    if seed._data.dtype != r._data.dtype:
+                        seed = seed.astype(r._data.dtype)
                 else:
-                    seed = np.asarray(t, dtype=r.data.dtype)
+                    seed = np.asarray(t, dtype=r._data.dtype)
                 jt = backward_pass(r, seed, True, self.nest, [g0]).get(g0)
                 if jt is not None:
                     total = jt if total is None else total + jt
@@ -143,7 +143,7 @@ class Linearized:
             for done in drops:  # every consumer has its tangent: free this one (a chain keeps one alive)
                 tangent.pop(done, None)
         result = tangent.get(self.out)
-        return np.zeros_like(self.out.data) if result is None else result
+        return np.zeros_like(self.out._data) if result is None else result
 
 
 def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple:
@@ -178,11 +178,11 @@ def jvp(f: Callable, primals: Sequence, tangents: Sequence) -> tuple:
         sources = [source("jvp", p, i, nest) for i, p in enumerate(primals)]
         values = []
         for i, (s, t) in enumerate(zip(sources, tangents)):
-            shape = t.data.shape if isinstance(t, Tensor) else np.shape(t)
-            if shape != s.data.shape:
+            shape = t._data.shape if isinstance(t, Tensor) else np.shape(t)
+            if shape != s._data.shape:
                 raise ValueError(f"jvp: tangent {i} has shape {shape} but primal {i} has shape {s.data.shape}")
             if not (nest and is_traced(t)):  # a copy: the tangent out may be the very array pushed in
-                t = np.array(t.data if isinstance(t, Tensor) else t, dtype=s.data.dtype)
+                t = np.array(t._data if isinstance(t, Tensor) else t, dtype=s._data.dtype)
             values.append(t)
         out = output("jvp", f, f(*sources))
         tangent_out = Linearized(out, sources, nest).push(values)

@@ -146,12 +146,12 @@ class FunctionCtx:
                 continue
             if gk is None:
                 gk = np.zeros_like(x)
-            shape = gk.data.shape if isinstance(gk, Tensor) else np.shape(gk)
+            shape = gk._data.shape if isinstance(gk, Tensor) else np.shape(gk)
             if shape != x.shape and not _unbroadcastable(shape, x.shape):
                 raise ValueError(
                     f"{name}.backward returned a gradient of shape {shape} for input {k} of shape {x.shape}"
                 )
-            if on_tensor and g._rg and not _depends_on(gk, g) and np.any(gk.data if isinstance(gk, Tensor) else gk):
+            if on_tensor and g._rg and not _depends_on(gk, g) and np.any(gk._data if isinstance(gk, Tensor) else gk):
                 raise TypeError(
                     f"{name}.backward returned a gradient for input {k} that does not depend on g as a Tensor, "
                     f"which drops the graph that {purpose} needs; do not use g.data or np.asarray(g) in backward"
@@ -210,13 +210,13 @@ class Function:
         name = cls.__name__
         if cls.forward is Function.forward or cls.backward is Function.backward:
             raise NotImplementedError(f"{name}: a Function defines both forward(ctx, *arrays) and backward(ctx, g)")
-        arrays = tuple(a.data if isinstance(a, Tensor) else a for a in args)
+        arrays = tuple(a._data if isinstance(a, Tensor) else a for a in args)
         needs = tuple(isinstance(a, Tensor) and a._rg for a in args)
         ctx = FunctionCtx(cls, arrays, needs)
         with no_grad():
             out = cls.forward(ctx, *arrays)
         if isinstance(out, Tensor):
-            out = out.data
+            out = out._data
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
         if out.dtype == object or not (_is_float(out.dtype) or np.issubdtype(out.dtype, np.integer)):

@@ -45,7 +45,7 @@ def _pull(out: Tensor, cotangent: Any, sources: list, nest: bool) -> list:
     for s in sources:
         g = found.get(s)
         if g is None:  # out does not depend on s
-            g = np.zeros_like(s.data)
+            g = np.zeros_like(s._data)
         grads.append(g if isinstance(g, Tensor) else _constant(g))
     return grads
 
@@ -53,8 +53,8 @@ def _pull(out: Tensor, cotangent: Any, sources: list, nest: bool) -> list:
 def _cotangent(v: Any, out: Tensor, nest: bool) -> Any:
     """The cotangent as the engine takes it: a Tensor for a recorded pass, else a fresh array (never aliased)."""
     if nest:
-        return v if isinstance(v, Tensor) else _constant(np.asarray(v, dtype=out.data.dtype))
-    return np.array(v.data if isinstance(v, Tensor) else v, dtype=out.data.dtype)
+        return v if isinstance(v, Tensor) else _constant(np.asarray(v, dtype=out._data.dtype))
+    return np.array(v._data if isinstance(v, Tensor) else v, dtype=out._data.dtype)
 
 
 def value_and_grad(f: Callable, argnums: Any = 0) -> Callable:
@@ -74,12 +74,12 @@ def value_and_grad(f: Callable, argnums: Any = 0) -> Callable:
     def value_and_grad_f(*args: Any) -> tuple:
         nums = argnums_tuple("grad", argnums, len(args))
         out, sources, nest = _trace("grad", f, args, nums)
-        if out.data.size != 1:
+        if out._data.size != 1:
             raise TypeError(
                 f"grad: {name} returned shape {out.data.shape}, but grad needs a scalar output (size 1); "
                 "reduce it (e.g. .sum()) or use mg.jacobian or mg.vjp for a non-scalar output"
             )
-        grads = _pull(out, _cotangent(np.ones(out.data.shape), out, nest), sources, nest)
+        grads = _pull(out, _cotangent(np.ones(out._data.shape), out, nest), sources, nest)
         grads = [finish(g, nest) for g in grads]
         return finish(out, nest), grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
 
@@ -122,8 +122,8 @@ def vjp(f: Callable, *primals: Any) -> tuple:
     out, sources, nest = _trace("vjp", f, primals, tuple(range(len(primals))))
 
     def vjp_fn(cotangent: Any) -> tuple:
-        shape = cotangent.data.shape if isinstance(cotangent, Tensor) else np.shape(cotangent)
-        if shape != out.data.shape:
+        shape = cotangent._data.shape if isinstance(cotangent, Tensor) else np.shape(cotangent)
+        if shape != out._data.shape:
             raise ValueError(f"vjp: the cotangent has shape {shape} but {name_of(f)} returned shape {out.data.shape}")
         deep = nest or nested([cotangent])  # a cotangent that requires grad makes the result differentiable
         with enable_grad():
@@ -145,17 +145,17 @@ def _assemble(pieces: list, lead: tuple, tail: tuple, nest: bool, dtype: Any) ->
         return _constant(np.zeros(lead + tail, dtype=dtype))
     if nest:
         return reshape(stack(pieces), lead + tail)
-    return _constant(np.stack([p.data if isinstance(p, Tensor) else p for p in pieces]).reshape(lead + tail))
+    return _constant(np.stack([p._data if isinstance(p, Tensor) else p for p in pieces]).reshape(lead + tail))
 
 
 def _jacobian_rev(out: Tensor, sources: list, nest: bool) -> list:
     """Row by row: uᵀJ for u = e₀, e₁, … (one backward pass per output element, one forward pass)."""
     rows: list = [[] for _ in sources]
-    for k in range(out.data.size):
-        e = _cotangent(_basis(k, out.data.shape, out.data.dtype), out, nest)
+    for k in range(out._data.size):
+        e = _cotangent(_basis(k, out._data.shape, out._data.dtype), out, nest)
         for row, g in zip(rows, _pull(out, e, sources, nest)):
             row.append(g)
-    return [_assemble(r, out.data.shape, s.data.shape, nest, out.data.dtype) for r, s in zip(rows, sources)]
+    return [_assemble(r, out._data.shape, s._data.shape, nest, out._data.dtype) for r, s in zip(rows, sources)]
 
 
 def _jacobian_fwd(out: Tensor, sources: list, nest: bool) -> list:
@@ -164,12 +164,12 @@ def _jacobian_fwd(out: Tensor, sources: list, nest: bool) -> list:
     jacs = []
     for j, s in enumerate(sources):
         columns = []
-        for k in range(s.data.size):
+        for k in range(s._data.size):
             tangents = [None] * len(sources)
-            tangents[j] = _basis(k, s.data.shape, s.data.dtype)
+            tangents[j] = _basis(k, s._data.shape, s._data.dtype)
             columns.append(lin.push(tangents))
-        jt = _assemble(columns, s.data.shape, out.data.shape, nest, out.data.dtype)  # shape x.shape + out.shape
-        n, m = s.data.ndim, out.data.ndim
+        jt = _assemble(columns, s._data.shape, out._data.shape, nest, out._data.dtype)  # shape x.shape + out.shape
+        n, m = s._data.ndim, out._data.ndim
         jacs.append(jt.transpose(tuple(range(n, n + m)) + tuple(range(n))))
     return jacs
 
@@ -200,8 +200,8 @@ def jacobian(f: Callable, argnums: Any = 0, mode: str = "auto") -> Callable:
     def jacobian_f(*args: Any) -> Any:
         nums = argnums_tuple("jacobian", argnums, len(args))
         out, sources, nest = _trace("jacobian", f, args, nums)
-        n_in = sum(s.data.size for s in sources)
-        chosen = mode if mode != "auto" else ("rev" if out.data.size <= n_in else "fwd")
+        n_in = sum(s._data.size for s in sources)
+        chosen = mode if mode != "auto" else ("rev" if out._data.size <= n_in else "fwd")
         with enable_grad():
             jacs = (_jacobian_rev if chosen == "rev" else _jacobian_fwd)(out, sources, nest)
         jacs = [finish(J, nest) for J in jacs]

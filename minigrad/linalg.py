@@ -13,7 +13,7 @@ from .tensor import Tensor, as_tensor, record
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch axes."""
     a, b = as_tensor(a), as_tensor(b)
-    x, y = a.data, b.data
+    x, y = a._data, b._data
     if x.ndim == 0 or y.ndim == 0:
         raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {x.shape} and {y.shape}")
     try:
@@ -29,9 +29,9 @@ def matmul(a: Any, b: Any) -> Tensor:
 def dot(a: Any, b: Any) -> Tensor:
     """``np.dot`` for 0-, 1- and 2-D operands (scalar product, inner product, matrix product)."""
     a, b = as_tensor(a), as_tensor(b)
-    if a.data.ndim == 0 or b.data.ndim == 0:
+    if a._data.ndim == 0 or b._data.ndim == 0:
         return a * b
-    if a.data.ndim > 2 or b.data.ndim > 2:
+    if a._data.ndim > 2 or b._data.ndim > 2:
         raise ValueError(f"dot: operands of shapes {a.data.shape} and {b.data.shape}: use matmul or einsum above 2-D")
     return matmul(a, b)
 
@@ -74,7 +74,7 @@ def parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation, as ``np.einsum`` (explicit or implicit output, ``...`` allowed)."""
     tensors = [as_tensor(t) for t in operands]
-    arrays = [t.data for t in tensors]
+    arrays = [t._data for t in tensors]
     inputs, output = parse_einsum(subscripts, [a.shape for a in arrays])
     spec = ",".join(inputs) + "->" + output
     try:

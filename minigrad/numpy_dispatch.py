@@ -19,7 +19,7 @@ def _plain(fn: Any) -> Any:
     """A NumPy function applied to the values: for results that carry no gradient (comparisons)."""
 
     def call(*args: Any) -> Any:
-        return fn(*(a.data if isinstance(a, Tensor) else a for a in args))
+        return fn(*(a._data if isinstance(a, Tensor) else a for a in args))
 
     return call
 

@@ -12,7 +12,11 @@ from typing import Any
 
 import numpy as np
 
+from .anomaly import _on as _anomaly
+from .anomaly import check_forward
+from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
+from .guard import SELF_ONLY, node_saves, saved_positions
 from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
 
 _NUMBER = (int, float, bool, np.generic, np.ndarray)
@@ -32,12 +36,12 @@ def _operand(op: str, x: Any) -> Any:
 def _unary(op: str, fn: Any, x: Any) -> Tensor:
     if type(x) is not Tensor:
         x = as_tensor(x)  # subclasses pass through
-    d = x.data
+    d = x._data
     out = fn(d)
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     t = _new(Tensor)
-    t.data = out
+    t._data = out
     t.grad = None
     t._id = next(_ids)
     if x._rg and (not _off or get_ident() not in _off):
@@ -45,23 +49,42 @@ def _unary(op: str, fn: Any, x: Any) -> Tensor:
         t._op = op
         t._args = (d,)
         t._parents = (x,)
+        t._held = 0
+        saves = _UNARY_SAVES.get(op)
+        if saves is None:
+            saves = _unary_saves(op)
+        if saves == 1:  # the rule reads the value: tanh, exp, sigmoid... (held on t itself)
+            t._held = 1
+            t._saved = SELF_ONLY
+        elif saves == 2 and x._op is not None and d.base is None:  # reads an intermediate, not a view: sin, log...
+            x._held += 1
+            x._saver = op
+            t._saved = x  # (a lone tensor rather than a tuple: minigrad.guard.let_go)
+        else:
+            t._saved = None if not saves else node_saves(t, op, out, (d,), (x,), 1)
+        if out.size >= forget_at[0]:
+            forget(t._parents)
     else:
         t._rg = False
         t._op = t._args = None
         t._parents = ()
+        t._saved = None
+        t._held = 0
+    if _anomaly and get_ident() in _anomaly:
+        check_forward(op, t, (d,))
     return t
 
 
 def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
     ta, tb = type(a), type(b)  # exact-type tests first: isinstance costs more, and most operands are one of these
     if ta is Tensor or ta is not float and isinstance(a, Tensor):
-        x = a.data
+        x = a._data
         pa = a if a._rg else None
     else:
         x = a if ta is float else _operand(op, a)
         pa = None
     if tb is Tensor or tb is not float and isinstance(b, Tensor):
-        y = b.data
+        y = b._data
         pb = b if b._rg else None
     else:
         y = b if tb is float else _operand(op, b)
@@ -73,7 +96,7 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
     if type(out) is not np.ndarray:
         out = np.asarray(out)
     t = _new(Tensor)
-    t.data = out
+    t._data = out
     t.grad = None
     t._id = next(_ids)
     if (pa is not None or pb is not None) and (not _off or get_ident() not in _off):
@@ -81,11 +104,59 @@ def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
         t._op = op
         t._args = (x, y)
         t._parents = (pa,) if pb is None else (pa, pb)
+        t._held = 0
+        plans = _BINARY_SAVES.get(op)
+        if plans is None:
+            plans = _binary_saves(op)
+        if plans is _READS_NOTHING:  # add, subtract: nothing an in-place write could spoil
+            t._saved = None
+        else:
+            mask = (pa is not None) + 2 * (pb is not None)
+            reads_x, reads_y, reads_ans = plans[mask]
+            if (
+                reads_ans
+                or reads_x
+                and (pa is not None or type(x) is np.ndarray)
+                or reads_y
+                and (pb is not None or type(y) is np.ndarray)
+            ):
+                t._saved = node_saves(t, op, out, (x, y), (pa, pb), mask)
+            else:  # multiply by a number
+                t._saved = None
+        if out.size >= forget_at[0]:
+            forget(t._parents)
     else:
         t._rg = False
         t._op = t._args = None
         t._parents = ()
+        t._saved = None
+        t._held = 0
+    if _anomaly and get_ident() in _anomaly:
+        check_forward(op, t, (x, y))
     return t
+
+
+# What the rules of each elementwise op read (``guard.saved_positions``), cached by op: for a unary op
+# 0 nothing, 1 its value only, 2 its argument only, 3 both; for a binary op, per parent mask,
+# (reads x, reads y, reads the value).
+_UNARY_SAVES: dict[str, int] = {}
+_BINARY_SAVES: dict[str, tuple] = {}
+_READS_NOTHING = ((False, False, False),) * 4
+
+
+def _unary_saves(op: str) -> int:
+    reads_ans, args = saved_positions(op, 1, 1)
+    _UNARY_SAVES[op] = code = bool(reads_ans) + 2 * bool(args)
+    return code
+
+
+def _binary_saves(op: str) -> tuple:
+    plans: list[tuple[bool, bool, bool]] = [(False, False, False)]
+    for mask in (1, 2, 3):
+        reads_ans, args = saved_positions(op, 2, mask)
+        plans.append((0 in args, 1 in args, reads_ans))
+    _BINARY_SAVES[op] = result = tuple(plans) if any(any(p) for p in plans) else _READS_NOTHING
+    return result
 
 
 def _binary_error(op: str, x: Any, y: Any, error: ValueError) -> ValueError:
@@ -146,7 +217,7 @@ abs = absolute
 
 def sign(x: Any) -> Tensor:
     """sign(x): piecewise constant, so it carries no gradient."""
-    return _constant(np.asarray(np.sign(as_tensor(x).data)))
+    return _constant(np.asarray(np.sign(as_tensor(x)._data)))
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
@@ -161,10 +232,10 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
         if isinstance(bound, Tensor):
             if bound._rg:
                 raise TypeError("clip: bounds are constants; use mg.maximum/mg.minimum for a differentiable bound")
-            bound = bound.data
+            bound = bound._data
         bounds.append(bound)
     x = as_tensor(x)
-    d = x.data
+    d = x._data
     return record("clip", np.clip(d, bounds[0], bounds[1]), (d, bounds[0], bounds[1]), (x if x._rg else None,))
 
 
@@ -204,16 +275,17 @@ def tanh(x: Any) -> Tensor:
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # e^-x overflows below x = -709 (float64) or -88 (float32): hold x above that, where σ is
-    # already below 1e-304 (1e-35), so the value is off by less than that and nothing warns.
-    return 1 / (1 + np.exp(-np.maximum(x, -700.0 if x.dtype == np.float64 else -80.0)))
+    # e^-x overflows to inf below x = -709 (float64) or -88 (float32); then 1 / (1 + inf) = 0, which is
+    # σ(x) rounded, so the overflow is expected and not worth NumPy's warning.
+    with np.errstate(over="ignore"):
+        return 1 / (1 + np.exp(-x))
 
 
 def sigmoid(x: Any) -> Tensor:
-    """σ(x) = 1 / (1 + e^-x), for x ≥ -700 (float64) or -80 (float32) exact to rounding; below, σ(-700).
+    """σ(x) = 1 / (1 + e^-x), exact to rounding for every x (σ(-1e4) = 0, σ(1e4) = 1, no warning).
 
-    A primitive rather than a composite: 1 / (1 + exp(-x)) built from primitives overflows to nan
-    gradients at x = -1e4, and one node costs less than four.
+    A primitive rather than a composite: 1 / (1 + exp(-x)) built from primitives gives nan gradients
+    at x = -1e4 (inf · 0 in the rule of the division), and one node costs less than four.
     """
     return _unary("sigmoid", _sigmoid, x)
 
@@ -236,7 +308,7 @@ def _axis(op: str, x: Tensor, axis: Any) -> Any:
     """``axis`` checked against x and made non-negative: None, an int, or a tuple of ints."""
     if axis is None:
         return None
-    ndim = x.data.ndim
+    ndim = x._data.ndim
     axes = axis if isinstance(axis, tuple) else (axis,)
     out = []
     for a in axes:
@@ -253,7 +325,7 @@ def _axis(op: str, x: Tensor, axis: Any) -> Any:
 def _reduce(op: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
     x = as_tensor(x)
     axis = _axis(op, x, axis)
-    d = x.data
+    d = x._data
     if d.size == 0 and op in ("max", "min"):
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {d.shape}")
     return record(op, fn(d, axis=axis, keepdims=keepdims), (d, axis, keepdims), (x if x._rg else None,))
@@ -294,7 +366,7 @@ def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``: the sum divided by the number of elements reduced."""
     x = as_tensor(x)
     total = sum(x, axis, keepdims)
-    count = x.data.size // builtins.max(total.data.size, 1) if x.data.size else 0
+    count = x._data.size // builtins.max(total._data.size, 1) if x._data.size else 0
     return divide(total, count)
 
 
@@ -304,5 +376,21 @@ def softmax(x: Any, axis: int = -1) -> Tensor:
 
 
 def log_softmax(x: Any, axis: int = -1) -> Tensor:
-    """x - logsumexp(x) along ``axis``."""
-    return subtract(x, logsumexp(x, axis, keepdims=True))
+    """x − logsumexp(x) along ``axis``, computed as (x − m) − logsumexp(x − m) with m = max x a constant.
+
+    log softmax is unchanged by a constant shift, so holding m constant changes no derivative. Shifting
+    first keeps the result accurate to rounding of the result itself: x − logsumexp(x) loses the digits
+    of x's magnitude (at logits of 1e4 in float32, a relative error of 3e-4 in log softmax and its gradient).
+    """
+    x = as_tensor(x)
+    axis = _axis("log_softmax", x, axis)
+    if not x._data.size:
+        return subtract(x, logsumexp(x, axis, keepdims=True))
+    m = x._data.max(axis=axis, keepdims=True)
+    if not np.isfinite(m).all():
+        m[~np.isfinite(m)] = 0  # a slice of all -inf (or with +inf): shift it by 0
+    s = subtract(x, m)
+    # logsumexp of s, whose maximum is already 0: without _logsumexp's second shift
+    value = np.log(np.exp(s._data).sum(axis=axis, keepdims=True))
+    lse = record("logsumexp", value, (s._data, axis, True), (s if s._rg else None,))
+    return subtract(s, lse)

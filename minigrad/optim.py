@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .guard import inplace_error, saver
 from .nn import sparse
 from .tensor import Tensor
 
@@ -54,6 +55,10 @@ class Optimizer:
         raise NotImplementedError
 
     def step(self) -> None:
+        for k, p in enumerate(self.params):  # all or nothing: check every parameter before moving any
+            held_by = saver(p) if isinstance(p.grad, np.ndarray) else None  # (a Tensor grad: TypeError below)
+            if held_by is not None:
+                raise inplace_error(f"{type(self).__name__}.step (parameter {k})", p, held_by)
         for p in self.params:
             if p.grad is None:
                 continue
@@ -62,10 +67,11 @@ class Optimizer:
                     f"{type(self).__name__}: a parameter's grad is a Tensor (left by backward(create_graph=True)); "
                     "clear it (p.grad = None) or step on p.grad.data"
                 )
-            if p.grad.shape != p.data.shape:
+            if p.grad.shape != p._data.shape:
                 raise ValueError(
                     f"{type(self).__name__}: gradient of shape {p.grad.shape} for a {p.data.shape} parameter"
                 )
+            data = p._data
             state = self.state.get(p)
             if state is None:
                 state = self.state[p] = self._new_state(p)
@@ -73,16 +79,16 @@ class Optimizer:
             state["step"] += 1
             rows = sparse.touched_rows(p)
             if rows is None:
-                self._update(p.data, p.grad, state, state["step"])
+                self._update(data, p.grad, state, state["step"])
                 continue
             # of the rows looked up, those with a gradient: a lookup made outside training (an evaluation
             # without no_grad) or before a manual ``p.grad = None`` left rows that must not move
             rows = rows[np.any(p.grad[rows] != 0, axis=tuple(range(1, p.grad.ndim)))]
             arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
             sub = {k: v[rows] for k, v in arrays.items()}
-            values = p.data[rows]
+            values = data[rows]
             self._update(values, p.grad[rows], sub, state["step"])
-            p.data[rows] = values
+            data[rows] = values
             for k, v in sub.items():
                 arrays[k][rows] = v
 

@@ -77,8 +77,12 @@ def extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 
 def logsumexp_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
-    # l = log Σ exp x: ∂l/∂x = exp(x − l) = softmax(x)
-    return _restore_axes(g, x.ndim, axis, keepdims) * np.exp(x - _restore_axes(ans, x.ndim, axis, keepdims))
+    # l = log Σ exp x: ∂l/∂x = exp(x − l) = softmax(x). l is rounded at the scale of x (at x ≈ 1e4 in float32
+    # off by 5e-4), which would scale every exp(x − l) by exp(error); dividing by their sum cancels it.
+    p = np.exp(x - _restore_axes(ans, x.ndim, axis, keepdims))
+    scale = 1 / p.sum(axis=axis, keepdims=True)
+    p = np.multiply(p, scale, out=p) if type(p) is np.ndarray else p * scale  # p is this rule's own array
+    return _restore_axes(g, x.ndim, axis, keepdims) * p
 
 
 def _column(v: Any) -> Any:

@@ -33,7 +33,7 @@ def save(state: dict[str, Any], path: str | os.PathLike) -> None:
     for name, value in state.items():
         if not isinstance(name, str) or not name:
             raise TypeError(f"save: keys must be non-empty strings, got {name!r}")
-        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        array = np.asarray(value._data if isinstance(value, Tensor) else value)
         if array.dtype.kind not in "biufcUS":
             raise TypeError(f"save: '{name}' has dtype {array.dtype}; only numeric, bool and string arrays are saved")
         arrays[name] = array

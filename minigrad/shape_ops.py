@@ -21,7 +21,7 @@ def _shape_only(shape: tuple) -> np.ndarray:
 def reshape(x: Any, shape: Any) -> Tensor:
     """The same elements in a new shape (one entry may be -1), as ``np.reshape``."""
     x = as_tensor(x)
-    d = x.data
+    d = x._data
     shape = _shape_tuple(shape)
     try:
         out = d.reshape(shape)
@@ -33,7 +33,7 @@ def reshape(x: Any, shape: Any) -> Tensor:
 def transpose(x: Any, axes: Any = None) -> Tensor:
     """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``."""
     x = as_tensor(x)
-    d = x.data
+    d = x._data
     if axes is not None:
         axes = tuple(int(a) for a in axes)
         if sorted(a % max(d.ndim, 1) for a in axes) != list(range(d.ndim)) or len(axes) != d.ndim:
@@ -44,7 +44,7 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     x = as_tensor(x)
-    n = x.data.ndim
+    n = x._data.ndim
     for a in (axis1, axis2):
         if not -n <= a < n:
             raise ValueError(f"swapaxes: axis {a} is out of range for a tensor of shape {x.data.shape}")
@@ -57,7 +57,7 @@ def expand_dims(x: Any, axis: Any) -> Tensor:
     """Insert size-1 axes at ``axis`` (an int or a tuple), as ``np.expand_dims``."""
     x = as_tensor(x)
     try:
-        shape = np.expand_dims(_shape_only(x.data.shape), axis).shape
+        shape = np.expand_dims(_shape_only(x._data.shape), axis).shape
     except np.exceptions.AxisError:
         raise ValueError(f"expand_dims: axis {axis} is out of range for a tensor of shape {x.data.shape}") from None
     return reshape(x, shape)
@@ -67,7 +67,7 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     """Remove size-1 axes (all of them, or those named), as ``np.squeeze``."""
     x = as_tensor(x)
     try:
-        shape = np.squeeze(_shape_only(x.data.shape), axis).shape
+        shape = np.squeeze(_shape_only(x._data.shape), axis).shape
     except (ValueError, np.exceptions.AxisError):
         raise ValueError(f"squeeze: cannot squeeze axis {axis} of a tensor of shape {x.data.shape}") from None
     return reshape(x, shape)
@@ -76,7 +76,7 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
 def broadcast_to(x: Any, shape: Any) -> Tensor:
     """x repeated along new or size-1 axes to ``shape``, as ``np.broadcast_to``."""
     x = as_tensor(x)
-    d = x.data
+    d = x._data
     shape = _shape_tuple(shape)
     try:
         out = np.broadcast_to(d, shape)
@@ -88,7 +88,7 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
 def astype(x: Any, dtype: Any) -> Tensor:
     """x converted to ``dtype``; the gradient is converted back to x's dtype."""
     x = as_tensor(x)
-    d = x.data
+    d = x._data
     dtype = np.dtype(dtype)
     parents = (x if x._rg and dtype.kind == "f" else None,)
     return record("astype", d.astype(dtype), (d, dtype), parents)
@@ -97,8 +97,8 @@ def astype(x: Any, dtype: Any) -> Tensor:
 def _index(index: Any) -> Any:
     """An index with tensors replaced by their arrays."""
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    return index.data if isinstance(index, Tensor) else index
+        return tuple(i._data if isinstance(i, Tensor) else i for i in index)
+    return index._data if isinstance(index, Tensor) else index
 
 
 def getitem(x: Any, index: Any) -> Tensor:
@@ -107,7 +107,7 @@ def getitem(x: Any, index: Any) -> Tensor:
     With integer arrays an element may be picked several times; its gradients then add up.
     """
     x = as_tensor(x)
-    d = x.data
+    d = x._data
     index = _index(index)
     try:
         out = d[index]
@@ -126,7 +126,7 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple) -> np.ndarray:
 def scatter_add(g: Any, index: Any, shape: tuple) -> Tensor:
     """zeros(shape) with ``g`` added at ``index``, repeated indices adding up: the adjoint of ``x[index]``."""
     g = as_tensor(g)
-    d = g.data
+    d = g._data
     return record("scatter_add", _scatter_add(d, index, shape), (d, index, shape), (g if g._rg else None,))
 
 
@@ -135,7 +135,7 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     tensors = [as_tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
-    arrays = [t.data for t in tensors]
+    arrays = [t._data for t in tensors]
     try:
         out = np.concatenate(arrays, axis=axis)
     except (ValueError, np.exceptions.AxisError):
@@ -149,7 +149,7 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
 def stack(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis, as ``np.stack``."""
     tensors = [as_tensor(t) for t in tensors]
-    shapes = {t.data.shape for t in tensors}
+    shapes = {t._data.shape for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors need one shape, got {', '.join(str(s) for s in shapes)}")
     return concatenate([expand_dims(t, axis) for t in tensors], axis)
@@ -157,9 +157,9 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """a where condition holds, else b (broadcast together). The condition carries no gradient."""
-    cond = np.asarray(condition.data if isinstance(condition, Tensor) else condition, dtype=bool)
-    x, pa = (a.data, a if a._rg else None) if isinstance(a, Tensor) else (a, None)
-    y, pb = (b.data, b if b._rg else None) if isinstance(b, Tensor) else (b, None)
+    cond = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)
+    x, pa = (a._data, a if a._rg else None) if isinstance(a, Tensor) else (a, None)
+    y, pb = (b._data, b if b._rg else None) if isinstance(b, Tensor) else (b, None)
     try:
         out = np.where(cond, x, y)
     except ValueError:

@@ -16,7 +16,12 @@ from typing import Any
 
 import numpy as np
 
+from .anomaly import _on as _anomaly
+from .anomaly import check_forward
+from .forget import Forgotten, forget, forget_at
 from .grad_mode import _off, get_ident
+from .guard import SELF, forsake, inplace_error, let_go, node_saves, saver
+from .guarded_array import guarded
 
 _ids = itertools.count()  # creation order; a child always has a larger id than its parents
 _FLOATS = (np.float16, np.float32, np.float64)
@@ -36,17 +41,19 @@ class Tensor:
     array([2., 4.])
     """
 
-    __slots__ = ("data", "grad", "_rg", "_op", "_args", "_parents", "_id", "__weakref__")
+    __slots__ = ("_data", "grad", "_rg", "_op", "_args", "_parents", "_id", "_saved", "_held", "_saver", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
+        self._saved: tuple | None = None  # first: __del__ reads it even if the checks below raise
+        self._held = 0
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         array = np.array(data, dtype=dtype)  # a copy, as torch.tensor and np.array make
         if array.dtype == object or not (
             _is_float(array.dtype) or np.issubdtype(array.dtype, np.integer) or array.dtype == bool
         ):
             raise TypeError(f"tensor: unsupported data of dtype {array.dtype}; give numbers or a numeric array")
-        self.data = array
+        self._data = array
         self.grad: np.ndarray | None = None
         self._rg = False
         self._op: str | None = None
@@ -56,16 +63,43 @@ class Tensor:
         if requires_grad:
             self.requires_grad = True
 
+    def __del__(self) -> None:
+        if self._saved is not None:  # a graph dropped without backward: what it held is writeable again
+            let_go(self._saved, self._op, self)
+
     # -- attributes ------------------------------------------------------------------------------
+    @property
+    def data(self) -> np.ndarray:
+        """The array. While a graph holds it for backward it is read-only, and a write names the culprit."""
+        d = self._data
+        if type(d) is Forgotten:
+            raise RuntimeError(
+                f"data: the value of this '{self._op}' result ({d}) was dropped during the forward pass: no rule "
+                "reads it and nothing but the graph referred to it (reached through a weak reference?)"
+            )
+        if self._held or d.base is not None or not d.flags.writeable:
+            op = saver(self)
+            if op is not None:
+                return guarded(d, self, op)
+        return d
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        if type(self._saved) is tuple and SELF in self._saved:  # the node's rules read its own value
+            raise inplace_error("t.data = value", self, self._op)
+        if self._held and self._op is None:
+            forsake(self._data)
+        self._data = value if type(value) is np.ndarray else np.asarray(value)
+
     @property
     def requires_grad(self) -> bool:
         return self._rg
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and not _is_float(self.data.dtype):
+        if value and not _is_float(self._data.dtype):
             raise TypeError(
-                f"requires_grad: only floating-point tensors can require grad, this one is {self.data.dtype}"
+                f"requires_grad: only floating-point tensors can require grad, this one is {self._data.dtype}"
             )
         if not value and self._op is not None:
             raise RuntimeError("requires_grad: cannot turn off on a tensor made by an operation; use detach()")
@@ -84,32 +118,45 @@ class Tensor:
         """The name of the primitive that made this tensor, or None for a leaf."""
         return self._op
 
-    shape = property(lambda self: self.data.shape)
-    ndim = property(lambda self: self.data.ndim)
-    size = property(lambda self: self.data.size)
-    dtype = property(lambda self: self.data.dtype)
+    shape = property(lambda self: self._data.shape)
+    ndim = property(lambda self: self._data.ndim)
+    size = property(lambda self: self._data.size)
+    dtype = property(lambda self: self._data.dtype)
 
     @property
     def T(self) -> Tensor:
         return transpose(self)
 
     def __len__(self) -> int:
-        return len(self.data)
+        return len(self._data)
 
     def numpy(self) -> np.ndarray:
-        """The underlying array (shared, not copied), as ``torch.Tensor.numpy`` does."""
+        """The underlying array (shared, not copied), as ``torch.Tensor.numpy`` does (read-only while saved)."""
         return self.data
 
     def item(self) -> Any:
-        return self.data.item()
+        return self._data.item()
 
     def detach(self) -> Tensor:
         """A new leaf that shares this tensor's data and records nothing."""
-        return _constant(self.data)
+        return _constant(self._data)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
-        extra = "" if self.data.dtype == np.float64 or not _is_float(self.data.dtype) else f", dtype={self.data.dtype}"
+        """``tensor(value, [shape=...,] [dtype=...,] grad_fn=<op> | requires_grad=True)``, NumPy-style.
+
+        The value is printed by ``np.array2string`` under NumPy's print options, so a big array is
+        summarised with ``...`` (and its shape is then given); the dtype is named unless the value shows it
+        (float64, the default int, bool), as ``repr`` of an ndarray does.
+        """
+        data = self._data
+        if type(data) is Forgotten:
+            return f"tensor(<dropped: {data}>, grad_fn=<{self._op}>)"
+        body = np.array2string(data, separator=", ", prefix="tensor(")
+        extra = ""
+        if data.size > np.get_printoptions()["threshold"] or (data.size == 0 and data.ndim > 1):
+            extra += f", shape={data.shape}"  # summarised or empty: the value does not show the shape
+        if data.dtype.type not in (np.float64, np.int_, np.bool_):
+            extra += f", dtype={data.dtype}"
         if self._op is not None:
             extra += f", grad_fn=<{self._op}>"
         elif self._rg:
@@ -122,7 +169,7 @@ class Tensor:
                 "numpy: this tensor requires grad, so converting it to an array would drop its graph; "
                 "use t.detach().numpy() or t.data"
             )
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self.data if dtype is None else self._data.astype(dtype)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         return call_ufunc(ufunc, method, inputs, kwargs)
@@ -133,13 +180,13 @@ class Tensor:
     __hash__ = object.__hash__  # identity: == compares values elementwise, as in NumPy
 
     def __bool__(self) -> bool:
-        return bool(self.data)
+        return bool(self._data)
 
     def __float__(self) -> float:
-        return float(self.data)
+        return float(self._data)
 
     def __int__(self) -> int:
-        return int(self.data)
+        return int(self._data)
 
     # -- autograd --------------------------------------------------------------------------------
     def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
@@ -208,22 +255,22 @@ class Tensor:
 
     # Comparisons give plain boolean arrays and carry no gradient.
     def __lt__(self, other: Any) -> np.ndarray:
-        return self.data < _value(other)
+        return self._data < _value(other)
 
     def __le__(self, other: Any) -> np.ndarray:
-        return self.data <= _value(other)
+        return self._data <= _value(other)
 
     def __gt__(self, other: Any) -> np.ndarray:
-        return self.data > _value(other)
+        return self._data > _value(other)
 
     def __ge__(self, other: Any) -> np.ndarray:
-        return self.data >= _value(other)
+        return self._data >= _value(other)
 
     def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data == _value(other)
+        return self._data == _value(other)
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data != _value(other)
+        return self._data != _value(other)
 
     # -- methods that mirror the mg. functions ---------------------------------------------------
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -294,7 +341,7 @@ class Tensor:
 
 
 def _value(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x._data if isinstance(x, Tensor) else x
 
 
 _new = Tensor.__new__
@@ -303,13 +350,15 @@ _new = Tensor.__new__
 def _constant(data: np.ndarray) -> Tensor:
     """A leaf that records nothing, made without the checks of ``Tensor.__init__``."""
     t = _new(Tensor)
-    t.data = data
+    t._data = data
     t.grad = None
     t._rg = False
     t._op = None
     t._args = None
     t._parents = ()
     t._id = next(_ids)
+    t._saved = None
+    t._held = 0
     return t
 
 
@@ -329,24 +378,32 @@ def record(op: str, data: Any, args: tuple, parents: tuple) -> Tensor:
     if type(data) is not np.ndarray:
         data = np.asarray(data)  # NumPy returns scalars from 0-d operations
     t = _new(Tensor)
-    t.data = data
+    t._data = data
     t.grad = None
     t._id = next(_ids)
-    for p in parents:  # (a loop, not any(): a generator costs more than the check)
+    t._saved = None
+    t._held = 0
+    mask = 0  # bit i: parent i requires grad (a loop, not any(): a generator costs more)
+    bit = 1
+    for p in parents:
         if p is not None:
-            break
-    else:
-        p = None
-    if p is not None and (not _off or get_ident() not in _off):
+            mask |= bit
+        bit <<= 1
+    if mask and (not _off or get_ident() not in _off):
         t._rg = True
         t._op = op
         t._args = args
         t._parents = parents
+        t._saved = node_saves(t, op, data, args, parents, mask)
+        if data.size >= forget_at[0]:
+            forget(parents)
     else:
         t._rg = False
         t._op = None
         t._args = None
         t._parents = ()
+    if _anomaly and get_ident() in _anomaly:
+        check_forward(op, t, args)
     return t
 
 

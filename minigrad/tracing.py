@@ -54,7 +54,7 @@ def nested(values: Any) -> bool:
 
 def source(transform: str, value: Any, position: int, nest: bool) -> Tensor:
     """A fresh tensor standing for the differentiated argument ``value``; call it with recording on."""
-    data = value.data if isinstance(value, Tensor) else np.asarray(value)
+    data = value._data if isinstance(value, Tensor) else np.asarray(value)
     if not _is_float(data.dtype):
         raise TypeError(
             f"{transform}: argument {position} has dtype {data.dtype}; only floating-point inputs can be "
@@ -80,5 +80,5 @@ def output(transform: str, f: Callable, out: Any) -> Tensor:
 def finish(x: Any, nest: bool) -> Tensor:
     """A transform's result: the Tensor itself when nested (it carries the graph), else a constant."""
     if isinstance(x, Tensor):
-        return x if nest else _constant(x.data)
+        return x if nest else _constant(x._data)
     return _constant(np.asarray(x))

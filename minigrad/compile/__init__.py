@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..grad_mode import is_grad_enabled
+from ..guard import let_go
 from ..tensor import Tensor, _constant, _is_float
 from .codegen import Builder
 from .trace import CompileError, Recorder, TracedMask, tracing
@@ -86,8 +87,8 @@ class Compiled:
         stand_ins: dict[int, Tensor] = {}
         call_args = list(args)
         for i, a in enumerate(args):
-            if isinstance(a, Tensor) and not a._rg and _is_float(a.data.dtype) and is_grad_enabled():
-                stand_in = _constant(a.data)  # records what the step computes from it; its grad is dropped
+            if isinstance(a, Tensor) and not a._rg and _is_float(a._data.dtype) and is_grad_enabled():
+                stand_in = _constant(a._data)  # records what the step computes from it; its grad is dropped
                 stand_in._rg = True
                 stand_ins[i] = call_args[i] = stand_in
         with tracing(recorder):
@@ -97,9 +98,9 @@ class Compiled:
             builder.leaf_expr[id(stand_ins[i])] = f"A[{i}]"
         nodes, leaves = _graph([r for r, _ in recorder.roots] + _tensors(out))
         for leaf in leaves:
-            if id(leaf.data) not in builder.names:  # a parameter: read its .data at every call
-                builder.names[id(leaf.data)] = name = f"p{leaf._id}"
-                builder.lines.append(f"{name} = {builder.const(leaf, 'P')}.data")
+            if id(leaf._data) not in builder.names:  # a parameter: read its .data at every call
+                builder.names[id(leaf._data)] = name = f"p{leaf._id}"
+                builder.lines.append(f"{name} = {builder.const(leaf, 'P')}._data")
         for node in sorted(nodes, key=lambda n: n._id):
             if node._op is not None:
                 builder.forward(node)
@@ -120,6 +121,10 @@ class Compiled:
         wanted_leaves = [leaf for leaf in leaves if id(leaf) in builder.wanted]
         plan = _Plan(namespace["replay"], source, wanted_leaves, [i for i, a in enumerate(args) if _wants(a)], rngs)
         plan.keep = (builder.keep, recorder.keep)  # type: ignore[attr-defined]
+        for node in nodes:  # the traced graph is only read: its arrays are writeable again (see minigrad.guard)
+            if node._saved is not None:
+                let_go(node._saved, node._op, node)
+                node._saved = None
         self.cache[key] = plan
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
@@ -141,7 +146,7 @@ class Compiled:
             r.bit_generator.state = s
         eager = self.fn(*args)
         for what, a, b in [("the result", replayed, eager)] + [
-            (f"the gradient of a {leaf.data.shape} leaf", g, leaf.grad) for leaf, g in zip(leaves, grads)
+            (f"the gradient of a {leaf._data.shape} leaf", g, leaf.grad) for leaf, g in zip(leaves, grads)
         ]:
             if not _close(a, b):
                 raise CompileError(
@@ -191,7 +196,7 @@ def _signature(args: tuple) -> tuple:
         if kind is np.ndarray:  # strides: equal strides, equal layout (views into inputs rely on it)
             key.append((a.shape, a.dtype, a.strides))
         elif kind is Tensor or isinstance(a, Tensor):
-            d = a.data
+            d = a._data
             key.append((Tensor, d.shape, d.dtype, d.strides, a._rg, a._op is None))
         elif isinstance(a, np.ndarray):
             key.append((kind, a.shape, a.dtype, a.strides))
@@ -220,7 +225,7 @@ def _outputs(builder: Builder, out: Any, name: str) -> str:
             raise CompileError(
                 f"compile: {name} must return None, a Tensor or a tuple of Tensors, got {type(t).__name__}"
             )
-        return f"_constant(np.array({builder.ref(t.data)}))"
+        return f"_constant(np.array({builder.ref(t._data)}))"
 
     if out is None:
         return "None"
@@ -259,6 +264,6 @@ def _close(a: Any, b: Any) -> bool:
         return isinstance(b, (tuple, list)) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
     if a is None or b is None:
         return a is None and b is None
-    x, y = np.asarray(a.data if isinstance(a, Tensor) else a), np.asarray(b.data if isinstance(b, Tensor) else b)
+    x, y = np.asarray(a._data if isinstance(a, Tensor) else a), np.asarray(b._data if isinstance(b, Tensor) else b)
     tol = 1e-4 if np.float32 in (x.dtype, y.dtype) else 1e-9
     return x.shape == y.shape and np.allclose(x, y, rtol=tol, atol=tol, equal_nan=True)

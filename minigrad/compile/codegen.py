@@ -78,11 +78,11 @@ class Builder:
         self.seen: dict[str, str] = {}  # forward expression -> the variable that holds it (common subexpressions)
         self.leaf_expr: dict[int, str] = {}  # id(leaf) -> the expression of the leaf object at replay
         self.wanted: set[int] = set()  # ids of the leaves whose .grad the replay writes
-        self.inputs = [a.data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
+        self.inputs = [a._data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
-                self.lines.append(f"a{i} = A[{i}].data")
-                self.names[id(a.data)] = f"a{i}"
+                self.lines.append(f"a{i} = A[{i}]._data")
+                self.names[id(a._data)] = f"a{i}"
                 leaf = stand_ins.get(i, a)
                 self.leaf_expr[id(leaf)] = f"A[{i}]"
                 if a._rg and a._op is None and i not in stand_ins:
@@ -159,7 +159,7 @@ class Builder:
 
     # -- forward ------------------------------------------------------------------------------------
     def forward(self, node: Tensor) -> None:
-        op, args, data = node._op, node._args, node.data
+        op, args, data = node._op, node._args, node._data
         name = f"s{node._id}"
         if op == "embedding":
             table, index, rows, inverse = args
@@ -208,9 +208,9 @@ class Builder:
     def backward(self, r: int, root: Tensor, seed: Any, nodes: list[Tensor], reach: set[int]) -> None:
         """The engine's walk from ``root``, unrolled; ``reach`` holds the ids of nodes leading to a wanted leaf."""
         if seed is None:
-            seed = np.array(1, dtype=root.data.dtype) if root.data.shape == () else np.ones_like(root.data)
+            seed = np.array(1, dtype=root._data.dtype) if root._data.shape == () else np.ones_like(root._data)
         else:
-            seed = np.array(seed, dtype=root.data.dtype)
+            seed = np.array(seed, dtype=root._data.dtype)
         gname = {id(root): self.ref(seed)}
         values = {id(root): seed}  # the dry run: the gradients themselves, for their shapes and dtypes
         adds: dict[int, int] = {}
@@ -228,8 +228,8 @@ class Builder:
             for i, parent in enumerate(node._parents):
                 if parent is None or id(parent) not in reach:
                     continue
-                pv = np.asarray(VJPS[node._op][i](gv, node.data, *args))
-                shape, dtype = parent.data.shape, parent.data.dtype
+                pv = np.asarray(VJPS[node._op][i](gv, node._data, *args))
+                shape, dtype = parent._data.shape, parent._data.dtype
                 expr, new = vjp_source.rule(self, node, i, g, pv)
                 if pv.shape != shape:
                     expr, new = vjp_source.unbroadcast(self, expr, pv.shape, shape, pv.dtype)
@@ -263,9 +263,9 @@ class Builder:
             g = gname[id(leaf)]
             # what .grad receives shares memory with nothing (engine._own): a new array as it is; a buffer, a
             # constant, a 0-d result (a NumPy scalar) or a gradient handed already, copied; else checked per call
-            if fresh[id(leaf)] and leaf.data.ndim and g not in handed:
+            if fresh[id(leaf)] and leaf._data.ndim and g not in handed:
                 own = g
-            elif g in handed or not leaf.data.ndim or g.startswith("B") or not SLOT.fullmatch(g):
+            elif g in handed or not leaf._data.ndim or g.startswith("B") or not SLOT.fullmatch(g):
                 own = f"np.array({g}, order='C')"
             else:
                 own = f"_own({g})"

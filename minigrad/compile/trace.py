@@ -15,6 +15,7 @@ methods for the duration of the call only (the eager hot path is untouched):
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import types
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import backward as engine_backward
+from ..forget import forget_at
 from ..nn import functional as F
 from ..tensor import Tensor, as_tensor
 
@@ -71,11 +73,11 @@ class TracedMask(np.ndarray):
 
 def _compare(name: str, ufunc: Any) -> Any:
     def method(self: Tensor, other: Any) -> np.ndarray:
-        b = other.data if isinstance(other, Tensor) else other
-        raw = np.asarray(ufunc(self.data, b))
+        b = other._data if isinstance(other, Tensor) else other
+        raw = np.asarray(ufunc(self._data, b))
         out = raw.view(TracedMask)
         for array in (raw, out):  # np.asarray(out) is a view whose base is raw
-            _active.recipes[id(array)] = (ufunc, (self.data, b))
+            _active.recipes[id(array)] = (ufunc, (self._data, b))
             _active.keep.append(array)
         return out
 
@@ -85,7 +87,7 @@ def _compare(name: str, ufunc: Any) -> Any:
 def _backward(self: Tensor, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
     if create_graph:
         raise CompileError("compile: backward(create_graph=True) inside a compiled step is not supported")
-    seed = gradient.data if isinstance(gradient, Tensor) else gradient
+    seed = gradient._data if isinstance(gradient, Tensor) else gradient
     _active.roots.append((self, seed))
     engine_backward(self, gradient, retain_graph=True)
 
@@ -98,14 +100,14 @@ def _dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> 
     if not 0.0 <= p < 1.0 or not training or p == 0.0:
         return _originals["dropout"](x, p, training, rng)
     x = as_tensor(x)
-    mask = _random_mask(rng, x.data.shape, p, x.data.dtype)
-    _active.recipes[id(mask)] = (_random_mask, (rng, x.data.shape, p, x.data.dtype))
+    mask = _random_mask(rng, x._data.shape, p, x._data.dtype)
+    _active.recipes[id(mask)] = (_random_mask, (rng, x._data.shape, p, x._data.dtype))
     _active.randoms.append(id(mask))
     _active.keep.append(mask)
     out = x * mask
     if not out._rg:  # x carries no gradient: the product is made outside the graph, so note it too
-        _active.recipes[id(out.data)] = (np.multiply, (x.data, mask))
-        _active.keep.append(out.data)
+        _active.recipes[id(out._data)] = (np.multiply, (x._data, mask))
+        _active.keep.append(out._data)
     return out
 
 
@@ -126,8 +128,8 @@ def _cross_entropy(logits: Any, target: Any, weight: Any = None, ignore_index: i
         return _originals["cross_entropy"](logits, target, weight, ignore_index, reduction)
     _originals["cross_entropy"](as_tensor(logits).detach(), target, None, ignore_index, reduction)  # its checks
     logits = as_tensor(logits)
-    z = logits.data
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    z = logits._data
+    t = np.asarray(target._data if isinstance(target, Tensor) else target)
     pick = target_pick(t, z.shape, z.dtype, ignore_index, None)
     count = np.asarray((t != ignore_index).sum(), dtype=z.dtype)
     _active.recipes[id(pick)] = (target_pick, (t, z.shape, z.dtype, ignore_index, None))
@@ -194,6 +196,8 @@ def tracing(recorder: Recorder) -> Iterator[None]:
         )
     saved = {name: Tensor.__dict__[name] for name in _PATCHES}
     _active = recorder
+    threshold = forget_at[0]
+    forget_at[0] = math.inf  # the plan names every value of the step
     try:
         for name, method in _PATCHES.items():
             setattr(Tensor, name, method)
@@ -206,3 +210,4 @@ def tracing(recorder: Recorder) -> Iterator[None]:
         for (fn, _), code in zip(_SWAPS, _CODES):
             fn.__code__ = code
         _active = Recorder()
+        forget_at[0] = threshold

@@ -51,12 +51,12 @@ _MATMUL = {
 def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, bool]:
     """The expression of rule ``i`` of ``node`` (and whether it makes a new array)."""
     op, args = node._op, node._args
-    floating = node.data.dtype.kind == "f" and op in _UFUNC_OPS  # (other ops take numbers as axes, shapes...)
-    refs = [b.number(a, node.data.dtype) if floating and type(a) in (int, float) else b.ref(a) for a in args]
-    ans = b.names[id(node.data)]
+    floating = node._data.dtype.kind == "f" and op in _UFUNC_OPS  # (other ops take numbers as axes, shapes...)
+    refs = [b.number(a, node._data.dtype) if floating and type(a) in (int, float) else b.ref(a) for a in args]
+    ans = b.names[id(node._data)]
     if op in _INLINE:
         template, new = _INLINE[op][i]
-        one = b.number(1, node.data.dtype) if node.data.dtype.kind == "f" else "1"
+        one = b.number(1, node._data.dtype) if node._data.dtype.kind == "f" else "1"
         return template.format(*refs, g=g, ans=ans, one=one), new
     if op == "matmul" and args[0].ndim <= 2 and args[1].ndim <= 2:
         x, y = refs

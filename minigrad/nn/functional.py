@@ -33,7 +33,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """z = x Wᵀ + b for a weight of shape (out, in): the lecture's z = Wx + b, one row per example."""
     x = as_tensor(x)
-    if x.data.shape[-1:] != weight.data.shape[1:]:
+    if x._data.shape[-1:] != weight._data.shape[1:]:
         raise ValueError(
             f"linear: input of shape {x.data.shape} does not fit a weight of shape {weight.data.shape} "
             f"(expected last axis {weight.data.shape[1]})"
@@ -50,14 +50,14 @@ def embedding(index: Any, weight: Tensor) -> Tensor:
     [0, rows): unlike NumPy indexing, a negative id is an error, as in ``torch.nn.functional.embedding``.
     """
     weight = as_tensor(weight)
-    index = np.asarray(index.data if isinstance(index, Tensor) else index)
+    index = np.asarray(index._data if isinstance(index, Tensor) else index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {index.dtype}")
-    n = weight.data.shape[0]
+    n = weight._data.shape[0]
     if index.size and (index.min() < 0 or index.max() >= n):
         bad = index[(index < 0) | (index >= n)].ravel()[0]
         raise IndexError(f"embedding: index {bad} is out of range for a table of {n} rows")
-    data = weight.data
+    data = weight._data
     if not (weight._rg and is_grad_enabled()):
         return record("embedding", data[index], (), (None,))
     rows, inverse = np.unique(index, return_inverse=True)  # the rows looked up, for the rule and the optimizer
@@ -76,8 +76,8 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> T
     x = as_tensor(x)
     if not training or p == 0.0:
         return x
-    keep = np.random.default_rng(rng).random(x.data.shape) >= p
-    return x * (keep / (1.0 - p)).astype(x.data.dtype)
+    keep = np.random.default_rng(rng).random(x._data.shape) >= p
+    return x * (keep / (1.0 - p)).astype(x._data.dtype)
 
 
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
@@ -106,8 +106,8 @@ def cross_entropy(
     if reduction not in _REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     logits = as_tensor(logits)
-    z = logits.data
-    t = np.asarray(target.data if isinstance(target, Tensor) else target)
+    z = logits._data
+    t = np.asarray(target._data if isinstance(target, Tensor) else target)
     if z.ndim == 0 or t.shape != z.shape[:-1]:
         raise ValueError(
             f"cross_entropy: logits of shape {z.shape} need targets of shape {z.shape[:-1]}, got {t.shape}"
@@ -122,7 +122,7 @@ def cross_entropy(
     safe = np.where(counted, t, 0)
     w = counted.astype(z.dtype)
     if weight is not None:
-        weight = np.asarray(weight.data if isinstance(weight, Tensor) else weight, dtype=z.dtype)
+        weight = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=z.dtype)
         if weight.shape != (c,):
             raise ValueError(f"cross_entropy: weight must have shape ({c},), got {weight.shape}")
         w = w * weight[safe]
@@ -143,9 +143,9 @@ def margin_ranking_loss(x1: Any, x2: Any, target: Any = 1.0, margin: float = 0.0
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"margin_ranking_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    y = np.asarray(target._data if isinstance(target, Tensor) else target)
     if not np.all(np.isin(y, (-1, 1))):
         raise ValueError("margin_ranking_loss: target must hold 1 or -1")
     diff = as_tensor(x1) - as_tensor(x2)
-    loss = relu(margin - diff * y.astype(diff.data.dtype))
+    loss = relu(margin - diff * y.astype(diff._data.dtype))
     return _reduce(loss, reduction)

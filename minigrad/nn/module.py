@@ -27,7 +27,7 @@ class Parameter(Tensor):
     __slots__ = ()
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool = True) -> None:
-        array = np.asarray(data.data if isinstance(data, Tensor) else data, dtype=dtype)
+        array = np.asarray(data._data if isinstance(data, Tensor) else data, dtype=dtype)
         if array.dtype.kind != "f":
             array = array.astype(np.float32)
         super().__init__(array, requires_grad=requires_grad)
@@ -71,7 +71,7 @@ class Module:
 
     def register_buffer(self, name: str, value: Any) -> None:
         """Keep ``value`` (an array) in the state dict without training it."""
-        array = np.asarray(value.data if isinstance(value, Tensor) else value)
+        array = np.asarray(value._data if isinstance(value, Tensor) else value)
         object.__setattr__(self, name, array)
         self._buffers[name] = array
 
@@ -139,7 +139,7 @@ class Module:
     # -- state ---------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of every parameter and buffer as arrays, by dotted name."""
-        state = {name: p.data.copy() for name, p in self.named_parameters()}
+        state = {name: p._data.copy() for name, p in self.named_parameters()}
         state.update({name: b.copy() for name, b in self.named_buffers()})
         return state
 
@@ -160,7 +160,7 @@ class Module:
             target = own[name].data if name in own else own_buffers.get(name)
             if target is None:
                 continue
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            value = np.asarray(value._data if isinstance(value, Tensor) else value)
             if value.shape != target.shape:
                 raise ValueError(
                     f"load_state_dict: '{name}' has shape {value.shape} in the state but {target.shape} in the model"

@@ -38,7 +38,7 @@ def _check_forward(name: str, outs: list, reference: Callable, arrays: list, che
     if len(expected) != len(outs):
         raise GradcheckError(f"check_function: {name} returned {len(outs)} outputs, the reference {len(expected)}")
     for j, (o, e) in enumerate(zip(outs, expected)):
-        got, e = o.data, np.asarray(e)
+        got, e = o._data, np.asarray(e)
         if got.shape != e.shape:
             raise GradcheckError(f"check_function: output {j} of {name} has shape {got.shape}, the reference {e.shape}")
         if check_dtype and got.dtype != e.dtype:
@@ -64,7 +64,7 @@ def _check_grads(name: str, names: list, tensors: list, outs: list) -> None:
         g = t.grad
         if g is None:
             continue
-        if not isinstance(g, np.ndarray) or g.shape != t.data.shape or g.dtype != t.data.dtype:
+        if not isinstance(g, np.ndarray) or g.shape != t._data.shape or g.dtype != t._data.dtype:
             got = (
                 f"has shape {g.shape} and dtype {g.dtype}" if isinstance(g, np.ndarray) else f"is a {type(g).__name__}"
             )
@@ -73,8 +73,8 @@ def _check_grads(name: str, names: list, tensors: list, outs: list) -> None:
                 f"{t.data.shape} and dtype {t.data.dtype}"
             )
         grads.append((label, g))
-    others = [(label.replace("input", "the data of input", 1), t.data) for label, t in zip(names, tensors)]
-    others += [(f"output {j}", o.data) for j, o in enumerate(outs)]
+    others = [(label.replace("input", "the data of input", 1), t._data) for label, t in zip(names, tensors)]
+    others += [(f"output {j}", o._data) for j, o in enumerate(outs)]
     for a, (label, g) in enumerate(grads):
         for other_label, other in [(f"the gradient of {lb}", o) for lb, o in grads[a + 1 :]] + others:
             if np.shares_memory(g, other):
@@ -128,9 +128,9 @@ def check_function(
     rng = np.random.default_rng(seed)
     for o in outs:
         if o.requires_grad:
-            o.backward(rng.standard_normal(o.data.shape).astype(o.data.dtype), retain_graph=True)
+            o.backward(rng.standard_normal(o._data.shape).astype(o._data.dtype), retain_graph=True)
     for i, before in arrays.items():
-        now = [as_array(inputs[i])] + [t.data for j, t in zip(checked, tensors) if j == i]
+        now = [as_array(inputs[i])] + [t._data for j, t in zip(checked, tensors) if j == i]
         if any(not np.array_equal(a, before, equal_nan=True) for a in now):
             raise GradcheckError(f"check_function: {names[i]} of {name} was modified in place by forward or backward")
     _check_grads(name, [names[i] for i in checked], tensors, outs)

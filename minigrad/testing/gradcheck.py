@@ -90,15 +90,15 @@ def analytic_vjp(f: Callable, inputs: tuple, checked: list, seed: int = 0, what:
     args = [Tensor(as_array(x), requires_grad=True) if i in checked else x for i, x in enumerate(inputs)]
     outs = outputs(f(*args), "gradcheck")
     rng = np.random.default_rng(seed)
-    v = [rng.standard_normal(o.data.shape) for o in outs]
+    v = [rng.standard_normal(o._data.shape) for o in outs]
     op = what or _op_name(outs)
     try:
         for o, vj in zip(outs, v):
             if o.requires_grad:
-                o.backward(vj.astype(o.data.dtype), retain_graph=True)
+                o.backward(vj.astype(o._data.dtype), retain_graph=True)
     except Exception as e:
         raise GradcheckError(f"gradcheck: the backward pass of {op} raised {type(e).__name__}: {e}") from e
-    grads = [np.zeros_like(args[i].data) if args[i].grad is None else args[i].grad for i in checked]
+    grads = [np.zeros_like(args[i]._data) if args[i].grad is None else args[i].grad for i in checked]
     return outs, v, grads, op
 
 
@@ -149,7 +149,7 @@ def _check(
     outs, v, analytic, op = analytic_vjp(f, inputs, checked, seed, what)
     _check_shapes(analytic, inputs, checked, names, op)
     probe = Probe(f, inputs, checked, v)
-    shapes = tuple((o.data.shape, o.data.dtype) for o in outs)
+    shapes = tuple((o._data.shape, o._data.dtype) for o in outs)
     if method == "projection":
         return _check_projection(probe, analytic, names, op, eps, atol, rtol, seed)
     used, numerical = _numerical(method, probe, eps, seed)
@@ -275,7 +275,7 @@ def gradgradcheck(
         leaves = [Tensor(as_array(x), requires_grad=True) if i in checked else x for i, x in enumerate(inputs)]
         probe_out = outputs(f(*leaves), "gradgradcheck")
     rng = np.random.default_rng(seed + 1000)
-    v = [rng.standard_normal(o.data.shape) for o in probe_out]
+    v = [rng.standard_normal(o._data.shape) for o in probe_out]
 
     def first_derivative(*args: Any) -> tuple:
         with enable_grad():
@@ -289,9 +289,9 @@ def gradgradcheck(
             grads: dict = {}
             for o, vj in zip(outputs(f(*args), "gradgradcheck"), v):
                 if o.requires_grad:
-                    for leaf, g in backward_pass(o, Tensor(vj.astype(o.data.dtype)), True, True, leaves).items():
+                    for leaf, g in backward_pass(o, Tensor(vj.astype(o._data.dtype)), True, True, leaves).items():
                         grads[leaf] = g if leaf not in grads else grads[leaf] + g
-            return tuple(grads.get(x, Tensor(np.zeros_like(x.data))) for x in leaves)
+            return tuple(grads.get(x, Tensor(np.zeros_like(x._data))) for x in leaves)
 
     try:
         first_derivative.__signature__ = inspect.signature(f)  # keep the input names in messages

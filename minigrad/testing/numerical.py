@@ -30,7 +30,7 @@ class ComplexStepError(TypeError):
 
 def as_array(x: Any) -> np.ndarray:
     """The values of a Tensor, an array or a number."""
-    return x.data if isinstance(x, Tensor) else np.asarray(x)
+    return x._data if isinstance(x, Tensor) else np.asarray(x)
 
 
 def outputs(out: Any, who: str) -> list[Tensor]:
@@ -39,7 +39,7 @@ def outputs(out: Any, who: str) -> list[Tensor]:
     for o in many:
         if not isinstance(o, Tensor):
             raise TypeError(f"{who}: the function must return a Tensor or a tuple of Tensors, got {type(o).__name__}")
-        if not (_is_float(o.data.dtype) or o.data.dtype.kind == "c"):
+        if not (_is_float(o._data.dtype) or o._data.dtype.kind == "c"):
             raise TypeError(f"{who}: the function returned a {o.data.dtype} tensor, which has no gradient")
     return list(many)
 
@@ -61,7 +61,7 @@ class Probe:
             args[i] = _constant(a)
         with no_grad():
             outs = outputs(self.f(*args), "gradcheck")
-        return sum(np.sum(o.data * vj) for o, vj in zip(outs, self.v))
+        return sum(np.sum(o._data * vj) for o, vj in zip(outs, self.v))
 
     def shifted(self, j: int, delta: Any) -> Any:
         values = list(self.base)

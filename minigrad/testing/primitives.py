@@ -28,7 +28,7 @@ def make_primitive(name: str, forward: Callable) -> Callable[..., Tensor]:
 
     def op(*xs: Any) -> Tensor:
         ts = [as_tensor(x) for x in xs]
-        args = tuple(t.data for t in ts)
+        args = tuple(t._data for t in ts)
         return record(name, np.asarray(forward(*args)), args, tuple(t if t.requires_grad else None for t in ts))
 
     op.__name__ = name
