@@ -113,6 +113,13 @@ def matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return a.swapaxes(-1, -2) @ g
 
 
+def power_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹). Where b = 0 this is 0, written b/a: a recorded backward then keeps
+    # ∂²z/∂a∂b = 1/a there (a constant 0 would give 0), and a tiny a cannot overflow aᵇ⁻¹ into 0·∞
+    at_zero = b == 0
+    return g * np.where(at_zero, b / np.where(a == 0, 1, a), b * a ** np.where(at_zero, 1, b - 1))
+
+
 def embedding_vjp(g: Any, ans: Any, table: Any, index: Any, rows: Any, inverse: Any) -> Any:
     # y = table[index] (rows): ∂y/∂table copies rows, so Jᵀg adds each row of g into the row it came
     # from, repeats adding up. rows, inverse = np.unique(index) come from the forward pass; np.bincount
@@ -181,10 +188,9 @@ VJPS: dict[str, Any] = {
     "multiply": (lambda g, ans, a, b: g * b, lambda g, ans, a, b: g * a),
     # z = a / b: ∂z/∂a = diag(1/b), ∂z/∂b = diag(−a/b²) = diag(−z/b)
     "divide": (lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * ans / b),
-    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹) (0 where b = 0, also at a = 0), ∂z/∂b = diag(aᵇ log a), 0 where a = 0.
-    # Only a = b = 0 is cut out: b aᵇ⁻¹ is 0 at b = 0 anyway, and keeping b there keeps ∂²z/∂a∂b = 1/a.
+    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹) (0 where b = 0, also at a = 0), ∂z/∂b = diag(aᵇ log a), 0 where a = 0
     "power": (
-        lambda g, ans, a, b: g * np.where((b == 0) & (a == 0), 0, b * a ** np.where((b == 0) & (a == 0), 1, b - 1)),
+        power_vjp_a,
         lambda g, ans, a, b: g * ans * np.log(np.where(a == 0, 1, a)),
     ),
     # z = −x: ∂z/∂x = −I
