@@ -255,3 +255,6 @@ def test_the_mixed_second_derivative_of_power_at_a_zero_exponent():
     da, a.grad, b.grad = a.grad, None, None
     da.backward()
     assert da.item() == 0.0 and b.grad == 0.5
+    tiny = mg.tensor(1e-320, requires_grad=True)  # a denormal base: aᵇ⁻¹ overflows, the gradient is still 0
+    (tiny ** mg.tensor(0.0)).backward()
+    assert tiny.grad == 0.0
