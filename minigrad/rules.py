@@ -115,9 +115,10 @@ def matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 def power_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
     # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹). Where b = 0 this is 0, written b/a: a recorded backward then keeps
-    # ∂²z/∂a∂b = 1/a there (a constant 0 would give 0), and a tiny a cannot overflow aᵇ⁻¹ into 0·∞
+    # ∂²z/∂a∂b = 1/a there (a constant 0 would give 0), and a tiny a cannot overflow aᵇ⁻¹ into 0·∞.
+    # Each branch of the where divides only where it is chosen: the other's gradient must stay finite.
     at_zero = b == 0
-    return g * np.where(at_zero, b / np.where(a == 0, 1, a), b * a ** np.where(at_zero, 1, b - 1))
+    return g * np.where(at_zero, b / np.where(at_zero & (a != 0), a, 1), b * a ** np.where(at_zero, 1, b - 1))
 
 
 def embedding_vjp(g: Any, ans: Any, table: Any, index: Any, rows: Any, inverse: Any) -> Any:
