@@ -17,7 +17,7 @@ import numpy as np
 from .anomaly import AnomalyError, backward_anomaly, check_backward
 from .anomaly import _on as _anomaly
 from .grad_mode import set_grad_enabled
-from .guard import SELF_ONLY, InplaceError, let_go
+from .guard import SELF_ONLY, InplaceError, release_node
 from .rules import VJPS
 from .tensor import Tensor
 
@@ -191,11 +191,9 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                 if saved is not None:  # what its rules read is writeable again (minigrad.guard)
                     if saved is SELF_ONLY:
                         node._held -= 1
-                    elif type(saved) is Tensor:  # one intermediate it read
-                        saved._held -= 1
+                        node._saved = None
                     else:
-                        let_go(saved, op, node)
-                    node._saved = None
+                        release_node(node)
             node = follow
             g = pg
     return found

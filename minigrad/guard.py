@@ -94,8 +94,7 @@ def saved_positions(op: str, n_args: int, mask: int) -> tuple[bool, tuple[int, .
 # ``w = p.data`` kept around), so a leaf's array itself is made read-only while held. Arrays that are
 # not a parent tensor's (constants handed straight to an operation) are locked in ``_locks`` by id.
 # The counts are changed by single ``+=``/``-=`` on slots, which the GIL does not interrupt.
-SELF = object()  # in a node's ``_saved``: the node's own value, held on itself (not stored: no cycle)
-SELF_ONLY = (SELF,)  # the ``_saved`` of a node whose rules read nothing but its own value (tanh, exp...)
+SELF_ONLY = ("self",)  # the ``_saved`` of a node whose rules read nothing but its own value (tanh, exp...)
 _flipped: dict[int, np.ndarray] = {}  # leaf arrays made read-only by the guard (to undo, and only those), by id
 
 
@@ -108,7 +107,7 @@ def hold(t: Any, op: str, saved: list) -> None:
         d = t._data
         if t._op is None:
             if t._held == 1 and d.flags.writeable:
-                d.flags.writeable = False
+                d.setflags(write=False)
                 _flipped[id(d)] = d
             return
         t = _viewed(t, d.base)
@@ -127,16 +126,51 @@ def _viewed(t: Any, base: Any) -> Any:
     return None
 
 
-def let_go(saved: tuple, op: str, node: Any = None) -> None:
-    """Undo what ``hold``/``lock`` did for one node of ``op`` (``saved``: a tuple, or one intermediate tensor)."""
-    if type(saved) is not tuple:
-        saved._held -= 1
-        return
-    for t in saved:
-        if t is SELF:
-            if node is not None:
-                node._held -= 1
-        elif type(t) is np.ndarray:
+class Hold:
+    """What one node holds besides its own value: tensors it counted, arrays it locked.
+
+    The node keeps it in ``_saved``; backward lets go through ``release_node``, and if the node dies
+    without backward, so does this object, and ``__del__`` lets go (only nodes that hold something
+    else pay for a finalizer, not every tensor).
+    """
+
+    __slots__ = ("items", "self_too")
+
+    def __del__(self) -> None:
+        items = self.items
+        if items is not None:
+            self.items = None
+            _let_go(items)
+
+
+_new_hold = object.__new__
+
+
+def make_hold(items: tuple, self_too: bool) -> Hold:
+    h = _new_hold(Hold)
+    h.items = items
+    h.self_too = self_too
+    return h
+
+
+def release_node(node: Any) -> None:
+    """Backward is done with ``node``: what its rules read is writeable again."""
+    saved = node._saved
+    node._saved = None
+    if saved is SELF_ONLY:
+        node._held -= 1
+    elif saved is not None:
+        if saved.self_too:
+            node._held -= 1
+        items = saved.items
+        saved.items = None
+        if items is not None:
+            _let_go(items)
+
+
+def _let_go(items: tuple) -> None:
+    for t in items:
+        if type(t) is np.ndarray:
             release((t,))
         else:
             t._held -= 1
@@ -146,7 +180,7 @@ def let_go(saved: tuple, op: str, node: Any = None) -> None:
 
 def _unflip(d: np.ndarray) -> None:
     if _flipped.pop(id(d), None) is d:
-        d.flags.writeable = True
+        d.setflags(write=True)
         if _waiting:
             with _mutex:
                 _free_views(id(d))
@@ -191,7 +225,7 @@ def _hold(a: np.ndarray, op: str, held: list) -> None:
     if entry is not None:
         entry[0] += 1
     elif a.flags.writeable:
-        a.flags.writeable = False
+        a.setflags(write=False)
         _locks[id(a)] = [1, op]
     else:
         return  # read-only already, by its owner's choice (or a broadcast view)
@@ -235,23 +269,27 @@ def holder(a: np.ndarray) -> str | None:
     return None if entry is None else entry[1]
 
 
-def node_saves(t: Any, op: str, ans: Any, args: tuple, parents: tuple, mask: int) -> tuple | None:
-    """Hold what the rules of node ``t`` will read; return what ``t`` must let go of (its ``_saved``)."""
-    reads_ans, positions = saved_positions(op, len(args), mask)
-    saved: list = []
+def node_saves(t: Any, op: str, ans: Any, args: tuple, parents: tuple, mask: int) -> Any:
+    """Hold what the rules of node ``t`` will read; return what ``t`` keeps for letting go (its ``_saved``)."""
+    plan = _plans.get((op, len(args), mask))
+    reads_ans, positions = plan if plan is not None else saved_positions(op, len(args), mask)
     if reads_ans:
         t._held = 1
-        saved.append(SELF)
-    constants = []
+    saved: list = []
+    constants = None
     for i in positions:
         p = parents[i] if i < len(parents) else None
         if p is not None:
             hold(p, op, saved)
         elif type(args[i]) is np.ndarray:
+            if constants is None:
+                constants = []
             constants.append(args[i])
-    if constants:
+    if constants is not None:
         saved += lock(constants, op)
-    return tuple(saved) if saved else None
+    if saved:
+        return make_hold(tuple(saved), reads_ans)
+    return SELF_ONLY if reads_ans else None
 
 
 def inplace_error(what: str, tensor: Any, op: str) -> InplaceError:

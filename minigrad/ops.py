@@ -16,7 +16,7 @@ from .anomaly import _on as _anomaly
 from .anomaly import check_forward
 from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
-from .guard import SELF_ONLY, node_saves, saved_positions
+from .guard import SELF_ONLY, make_hold, node_saves, saved_positions
 from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
 
 _NUMBER = (int, float, bool, np.generic, np.ndarray)
@@ -59,7 +59,7 @@ def _unary(op: str, fn: Any, x: Any) -> Tensor:
         elif saves == 2 and x._op is not None and d.base is None:  # reads an intermediate, not a view: sin, log...
             x._held += 1
             x._saver = op
-            t._saved = x  # (a lone tensor rather than a tuple: minigrad.guard.let_go)
+            t._saved = make_hold((x,), False)
         else:
             t._saved = None if not saves else node_saves(t, op, out, (d,), (x,), 1)
         if out.size >= forget_at[0]:

@@ -20,7 +20,7 @@ from .anomaly import _on as _anomaly
 from .anomaly import check_forward
 from .forget import Forgotten, forget, forget_at
 from .grad_mode import _off, get_ident
-from .guard import SELF, forsake, inplace_error, let_go, node_saves, saver
+from .guard import SELF_ONLY, Hold, forsake, inplace_error, node_saves, saver
 from .guarded_array import guarded
 
 _ids = itertools.count()  # creation order; a child always has a larger id than its parents
@@ -44,7 +44,7 @@ class Tensor:
     __slots__ = ("_data", "grad", "_rg", "_op", "_args", "_parents", "_id", "_saved", "_held", "_saver", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
-        self._saved: tuple | None = None  # first: __del__ reads it even if the checks below raise
+        self._saved: Any = None
         self._held = 0
         if isinstance(data, Tensor):
             data = data._data
@@ -62,10 +62,6 @@ class Tensor:
         self._id = next(_ids)
         if requires_grad:
             self.requires_grad = True
-
-    def __del__(self) -> None:
-        if self._saved is not None:  # a graph dropped without backward: what it held is writeable again
-            let_go(self._saved, self._op, self)
 
     # -- attributes ------------------------------------------------------------------------------
     @property
@@ -85,7 +81,8 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
-        if type(self._saved) is tuple and SELF in self._saved:  # the node's rules read its own value
+        saved = self._saved
+        if saved is SELF_ONLY or type(saved) is Hold and saved.self_too:  # the node's rules read its own value
             raise inplace_error("t.data = value", self, self._op)
         if self._held and self._op is None:
             forsake(self._data)

@@ -32,9 +32,10 @@ from typing import Any
 import numpy as np
 
 from ..grad_mode import is_grad_enabled
-from ..guard import let_go
+from ..guard import release_node
 from ..tensor import Tensor, _constant, _is_float
 from .codegen import Builder
+from .siblings import batch_siblings
 from .trace import CompileError, Recorder, TracedMask, tracing
 
 __all__ = ["compile", "Compiled", "CompileError", "TracedMask"]
@@ -51,8 +52,8 @@ class _Plan:
 class Compiled:
     """A compiled step: call it as ``fn``. ``trace_seconds`` holds the time of each trace."""
 
-    def __init__(self, fn: Callable, cache_size: int = 8, check: bool = True) -> None:
-        self.fn, self.cache_size, self.check = fn, cache_size, check
+    def __init__(self, fn: Callable, cache_size: int = 8, check: bool = True, batch: bool = True) -> None:
+        self.fn, self.cache_size, self.check, self.batch = fn, cache_size, check, batch
         self.cache: OrderedDict[tuple, _Plan] = OrderedDict()
         self.traces = 0
         self.trace_seconds: list[float] = []
@@ -96,7 +97,11 @@ class Compiled:
         builder = Builder(recorder, tuple(call_args), stand_ins)
         for i in stand_ins:
             builder.leaf_expr[id(stand_ins[i])] = f"A[{i}]"
-        nodes, leaves = _graph([r for r, _ in recorder.roots] + _tensors(out))
+        traced, leaves = _graph([r for r, _ in recorder.roots] + _tensors(out))
+        nodes, roots = traced, recorder.roots
+        if self.batch:
+            nodes, stand, builder.unstack = batch_siblings(nodes, recorder)
+            roots = [(stand.get(id(root), root), seed) for root, seed in roots]
         for leaf in leaves:
             if id(leaf._data) not in builder.names:  # a parameter: read its .data at every call
                 builder.names[id(leaf._data)] = name = f"p{leaf._id}"
@@ -109,7 +114,7 @@ class Compiled:
             if id(leaf) not in builder.leaf_expr and leaf._rg:
                 builder.wanted.add(id(leaf))
         reach = _reaching(nodes, builder.wanted)
-        for r, (root, seed) in enumerate(recorder.roots):
+        for r, (root, seed) in enumerate(roots):
             builder.backward(r, root, seed, nodes, reach)
         for key_ in recorder.randoms:  # random masks drawn but unused: draw them too, to keep the generator in step
             if key_ not in builder.names:
@@ -121,10 +126,8 @@ class Compiled:
         wanted_leaves = [leaf for leaf in leaves if id(leaf) in builder.wanted]
         plan = _Plan(namespace["replay"], source, wanted_leaves, [i for i, a in enumerate(args) if _wants(a)], rngs)
         plan.keep = (builder.keep, recorder.keep)  # type: ignore[attr-defined]
-        for node in nodes:  # the traced graph is only read: its arrays are writeable again (see minigrad.guard)
-            if node._saved is not None:
-                let_go(node._saved, node._op, node)
-                node._saved = None
+        for node in traced:  # the traced graph is only read: its arrays are writeable again (see minigrad.guard)
+            release_node(node)
         self.cache[key] = plan
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
@@ -159,7 +162,7 @@ class Compiled:
         return eager
 
 
-def compile(fn: Callable | None = None, *, cache_size: int = 8, check: bool = True) -> Any:
+def compile(fn: Callable | None = None, *, cache_size: int = 8, check: bool = True, batch: bool = True) -> Any:
     """Compile a training step ``fn(*tensors_or_arrays)`` that calls ``loss.backward()``.
 
     Parameters
@@ -168,14 +171,15 @@ def compile(fn: Callable | None = None, *, cache_size: int = 8, check: bool = Tr
         None, a Tensor or a tuple of Tensors (returned as fresh constant tensors at every replay).
     cache_size : how many signatures to keep traced (least recently used dropped).
     check : compare the first replay of each signature with an eager run (on by default).
+    batch : run sibling subgraphs (the same operations on different inputs) as one (``siblings.py``).
 
     Returns
     -------
     A ``Compiled`` callable; also usable as ``@mg.compile`` or ``@mg.compile(cache_size=2)``.
     """
     if fn is None:
-        return lambda f: Compiled(f, cache_size, check)
-    return Compiled(fn, cache_size, check)
+        return lambda f: Compiled(f, cache_size, check, batch)
+    return Compiled(fn, cache_size, check, batch)
 
 
 def compile_source(source: str, name: str) -> Any:

@@ -1,14 +1,16 @@
 """From a traced graph to the source of one flat Python function of NumPy calls.
 
-Every array of the step gets a local variable: inputs (``a0 = A[0].data``), parameters (``p0 = P0.data``,
+Every array of the step gets a local variable: inputs (``a0 = A[0]._data``), parameters (``p0 = P0._data``,
 read at every call), constants (``K3``, folded at trace time), the forward nodes (``s12``) and the
-gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order. The backward is the
-engine's walk unrolled: its order, the broadcast axes to sum and the casts are decided once here, not at
-every call; common rules are written inline (``g0_9 * s4``, see ``vjp_source``), the others call their rule
-from ``minigrad.rules``. Gradients are accumulated as the engine does (copy on the first addition, in place
-after). Variables whose last use has passed are deleted, so a large batch keeps no more intermediates alive
-than eager execution does. (No ``out=`` buffers for the forward: measured, they gained nothing, as NumPy
-reuses freed memory of the same size.)
+gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order (``forward_source``).
+The backward is the engine's walk unrolled: its order, the broadcast axes to sum and the casts are decided
+once here, not at every call; common rules are written inline (``g0_9 * s4``, see ``vjp_source``), the
+others call their rule from ``minigrad.rules``. Gradients are accumulated as the engine does (copy on the
+first addition, in place after). ``lines.tidy`` then folds transposes, drops forward values nobody reads
+and deletes each variable after its last use, so a large batch keeps no more intermediates alive than eager
+execution does. Buffers made once (``B5``) hold only the stacked gradients of batched siblings
+(``siblings.py``); for the forward, ``out=`` buffers measured no gain (NumPy reuses freed memory of the
+same size) and were dropped.
 """
 
 from __future__ import annotations
@@ -24,35 +26,11 @@ from ..ops import _logsumexp, _relu, _sigmoid
 from ..rules import VJPS
 from ..shape_ops import _scatter_add
 from ..tensor import Tensor, _constant
-from . import vjp_source
-from .trace import CompileError, Recorder
+from . import forward_source, vjp_source
+from .lines import tidy
+from .trace import Recorder
 from .vjp_source import SLOT
 
-_UFUNCS = {
-    name: getattr(np, name)
-    for name in ("add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative", "absolute",
-                 "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh")
-}  # fmt: skip
-_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
-_SMALL_COPY = 4096  # parameters up to this size are transposed into a C-ordered copy
-_FORWARD = {
-    "sigmoid": "_sigmoid({0})",
-    "relu": "_relu({0})",
-    "clip": "np.clip({0}, {1}, {2})",
-    "where": "np.where({0}, {1}, {2})",
-    "sum": "{0}.sum(axis={1}, keepdims={2})",  # ({0}.sum() when axis is None and keepdims False)
-    "max": "{0}.max(axis={1}, keepdims={2})",
-    "min": "{0}.min(axis={1}, keepdims={2})",
-    "logsumexp": "_logsumexp({0}, axis={1}, keepdims={2})",
-    "matmul": "{0} @ {1}",
-    "reshape": "{0}.reshape({1})",
-    "transpose": "{0}.transpose({1})",
-    "broadcast_to": "np.broadcast_to({0}, {1})",
-    "astype": "{0}.astype({1})",
-    "getitem": "{0}[{1}]",
-    "scatter_add": "_scatter_add({0}, {1}, {2})",
-    "embedding": "{0}[{1}]",
-}
 _NAME = re.compile(r"[A-Za-z_]\w*")
 
 
@@ -69,6 +47,10 @@ class Builder:
             "_scatter_add": _scatter_add,
             "_note_rows": note_rows,
             "_constant": _constant,
+            "_dot": np.dot,
+            "_heaviside": np.heaviside,
+            "_fmax": np.fmax,
+            "_concatenate": np.concatenate,
         }
         self.lines: list[str] = []
         self.names: dict[int, str] = {}
@@ -78,6 +60,7 @@ class Builder:
         self.seen: dict[str, str] = {}  # forward expression -> the variable that holds it (common subexpressions)
         self.leaf_expr: dict[int, str] = {}  # id(leaf) -> the expression of the leaf object at replay
         self.wanted: set[int] = set()  # ids of the leaves whose .grad the replay writes
+        self.unstack: dict[int, tuple[Tensor, int]] = {}  # id(member) -> (stacked node, index): siblings.py
         self.inputs = [a._data if isinstance(a, Tensor) else a for a in args if isinstance(a, (Tensor, np.ndarray))]
         for i, a in enumerate(args):
             if isinstance(a, Tensor):
@@ -151,7 +134,7 @@ class Builder:
             for earlier in self.recorder.randoms[: self.recorder.randoms.index(id(value))]:
                 if earlier not in self.names:
                     self.emit_recipe(_by_id(self.recorder, earlier), self.recorder.recipes[earlier])
-        fname = self.const(fn, "F")
+        fname = "_concatenate" if fn is np.concatenate else self.const(fn, "F")  # (siblings' stacked inputs)
         name = f"r{self.n}"
         self.lines.append(f"{name} = {fname}({', '.join(self.ref(a) for a in fargs)})")
         self.names[id(value)] = name
@@ -168,35 +151,7 @@ class Builder:
             self.names[id(rows)], self.names[id(inverse)] = f"u{node._id}", f"v{node._id}"
             weight = self.const(node._parents[0], "P")
             self.lines.append(f"_note_rows({weight}, u{node._id})")
-        if op in _UFUNCS:
-            refs = [self.ref(a) for a in args]
-            if len(args) == 2:  # a Python number against a float array: a 0-d array of its dtype costs half
-                for k, (number, other) in enumerate((args, args[::-1])):
-                    if type(number) in (int, float) and isinstance(other, np.ndarray) and other.dtype.kind == "f":
-                        refs[k] = self.number(number, other.dtype)
-            if op in _OPERATORS:
-                expr = f"{refs[0]} {_OPERATORS[op]} {refs[1]}"
-            else:
-                expr = f"{self.const(_UFUNCS[op], 'U')}({', '.join(refs)})"
-        elif op == "einsum":
-            (inputs, output), *arrays = args
-            spec = self.const(",".join(inputs) + "->" + output)
-            expr = f"np.einsum({spec}, {', '.join(self.ref(a) for a in arrays)})"
-        elif op == "concatenate":
-            expr = f"np.concatenate(({''.join(self.ref(a) + ', ' for a in args[:-1])}), axis={args[-1]!r})"
-        elif op == "transpose" and node._parents[0] is not None and node._parents[0]._op is None and data.ndim == 2 \
-                and data.size <= _SMALL_COPY:  # fmt: skip
-            # a small parameter's transpose (Wᵀ of x @ W.T) copied to C order: BLAS multiplies it twice as fast
-            # at batch 4096 for the window scorer; for large matrices the copy costs more than it saves
-            expr = f"np.ascontiguousarray({self.ref(args[0])}.T)"
-        elif op == "sum" and args[1] is None and not args[2]:
-            expr = f"np.asarray({self.ref(args[0])}.sum())"
-        elif op in _FORWARD:
-            expr = _FORWARD[op].format(*(self.ref(a) for a in args))
-            if data.ndim == 0:
-                expr = f"np.asarray({expr})"
-        else:
-            raise CompileError(f"compile: the primitive '{op}' cannot be replayed (custom mg.Function ops run eagerly)")
+        expr = forward_source.expression(self, node)
         if expr in self.seen and op != "embedding":  # the same primitive of the same operands: computed once
             self.names[id(data)] = self.seen[expr]
             return
@@ -217,7 +172,33 @@ class Builder:
         fresh: dict[int, bool] = {id(root): False}
         leaves: list[Tensor] = []
         handed: set[str] = set()
+        pieces: dict[int, list] = {}  # id(stacked node) -> the gradients of its two members (see siblings.py)
+
+        def accumulate(parent: Tensor, expr: str, pv: np.ndarray, new: bool) -> None:
+            key, var = id(parent), f"g{r}_{parent._id}"
+            count = adds.get(key, 0)
+            if count == 0:
+                if _NAME.fullmatch(expr):  # a variable or constant as it is (add's rule): no copy, no line
+                    var = expr
+                else:
+                    self.lines.append(f"{var} = {expr}")
+                gname[key], values[key], fresh[key] = var, pv, new
+            elif count == 1:
+                self.lines.append(f"{var} = {gname[key]} + {expr}")
+                gname[key] = var
+                values[key], fresh[key] = values[key] + pv, True
+            else:
+                self.lines.append(f"{var} += {expr}")
+                values[key] = values[key] + pv
+            adds[key] = count + 1
+
         for node in sorted((n for n in nodes if id(n) in reach), key=lambda n: -n._id):
+            if id(node) in self.unstack:  # a member of a stacked node: its gradient is a half of the stacked one
+                big, j = self.unstack[id(node)]
+                pieces.setdefault(id(big), [None, None])[j] = node
+                if j == 0:  # (member 1 has the larger id: it came first)
+                    self.stack_gradients(big, pieces[id(big)], gname, values, accumulate)
+                continue
             if id(node) not in gname:
                 continue
             g, gv = gname[id(node)], values[id(node)]
@@ -240,22 +221,7 @@ class Builder:
                     new = True
                 if not SLOT.search(expr):
                     expr, new = self.const(pv), False  # only constants in it: folded
-                key, var = id(parent), f"g{r}_{parent._id}"
-                count = adds.get(key, 0)
-                if count == 0:
-                    if _NAME.fullmatch(expr):  # a variable or constant as it is (add's rule): no copy, no line
-                        var = expr
-                    else:
-                        self.lines.append(f"{var} = {expr}")
-                    gname[key], values[key], fresh[key] = var, pv, new
-                elif count == 1:
-                    self.lines.append(f"{var} = {gname[key]} + {expr}")
-                    gname[key] = var
-                    values[key], fresh[key] = values[key] + pv, True
-                else:
-                    self.lines.append(f"{var} += {expr}")
-                    values[key] = values[key] + pv
-                adds[key] = count + 1
+                accumulate(parent, expr, pv, new)
         for leaf in leaves:
             if id(leaf) not in self.wanted:
                 continue
@@ -273,10 +239,26 @@ class Builder:
             handed.add(g)
             self.lines.append(f"{obj}.grad = {own} if {obj}.grad is None else {obj}.grad + {g}")
 
+    def stack_gradients(self, big: Tensor, members: list, gname: dict, values: dict, accumulate: Any) -> None:
+        """The gradient of a stacked node: its members' gradients one above the other, written into a buffer
+        made once (the half of a member without gradient stays 0). The buffer is never handed out: ``.grad``
+        receives a copy of it or of a view of it (``Builder.backward``), and no line adds into it in place."""
+        present = [m is not None and id(m) in gname for m in members]
+        if not any(present):
+            return
+        rows = big._data.shape[0] // 2
+        buffer = self.const(np.zeros(big._data.shape, big._data.dtype), "B")
+        for j, m in enumerate(members):
+            if present[j]:
+                self.lines.append(f"{buffer}[{self.const(slice(j * rows, (j + 1) * rows))}] = {gname[id(m)]}")
+        parts = [values[id(m)] if ok else np.zeros_like(values[id(members[1 - j])]) for j, (m, ok) in
+                 enumerate(zip(members, present))]  # fmt: skip
+        accumulate(big, buffer, np.concatenate(parts), False)
+
     # -- the function -------------------------------------------------------------------------------
     def source(self, outputs: str) -> str:
         body = self.lines + [f"return {outputs}"]
-        return "def replay(A):\n" + "".join(f"    {line}\n" for line in _drop_dead(body))
+        return "def replay(A):\n" + "".join(f"    {line}\n" for line in tidy(body))
 
 
 def _own(g: np.ndarray) -> np.ndarray:
@@ -292,19 +274,3 @@ def view_of(base: np.ndarray, offset: int, shape: tuple, strides: tuple) -> np.n
 
 def _by_id(recorder: Recorder, key: int) -> Any:
     return next(a for a in recorder.keep if id(a) == key)
-
-
-def _drop_dead(lines: list[str]) -> list[str]:
-    """``del`` each s/g/r variable after its last use, so that big intermediates are freed early."""
-    token = re.compile(r"\b([sgruv]\d+(?:_\d+)?)\b")
-    last: dict[str, int] = {}
-    for i, line in enumerate(lines):
-        for name in token.findall(line):
-            last[name] = i
-    out = []
-    for i, line in enumerate(lines):
-        out.append(line)
-        dead = sorted(n for n, j in last.items() if j == i and not line.startswith("return"))
-        if dead and i < len(lines) - 2:
-            out.append("del " + ", ".join(dead))
-    return out

@@ -1,0 +1,94 @@
+"""The forward primitives as source: one NumPy expression per graph node, for ``codegen.Builder``.
+
+``b`` is the builder: it names the arguments (``b.ref``), the constants (``b.const``) and Python numbers
+as 0-d arrays of the operand's dtype (``b.number``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..tensor import Tensor
+from .peephole import aligned, small_matmul
+from .trace import CompileError
+
+_UFUNCS = {
+    name: getattr(np, name)
+    for name in ("add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative", "absolute",
+                 "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh")
+}  # fmt: skip
+_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
+_SMALL_COPY = 4096  # parameters up to this size are transposed into a C-ordered copy
+_ROWS = 64  # ... unless multiplied by fewer rows than this (1 row: 0.66 µs by Wᵀ, 0.39 + 0.54 µs copied)
+_FORWARD = {
+    "sigmoid": "_sigmoid({0})",
+    "relu": "_relu({0})",
+    "clip": "np.clip({0}, {1}, {2})",
+    "where": "np.where({0}, {1}, {2})",
+    "sum": "{0}.sum(axis={1}, keepdims={2})",  # ({0}.sum() when axis is None and keepdims False)
+    "max": "{0}.max(axis={1}, keepdims={2})",
+    "min": "{0}.min(axis={1}, keepdims={2})",
+    "logsumexp": "_logsumexp({0}, axis={1}, keepdims={2})",
+    "matmul": "{0} @ {1}",
+    "reshape": "{0}.reshape({1})",
+    "transpose": "{0}.transpose({1})",
+    "broadcast_to": "np.broadcast_to({0}, {1})",
+    "astype": "{0}.astype({1})",
+    "getitem": "{0}[{1}]",
+    "scatter_add": "_scatter_add({0}, {1}, {2})",
+    "embedding": "{0}[{1}]",
+}
+
+
+def _copied(t: Tensor) -> bool:
+    """Whether the transpose ``t`` is of a small 2-D parameter, copied to C order (see ``expression``)."""
+    return t._parents[0] is not None and t._parents[0]._op is None and t._data.ndim == 2 and t._data.size <= _SMALL_COPY
+
+
+def expression(b: Any, node: Tensor) -> str:
+    """The expression computing ``node._data`` from the variables of the replay."""
+    op, args, data = node._op, node._args, node._data
+    if op in _UFUNCS:
+        refs = [b.ref(a) for a in args]
+        if len(args) == 2:  # a Python number against a float array: a 0-d array of its dtype costs half
+            for k, (number, other) in enumerate((args, args[::-1])):
+                if type(number) in (int, float) and isinstance(other, np.ndarray) and other.dtype.kind == "f":
+                    refs[k] = b.number(number, other.dtype)
+        if len(args) == 2:
+            refs = aligned(refs, args)
+        if op in _OPERATORS:
+            expr = f"{refs[0]} {_OPERATORS[op]} {refs[1]}"
+        else:
+            expr = f"{b.const(_UFUNCS[op], 'U')}({', '.join(refs)})"
+    elif op == "einsum":
+        (inputs, output), *arrays = args
+        spec = b.const(",".join(inputs) + "->" + output)
+        expr = f"np.einsum({spec}, {', '.join(b.ref(a) for a in arrays)})"
+    elif op == "concatenate":
+        expr = f"np.concatenate(({''.join(b.ref(a) + ', ' for a in args[:-1])}), axis={args[-1]!r})"
+    elif op == "transpose" and _copied(node):
+        # a small parameter's transpose (Wᵀ of x @ W.T) copied to C order: BLAS multiplies it twice as fast
+        # at batch 4096 for the window scorer; for large matrices the copy costs more than it saves
+        expr = f"np.ascontiguousarray({b.ref(args[0])}.T)"
+    elif op == "matmul" and small_matmul(*args):
+        right = b.ref(args[1])
+        parents = tuple(node._parents) + (None, None)
+        t = parents[1]
+        if t is not None and t._op == "transpose" and _copied(t) and args[0].ndim == 2 and args[0].shape[0] < _ROWS:
+            right = f"{b.ref(t._args[0])}.T"  # few rows: the C-ordered copy of Wᵀ costs more than it saves
+        expr = f"_dot({b.ref(args[0])}, {right})"
+        if data.ndim == 0:
+            expr = f"np.asarray({expr})"
+    elif op == "sum" and args[1] is None and not args[2] and args[0].ndim == 1 and args[0].dtype == np.float64:
+        expr = f"np.asarray(_dot({b.ref(args[0])}, {b.const(np.ones(args[0].shape))}))"  # 1ᵀx: BLAS, 2.6x
+    elif op == "sum" and args[1] is None and not args[2]:
+        expr = f"np.asarray({b.ref(args[0])}.sum())"
+    elif op in _FORWARD:
+        expr = _FORWARD[op].format(*(b.ref(a) for a in args))
+        if data.ndim == 0:
+            expr = f"np.asarray({expr})"
+    else:
+        raise CompileError(f"compile: the primitive '{op}' cannot be replayed (custom mg.Function ops run eagerly)")
+    return expr
