@@ -9,7 +9,7 @@ handed to its parents through the rules in ``minigrad.rules.VJPS`` and dropped.
 from __future__ import annotations
 
 from heapq import heappop, heappush
-from threading import get_ident
+from threading import Lock, get_ident
 from typing import Any
 
 import numpy as np
@@ -20,6 +20,8 @@ from .grad_mode import set_grad_enabled
 from .guard import SELF_ONLY, InplaceError
 from .rules import VJPS
 from .tensor import Tensor
+
+_accumulating = Lock()  # two threads' backward() into a shared leaf would otherwise lose updates
 
 
 def unbroadcast(g: Any, shape: tuple) -> Any:
@@ -97,8 +99,9 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False, cre
     """
     g = _seed(root, gradient, create_graph)
     grads = backward_pass(root, g, retain_graph or create_graph, create_graph, None)
-    for leaf, grad in grads.items():
-        leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+    with _accumulating:  # NumPy lets other threads run during a large addition: one .grad update at a time
+        for leaf, grad in grads.items():
+            leaf.grad = grad if leaf.grad is None else leaf.grad + grad
 
 
 def backward_pass(root: Tensor, g: Any, retain_graph: bool, create_graph: bool, inputs: Any) -> dict:

@@ -139,6 +139,14 @@ def matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     return a.swapaxes(-1, -2) @ g
 
 
+def power_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹). Where b = 0 this is 0, written b/a: a recorded backward then keeps
+    # ∂²z/∂a∂b = 1/a there (a constant 0 would give 0), and a tiny a cannot overflow aᵇ⁻¹ into 0·∞.
+    # Each branch of the where divides only where it is chosen: the other's gradient must stay finite.
+    at_zero = b == 0
+    return g * np.where(at_zero, b / np.where(at_zero & (a != 0), a, 1), b * a ** np.where(at_zero, 1, b - 1))
+
+
 def embedding_vjp(g: Any, ans: Any, table: Any, index: Any, rows: Any, inverse: Any) -> Any:
     # y = table[index] (rows): ∂y/∂table copies rows, so Jᵀg adds each row of g into the row it came
     # from, repeats adding up. rows, inverse = np.unique(index) come from the forward pass; np.bincount
@@ -235,7 +243,7 @@ VJPS: dict[str, Any] = {
     "divide": (lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * ans / b),
     # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹) (0 where b = 0, also at a = 0), ∂z/∂b = diag(aᵇ log a), 0 where a = 0
     "power": (
-        lambda g, ans, a, b: g * np.where(b == 0, 0, b * a ** np.where(b == 0, 1, b - 1)),
+        power_vjp_a,
         lambda g, ans, a, b: g * ans * np.log(np.where(a == 0, 1, a)),
     ),
     # z = −x: ∂z/∂x = −I

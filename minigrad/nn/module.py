@@ -146,8 +146,8 @@ class Module:
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
         """Copy arrays into the parameters and buffers in place (optimizers keep their references).
 
-        With ``strict`` every name must match both ways; shapes must always match. Values are cast to
-        the parameter's dtype.
+        With ``strict`` every name must match both ways; shapes must always match, and are all checked
+        before anything is copied. Values are cast to the parameter's dtype.
         """
         own = dict(self.named_parameters())
         own_buffers = dict(self.named_buffers())
@@ -155,6 +155,7 @@ class Module:
         unexpected = [k for k in state if k not in own and k not in own_buffers]
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        pairs = []  # every shape is checked before anything is copied: an error leaves the model as it was
         for name, value in state.items():
             target = own[name].data if name in own else own_buffers.get(name)
             if target is None:
@@ -164,6 +165,8 @@ class Module:
                 raise ValueError(
                     f"load_state_dict: '{name}' has shape {value.shape} in the state but {target.shape} in the model"
                 )
+            pairs.append((target, value))
+        for target, value in pairs:
             target[...] = value
 
     def extra_repr(self) -> str:

@@ -20,6 +20,7 @@ from ..tensor import Tensor
 # id(weight) -> (weak reference to weight, index arrays). Keyed by id because a Tensor's == is elementwise,
 # which a WeakKeyDictionary would call; the weak reference's callback drops the entry with the tensor.
 _table: dict[int, tuple[weakref.ref, list[np.ndarray]]] = {}
+_COMPACT_AFTER = 64  # index arrays kept per table before they are merged into one sorted array of rows
 
 
 def _drop(key: int) -> None:
@@ -43,6 +44,8 @@ def note_rows(weight: Tensor, rows: Any) -> None:
     noted = _get(weight)
     if noted is not None and weight.requires_grad and is_grad_enabled():
         noted.append(np.asarray(rows).ravel())
+        if len(noted) > _COMPACT_AFTER:  # lookups without a zero_grad (evaluation with recording on):
+            noted[:] = [np.unique(np.concatenate(noted))]  # keep the memory bounded by the table's rows
 
 
 def touched_rows(weight: Tensor) -> np.ndarray | None:
