@@ -418,3 +418,28 @@ def test_the_module_docstring_example_runs():
 
     result = doctest.testmod(sys.modules["minigrad.compile"])
     assert result.attempted >= 5 and result.failed == 0
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_of_every_reduction_and_weight_replays_like_eager(reduction, weighted):
+    rng = np.random.default_rng(5)
+    W = mg.tensor(rng.standard_normal((6, 4)), requires_grad=True)
+    weight = rng.uniform(0.5, 2.0, 4) if weighted else None
+
+    def step(x, y):
+        losses = F.cross_entropy(x @ W, y, weight=weight, ignore_index=3, reduction=reduction)
+        loss = losses.sum() if reduction == "none" else losses
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step)
+    for _ in range(3):  # trace, checked replay, replay
+        x, y = rng.standard_normal((7, 6)), rng.integers(0, 4, 7)
+        W.grad = None
+        got = compiled(x, y)
+        g_compiled = W.grad.copy()
+        W.grad = None
+        expected = step(x, y)
+        np.testing.assert_allclose(np.asarray(got.data), expected.data, rtol=1e-12)
+        np.testing.assert_allclose(g_compiled, W.grad, rtol=1e-10, atol=1e-12)

@@ -130,6 +130,9 @@ UNARY = {
     "embed_rows": lambda x: F.embedding(np.array([[0, len(x) - 1], [0, 0]]), x) if x.ndim else x,
     "gram_tanh": lambda x: mg.tanh(_matrix(x)) @ mg.tanh(_matrix(x)).T,  # a contraction, bounded by its length
     "einsum_rows": lambda x: mg.einsum("ij,ij->i", _matrix(x), mg.sin(_matrix(x))),
+    "cross_entropy_rows": lambda x: F.cross_entropy(
+        _matrix(x), np.zeros(len(_matrix(x)), dtype=int), reduction="none"
+    ),  # the fused primitive, one loss per row
 }
 # test_compile_programs.py draws from UNARY and BINARY too; mg.compile refuses custom Functions (they run
 # eagerly), so the custom operation is added for the fuzz tests here only

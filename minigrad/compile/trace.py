@@ -124,23 +124,34 @@ def target_pick(t: np.ndarray, shape: tuple, dtype: Any, ignore_index: int, weig
 
 
 def _cross_entropy(logits: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"):
-    if reduction != "mean" or weight is not None:
-        return _originals["cross_entropy"](logits, target, weight, ignore_index, reduction)
-    _originals["cross_entropy"](as_tensor(logits).detach(), target, None, ignore_index, reduction)  # its checks
+    """Cross-entropy as log_softmax times a mask rebuilt from the targets at every replay (the fused
+    primitive of ``nn.functional`` has no replay template); every weight and reduction."""
+    _originals["cross_entropy"](as_tensor(logits).detach(), target, weight, ignore_index, reduction)  # its checks
     logits = as_tensor(logits)
     z = logits._data
     t = np.asarray(target._data if isinstance(target, Tensor) else target)
-    pick = target_pick(t, z.shape, z.dtype, ignore_index, None)
-    count = np.asarray((t != ignore_index).sum(), dtype=z.dtype)
-    _active.recipes[id(pick)] = (target_pick, (t, z.shape, z.dtype, ignore_index, None))
-    _active.recipes[id(count)] = (_count, (t, ignore_index, z.dtype))
-    _active.keep += [pick, count]
-    total = (F.log_softmax(logits, axis=-1) * pick).sum()
+    w = None if weight is None else np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=z.dtype)
+    pick = target_pick(t, z.shape, z.dtype, ignore_index, w)
+    _active.recipes[id(pick)] = (target_pick, (t, z.shape, z.dtype, ignore_index, w))
+    _active.keep.append(pick)
+    terms = F.log_softmax(logits, axis=-1) * pick
+    if reduction == "none":
+        return terms.sum(axis=-1)
+    total = terms.sum()
+    if reduction == "sum":
+        return total
+    count = _count(t, ignore_index, z.dtype, w)
+    _active.recipes[id(count)] = (_count, (t, ignore_index, z.dtype, w))
+    _active.keep.append(count)
     return total / count
 
 
-def _count(t: np.ndarray, ignore_index: int, dtype: Any) -> np.ndarray:
-    return np.asarray((t != ignore_index).sum(), dtype=dtype)
+def _count(t: np.ndarray, ignore_index: int, dtype: Any, weight: Any = None) -> np.ndarray:
+    """The denominator of the mean: the number of counted targets, or the sum of their class weights."""
+    counted = t != ignore_index
+    if weight is None:
+        return np.asarray(counted.sum(), dtype=dtype)
+    return np.asarray(weight[np.where(counted, t, 0)][counted].sum(), dtype=dtype)
 
 
 _active: Recorder = Recorder()
