@@ -17,7 +17,7 @@ import numpy as np
 from .anomaly import AnomalyError, backward_anomaly, check_backward
 from .anomaly import _on as _anomaly
 from .grad_mode import set_grad_enabled
-from .guard import SELF_ONLY, InplaceError
+from .guard import SELF_ONLY
 from .rules import VJPS
 from .tensor import Tensor
 
@@ -56,15 +56,6 @@ def _freed(node: Tensor) -> RuntimeError:
         f"backward: the graph through '{node._op}' (shape {node.data.shape}) was already freed by an earlier "
         "backward; pass retain_graph=True to the first backward to go through it twice"
     )
-
-
-def _rule_error(op: str, i: int, error: ValueError) -> Exception:
-    if "read-only" in str(error):  # the guard at work: the rule wrote into what the forward pass saved
-        return InplaceError(
-            f"backward of '{op}' (input {i}): the rule wrote into an array that the graph saved for backward "
-            f"({error}); rules must not modify their arguments"
-        )
-    return error
 
 
 def _seed(root: Tensor, gradient: Any, create_graph: bool) -> Any:
@@ -157,15 +148,12 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                     continue
                 rule = rules[i]
                 i += 1
-                try:  # (free in Python 3.11 unless something raises)
-                    if n_args == 1:  # spelled out for one and two arguments: *args costs a tuple per call
-                        pg = rule(g, node._data, args[0])
-                    elif n_args == 2:
-                        pg = rule(g, node._data, args[0], args[1])
-                    else:
-                        pg = rule(g, node._data, *args)
-                except ValueError as e:
-                    raise _rule_error(op, i - 1, e) from e
+                if n_args == 1:  # spelled out for one and two arguments: *args costs a tuple per call
+                    pg = rule(g, node._data, args[0])
+                elif n_args == 2:
+                    pg = rule(g, node._data, args[0], args[1])
+                else:
+                    pg = rule(g, node._data, *args)
                 if op not in same:
                     pdata = parent._data
                     if pg.shape != pdata.shape:
