@@ -224,4 +224,4 @@ class Function:
         ctx._output = out
         differentiable = _is_float(out.dtype)
         parents = tuple(a if need and differentiable else None for a, need in zip(args, needs))
-        return record("function", out, (ctx, *arrays), (None, *parents))
+        return record("function", out, (ctx, *arrays), (None, *parents), (None, *args))

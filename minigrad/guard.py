@@ -8,14 +8,17 @@ silently wrong; it raises ``InplaceError`` instead, naming the tensor and the op
 line that writes. This is what PyTorch's version counters check, moved from the later backward pass
 (which finds out) to the write (which is where the bug is).
 
-- A tensor counts in ``_held`` the live nodes that will read it; ``t.data`` hands out a read-only
-  ``GuardedArray`` while the count is not zero. A view (transpose, reshape, slice) holds the tensor whose
-  memory it shares too.
-- A leaf's array is also made read-only itself while held, since its owner may keep a plain reference.
-- Arrays that are not a parent tensor's (constants handed to an operation) are locked by id, with counts.
+- A tensor counts in ``_held`` the live nodes that will read it (parents, and constant tensors passed
+  as ``inputs`` to ``record``); ``t.data`` hands out a read-only ``GuardedArray`` while the count is not
+  zero. A recorded view (transpose, reshape, slice) holds the tensor whose memory it shares too.
+- Plain arrays handed to an operation, and arrays taken from ``t.data`` before ``t`` was held, are the
+  caller's, as ``torch.from_numpy`` memory is: nothing watches them (making them read-only with NumPy's
+  flag cost a quarter of a small step). Nor are tensors that share memory without a recorded link
+  (``detach()``, a view made under ``no_grad`` or of a constant).
 
 What rules read is found once per rule from its bytecode: a parameter that the rule body loads counts as
-read, unless it is only asked for ``.shape``, ``.ndim``, ``.dtype`` or ``.size``.
+read, unless it is only asked for ``.shape``, ``.ndim``, ``.dtype`` or ``.size``; variadic rules declare it
+(``rules._EachInput``).
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ class InplaceError(RuntimeError):
 # -- what a rule reads ------------------------------------------------------------------------------
 def _reads(rule: Any, n_args: int) -> tuple[bool, tuple[int, ...]]:
     """(whether ``rule(g, ans, *args)`` reads ans, the positions of the args it reads)."""
+    declared = getattr(rule, "reads", None)  # a variadic rule says it (rules._EachInput)
+    if declared is not None:
+        return declared(n_args)
     code = getattr(rule, "__code__", None)
     everything = (True, tuple(range(n_args)))
     if code is None or code.co_flags & 0x04 or code.co_cellvars:  # not plain Python, *args, or closures over params
@@ -180,6 +186,7 @@ def node_saves(t: Any, op: str, args: tuple, parents: tuple, mask: int, inputs: 
     reads_ans, positions = plan if plan is not None else saved_positions(op, len(args), mask)
     if reads_ans:
         t._held = 1
+        t._saver = op
     saved: list = []
     for i in positions:
         p = parents[i] if i < len(parents) else None

@@ -2,57 +2,77 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
-from .guard import InplaceError, inplace_error, saver
+from .guard import inplace_error, saver
 
 
 class GuardedArray(np.ndarray):
     """What ``t.data`` returns while a graph holds ``t``'s array: a read-only view that says why on a write.
 
-    Reading behaves as the array does (NumPy functions return plain arrays); writing raises ``InplaceError``.
+    Reading behaves as the array does (NumPy functions return plain arrays). Every write is checked when it
+    is made: refused with ``InplaceError`` while a node holds the tensor, let through (for that one write,
+    the view staying read-only) once nothing does. It refers to its tensor weakly: a slice kept for logging
+    does not keep a graph alive.
     """
 
-    _why: tuple = ()
+    _why: tuple = ()  # (weak reference to the tensor, the op that held it when the view was made)
 
     def __array_finalize__(self, obj: Any) -> None:
         self._why = getattr(obj, "_why", ())
 
-    def _refuse(self, what: str) -> InplaceError | None:
-        """The error for a write, or None if whatever held the array has let go since (then it is writeable)."""
-        tensor = self._why[0]
-        op = saver(tensor)
-        if op is None:
-            try:
-                self.flags.writeable = True
-                return None
-            except ValueError:  # read-only for another reason
-                op = self._why[1]
-        return inplace_error(what, tensor, op)
+    def _check(self, what: str) -> None:
+        """Raise if a node still holds the tensor behind this view; else return (the write may go ahead)."""
+        if not self._why:
+            return
+        tensor = self._why[0]()
+        op = None if tensor is None else saver(tensor)  # (a dead tensor is held by no node)
+        if op is not None:
+            raise inplace_error(what, tensor, op)
+
+    def _write(self, write: Any) -> Any:
+        """Run ``write`` with this view writeable for that call only."""
+        plain = self.view(np.ndarray)
+        plain.flags.writeable = True  # allowed: the memory's owner is writeable (a held tensor's array is)
+        return write(plain)
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        if not self.flags.writeable:
-            error = self._refuse("t.data[...] = value")
-            if error is not None:
-                raise error
-        np.ndarray.__setitem__(self, index, value)
+        self._check("t.data[...] = value")
+        self._write(lambda plain: plain.__setitem__(index, value))
+
+    def fill(self, value: Any) -> None:
+        self._check("t.data.fill(value)")
+        self._write(lambda plain: plain.fill(value))
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        out = kwargs.get("out")
-        if out is not None:
-            for o in out:
-                if isinstance(o, GuardedArray) and not o.flags.writeable:
-                    error = o._refuse(f"np.{ufunc.__name__}(..., out=t.data)")
-                    if error is not None:
-                        raise error
-            kwargs["out"] = tuple(o.view(np.ndarray) if isinstance(o, GuardedArray) else o for o in out)
+        out = kwargs.get("out") or ()
+        targets = list(out) + ([inputs[0]] if method == "at" else [])  # ufunc.at writes into its first input
+        unlocked = []
+        for o in targets:
+            if isinstance(o, GuardedArray):
+                o._check(f"np.{ufunc.__name__}{'.at' if method == 'at' else ''}(..., out=t.data)")
+                unlocked.append(o)
+        if out:
+            kwargs["out"] = tuple(_writeable(o) if isinstance(o, GuardedArray) else o for o in out)
+        first = _writeable(inputs[0]) if method == "at" and isinstance(inputs[0], GuardedArray) else None
         inputs = tuple(x.view(np.ndarray) if isinstance(x, GuardedArray) else x for x in inputs)
+        if first is not None:
+            inputs = (first, *inputs[1:])
         return getattr(ufunc, method)(*inputs, **kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        return func(*_plain(args), **_plain(kwargs))
+        for o in _outputs(func, args, kwargs):
+            if isinstance(o, GuardedArray):
+                o._check(f"np.{func.__name__}(..., t.data)")
+        args, kwargs = _plain(args), _plain(kwargs)
+        if func is np.copyto and isinstance(args[0], np.ndarray):
+            args = (_writeable(args[0]), *args[1:])
+        elif "out" in kwargs and isinstance(kwargs["out"], np.ndarray):
+            kwargs["out"] = _writeable(kwargs["out"])
+        return func(*args, **kwargs)
 
     def __array_wrap__(self, array: Any, context: Any = None, return_scalar: bool = False) -> Any:
         return array.view(np.ndarray) if isinstance(array, np.ndarray) else array
@@ -70,15 +90,28 @@ class GuardedArray(np.ndarray):
         return self.view(np.ndarray).copy().__reduce__()
 
 
+def _writeable(a: np.ndarray) -> np.ndarray:
+    """A plain writeable view of ``a``'s memory (its owner, a tensor's array, is writeable)."""
+    plain = a.view(np.ndarray)
+    plain.flags.writeable = True
+    return plain
+
+
+def _outputs(func: Any, args: tuple, kwargs: dict) -> list:
+    """The arrays a NumPy function writes into: ``out=``, and ``copyto``'s destination."""
+    found = [kwargs["out"]] if isinstance(kwargs.get("out"), np.ndarray) else []
+    if func is np.copyto and args:
+        found.append(args[0])
+    return found
+
+
 def _inplace(name: str) -> Any:
-    plain = getattr(np.ndarray, name)
+    plain_method = getattr(np.ndarray, name)
 
     def method(self: GuardedArray, other: Any) -> Any:
-        if not self.flags.writeable:
-            error = self._refuse(f"t.data {_SYMBOLS[name]} value")
-            if error is not None:
-                raise error
-        return plain(self, other)
+        self._check(f"t.data {_SYMBOLS[name]} value")
+        plain_method(_writeable(self), other)
+        return self
 
     method.__name__ = name
     return method
@@ -105,5 +138,5 @@ def _plain(x: Any) -> Any:
 def guarded(a: np.ndarray, tensor: Any, op: str) -> GuardedArray:
     view = a.view(GuardedArray)
     view.flags.writeable = False
-    view._why = (tensor, op)
+    view._why = (weakref.ref(tensor), op)
     return view

@@ -55,6 +55,7 @@ def _unary(op: str, fn: Any, x: Any) -> Tensor:
             saves = _unary_saves(op)
         if saves == 1:  # the rule reads the value: tanh, exp, sigmoid... (held on t itself)
             t._held = 1
+            t._saver = op
             t._saved = SELF_ONLY
         elif saves == 2 and x._op is not None and d.base is None:  # reads an intermediate, not a view: sin, log...
             x._held += 1
@@ -238,7 +239,8 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
         bounds.append(bound)
     x = as_tensor(x)
     d = x._data
-    return record("clip", np.clip(d, bounds[0], bounds[1]), (d, bounds[0], bounds[1]), (x if x._rg else None,))
+    out = np.clip(d, bounds[0], bounds[1])
+    return record("clip", out, (d, bounds[0], bounds[1]), (x if x._rg else None,), (x, min, max))
 
 
 # -- elementwise functions ----------------------------------------------------------------------

@@ -221,13 +221,20 @@ def einsum_vjp(i: int, g: Any, ans: Any, spec: tuple, *operands: Any) -> Any:
 
 
 class _EachInput:
-    """The rules of a primitive with any number of inputs: ``rule(i, g, ans, *args)`` for input i."""
+    """The rules of a primitive with any number of inputs: ``rule(i, g, ans, *args)`` for input i.
 
-    def __init__(self, rule: Any, offset: int = 0) -> None:
-        self.rule, self.offset = rule, offset
+    ``reads(position, n_args)`` says which of ``ans`` and the args rule ``position`` reads (for the
+    in-place guard, which cannot see through ``*args``): (reads ans, the arg positions it reads).
+    """
+
+    def __init__(self, rule: Any, offset: int = 0, reads: Any = None) -> None:
+        self.rule, self.offset, self.reads = rule, offset, reads
 
     def __getitem__(self, position: int) -> Any:
-        return functools.partial(self.rule, position - self.offset)
+        rule = functools.partial(self.rule, position - self.offset)
+        if self.reads is not None:
+            rule.reads = functools.partial(self.reads, position)  # type: ignore[attr-defined]
+        return rule
 
 
 # -- the table ------------------------------------------------------------------------------------
@@ -287,13 +294,13 @@ VJPS: dict[str, Any] = {
     # -- linear algebra --
     # z = W x + b is matmul then add: ∂z/∂x = W, ∂z/∂W pairs δ with xᵀ, ∂z/∂b = I
     "matmul": (matmul_vjp_a, matmul_vjp_b),
-    "einsum": _EachInput(einsum_vjp, offset=1),
+    "einsum": _EachInput(einsum_vjp, offset=1, reads=lambda i, n: (False, tuple(j for j in range(1, n) if j != i))),
     # -- shape: each moves elements without changing them, so Jᵀg moves g back --
     "reshape": (lambda g, ans, x, shape: g.reshape(x.shape), None),
     "transpose": (lambda g, ans, x, axes: g.transpose(None if axes is None else tuple(np.argsort(axes))), None),
     "broadcast_to": (lambda g, ans, x, shape: g, None),  # the engine sums the repeated axes
     "astype": (lambda g, ans, x, dtype: g.astype(x.dtype), None),
-    "concatenate": _EachInput(concatenate_vjp),
+    "concatenate": _EachInput(concatenate_vjp, reads=lambda i, n: (False, ())),  # shapes only
     # -- indexing: y = x[i] picks elements, so Jᵀg adds g back at i (repeated indices add up) --
     "getitem": (lambda g, ans, x, index: _unindex(g, index, x.shape), None),
     "scatter_add": (lambda g, ans, x, index, shape: g[index], None, None),

@@ -108,12 +108,14 @@ def getitem(x: Any, index: Any) -> Tensor:
     """
     x = as_tensor(x)
     d = x._data
+    raw = index
     index = _index(index)
     try:
         out = d[index]
     except IndexError as e:
         raise IndexError(f"getitem: {e} (tensor of shape {d.shape})") from None
-    return record("getitem", out, (d, index), (x if x._rg else None,))
+    # a tensor used as the index is held too (its values say where the gradient goes); one in a tuple is not
+    return record("getitem", out, (d, index), (x if x._rg else None,), (x, raw if isinstance(raw, Tensor) else None))
 
 
 def _scatter_add(g: np.ndarray, index: Any, shape: tuple) -> np.ndarray:
@@ -166,4 +168,4 @@ def where(condition: Any, a: Any, b: Any) -> Tensor:
         raise ValueError(
             f"where: shapes {cond.shape}, {np.shape(x)} and {np.shape(y)} cannot be broadcast together"
         ) from None
-    return record("where", out, (cond, x, y), (None, pa, pb))
+    return record("where", out, (cond, x, y), (None, pa, pb), (condition, a, b))

@@ -84,6 +84,8 @@ class Tensor:
         saved = self._saved
         if saved is SELF_ONLY or type(saved) is Hold and saved.self_too:  # the node's rules read its own value
             raise inplace_error("t.data = value", self, self._op)
+        if isinstance(value, np.ndarray) and type(value) is not np.ndarray and value.base is self._data:
+            return  # ``t.data += v`` hands back the view it wrote through: the array is already t's
         self._data = value if type(value) is np.ndarray else np.asarray(value)
 
     @property
@@ -164,6 +166,8 @@ class Tensor:
                 "numpy: this tensor requires grad, so converting it to an array would drop its graph; "
                 "use t.detach().numpy() or t.data"
             )
+        if copy:  # np.array(t): a copy, as NumPy 2 asks
+            return self._data.astype(dtype) if dtype is not None else self._data.copy()
         return self.data if dtype is None else self._data.astype(dtype)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:

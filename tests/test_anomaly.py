@@ -32,7 +32,7 @@ def test_nan_in_forward_names_the_op_and_the_line_that_created_it():
         line = _line()
         mg.log(x)
     message = str(info.value)
-    assert "forward of 'log' produced nan from finite inputs" in message
+    assert "forward of 'log' produced nan from inputs without NaN" in message
     assert f'{HERE}", line {line}' in message and "mg.log(x)" in message
 
 
@@ -46,10 +46,26 @@ def test_inf_from_a_binary_op_and_from_a_recorded_primitive():
             _ = w @ mg.tensor([[1e200], [1e200]])
 
 
-def test_nan_that_came_from_outside_is_blamed_on_the_input():
-    x = mg.tensor([np.nan, 1.0], requires_grad=True)
-    with mg.detect_anomaly(), pytest.raises(mg.AnomalyError, match=r"'tanh' produced nan its input 0 already held nan"):
-        mg.tanh(x)
+def test_values_that_only_pass_through_are_not_anomalies_but_a_nan_made_from_them_is():
+    scores = mg.tensor([[1.0, 2.0, 3.0]], requires_grad=True)
+    mask = np.array([[0.0, -np.inf, 0.0]])  # an attention mask: -inf where a position may not be seen
+    with mg.detect_anomaly():
+        loss = mg.log_softmax(scores + mask, axis=-1)[0, 0]  # finite: the masked position just drops out
+        loss.backward()
+        np.testing.assert_allclose(scores.grad, [[1 - 1 / (1 + np.e**2), 0.0, -(np.e**2) / (1 + np.e**2)]])
+        x = mg.tensor([np.nan, 1.0], requires_grad=True)
+        mg.tanh(x)  # a NaN in the data passes through: not tanh's doing
+        with pytest.raises(mg.AnomalyError, match=r"'subtract' produced nan from inputs without NaN"):
+            _ = mg.tensor([np.inf]) - mg.tensor([np.inf], requires_grad=True)  # inf − inf makes one
+
+
+def test_one_instance_entered_inside_itself_restores_the_outer_state():
+    guard = mg.detect_anomaly()
+    with guard:
+        with guard:
+            assert mg.is_anomaly_enabled()
+        assert mg.is_anomaly_enabled()
+    assert not mg.is_anomaly_enabled()
 
 
 def test_inf_in_backward_names_the_op_and_where_its_node_was_created():

@@ -133,7 +133,7 @@ class Compiled:
             self.cache.popitem(last=False)
         self.traces += 1
         self.trace_seconds.append(time.perf_counter() - start)
-        return out
+        return _detached(out)  # as a replay returns them: the traced graph was let go of above
 
     # -- the check of the first replay --------------------------------------------------------------
     def _check(self, plan: _Plan, args: tuple) -> Any:
@@ -213,6 +213,15 @@ def _signature(args: tuple) -> tuple:
                 ) from None
             key.append((kind, a))
     return tuple(key)
+
+
+def _detached(out: Any) -> Any:
+    """The step's outputs as constants over copies of their values, as the replay returns them."""
+    if isinstance(out, Tensor):
+        return _constant(np.array(out._data))
+    if isinstance(out, (tuple, list)):
+        return type(out)(_detached(t) for t in out)
+    return out
 
 
 def _tensors(out: Any) -> list[Tensor]:
