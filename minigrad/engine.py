@@ -179,20 +179,14 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
             if not retain_graph:
                 node._args = node._parents = None
                 saved = node._saved
-                if saved is not None:  # what its rules read may be written again (guard.release_node, inlined)
+                if saved is not None:  # what its rules read may be written again (guard.release_node)
                     node._saved = None
-                    if saved is SELF_ONLY:
+                    if saved is SELF_ONLY:  # (the common case, inlined: tanh, exp...)
                         node._held -= 1
                     else:
                         if saved.self_too:
                             node._held -= 1
-                        items = saved.items
-                        saved.items = None
-                        if type(items) is tuple:
-                            for held in items:
-                                held._held -= 1
-                        elif items is not None:
-                            items._held -= 1
+                        saved.release()
             node = follow
             g = pg
     return found

@@ -119,16 +119,16 @@ def _viewed(t: Any, base: Any) -> Any:
 
 
 class Hold:
-    """What one node holds besides its own value: tensors it counted, arrays it locked.
+    """What one node holds besides its own value: the tensors whose counts it raised.
 
-    The node keeps it in ``_saved``; backward lets go through ``release_node``, and if the node dies
-    without backward, so does this object, and ``__del__`` lets go (only nodes that hold something
+    The node keeps it in ``_saved``. Backward lets go through ``release`` as it frees the node; if the node
+    dies without backward, so does this object, and ``__del__`` lets go (only nodes that hold something
     else pay for a finalizer, not every tensor).
     """
 
-    __slots__ = ("items", "self_too")  # items: one tensor, or a tuple of them
+    __slots__ = ("items", "self_too")  # items: one tensor, or a tuple of them; self_too: the node's own value
 
-    def __del__(self) -> None:
+    def release(self) -> None:
         items = self.items
         if items is not None:
             self.items = None
@@ -138,11 +138,13 @@ class Hold:
             else:
                 items._held -= 1
 
+    __del__ = release
+
 
 _new_hold = object.__new__
 
 
-def make_hold(items: tuple, self_too: bool) -> Hold:
+def make_hold(items: Any, self_too: bool) -> Hold:
     h = _new_hold(Hold)
     h.items = items
     h.self_too = self_too
@@ -150,7 +152,7 @@ def make_hold(items: tuple, self_too: bool) -> Hold:
 
 
 def release_node(node: Any) -> None:
-    """Backward is done with ``node``: what its rules read is writeable again (the engine inlines this)."""
+    """Backward is done with ``node``: what its rules read may be written again."""
     saved = node._saved
     node._saved = None
     if saved is SELF_ONLY:
@@ -158,13 +160,7 @@ def release_node(node: Any) -> None:
     elif saved is not None:
         if saved.self_too:
             node._held -= 1
-        items = saved.items
-        saved.items = None
-        if type(items) is tuple:
-            for t in items:
-                t._held -= 1
-        elif items is not None:
-            items._held -= 1
+        saved.release()
 
 
 def saver(t: Any) -> str | None:

@@ -33,34 +33,26 @@ class GuardedArray(np.ndarray):
         if op is not None:
             raise inplace_error(what, tensor, op)
 
-    def _write(self, write: Any) -> Any:
-        """Run ``write`` with this view writeable for that call only."""
-        plain = self.view(np.ndarray)
-        plain.flags.writeable = True  # allowed: the memory's owner is writeable (a held tensor's array is)
-        return write(plain)
-
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check("t.data[...] = value")
-        self._write(lambda plain: plain.__setitem__(index, value))
+        _writeable(self)[index] = value
 
     def fill(self, value: Any) -> None:
         self._check("t.data.fill(value)")
-        self._write(lambda plain: plain.fill(value))
+        _writeable(self).fill(value)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        at = method == "at"  # ufunc.at writes into its first input
         out = kwargs.get("out") or ()
-        targets = list(out) + ([inputs[0]] if method == "at" else [])  # ufunc.at writes into its first input
-        unlocked = []
-        for o in targets:
+        for o in (*out, *inputs[:at]):
             if isinstance(o, GuardedArray):
-                o._check(f"np.{ufunc.__name__}{'.at' if method == 'at' else ''}(..., out=t.data)")
-                unlocked.append(o)
+                o._check(f"np.{ufunc.__name__}{'.at' if at else ''}(..., out=t.data)")
         if out:
             kwargs["out"] = tuple(_writeable(o) if isinstance(o, GuardedArray) else o for o in out)
-        first = _writeable(inputs[0]) if method == "at" and isinstance(inputs[0], GuardedArray) else None
-        inputs = tuple(x.view(np.ndarray) if isinstance(x, GuardedArray) else x for x in inputs)
-        if first is not None:
-            inputs = (first, *inputs[1:])
+        inputs = tuple(
+            (_writeable(x) if at and k == 0 else x.view(np.ndarray)) if isinstance(x, GuardedArray) else x
+            for k, x in enumerate(inputs)
+        )
         return getattr(ufunc, method)(*inputs, **kwargs)
 
     def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:

@@ -270,16 +270,14 @@ def test_ufunc_at_on_saved_data_is_refused():
 
 def test_a_slice_kept_for_logging_does_not_keep_the_graph_alive():
     w = _weights(3)
-    x = mg.tensor(RNG.standard_normal((4, 3)))
-    probs = mg.sigmoid(x @ w)
+    probs = mg.sigmoid(w * w)  # multiply holds w
     logged = probs.data[probs.data > 0.5]  # derived from the guarded view
     ref = weakref.ref(probs)
     del probs
     gc.collect()
-    assert ref() is None
-    optim.SGD([w], lr=0.1)  # nothing holds w now: an update is fine
-    w.data[...] = 0.0
-    assert logged.dtype == np.float64
+    assert ref() is None  # the kept slice did not pin the graph...
+    w.data[...] = 0.0  # ...so nothing holds w any more (InplaceError if it did)
+    assert logged.size <= 3
 
 
 def test_the_message_names_the_op_of_a_value_held_on_itself():
