@@ -33,9 +33,12 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
     if lead < 0:
         return g.reshape(shape)
     gshape = g.shape
-    # axes of length 1 in g need no sum (the reshape drops them): 1 µs saved on a (1, H) bias gradient
-    axes = tuple(i for i in range(lead) if gshape[i] != 1)
-    axes += tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+    if lead == 1 and 1 not in shape:  # a bias: one leading axis, nothing stretched (no generators: 2 µs less)
+        axes = (0,) if gshape[0] != 1 else ()
+    else:
+        # axes of length 1 in g need no sum (the reshape drops them): 1 µs saved on a (1, H) bias gradient
+        axes = tuple(i for i in range(lead) if gshape[i] != 1)
+        axes += tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
     if axes:
         if axes == (0,) and g.ndim == 2 and gshape[0] >= 64 and type(g) is np.ndarray and g.dtype.kind == "f":
             g = np.ones(gshape[0], dtype=g.dtype) @ g  # 1ᵀG by BLAS: 64 -> 9 µs for a (4096, 8) bias gradient

@@ -191,7 +191,12 @@ def node_saves(t: Any, op: str, args: tuple, parents: tuple, mask: int, inputs: 
             if not hasattr(p, "_held"):  # a number or a plain array: the caller's
                 continue
         if p is not None:
-            hold(p, op, saved)
+            if p._op is None:  # a leaf views no other tensor: hold it alone (``hold``, inlined)
+                p._held += 1
+                p._saver = op
+                saved.append(p)
+            else:
+                hold(p, op, saved)
     if saved:
         return make_hold(tuple(saved) if len(saved) > 1 else saved[0], reads_ans)
     return SELF_ONLY if reads_ans else None

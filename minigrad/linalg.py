@@ -7,24 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from .ops import _binary
 from .tensor import Tensor, as_tensor, record
 
 
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch axes."""
-    inputs = (a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None)  # (guard: no wrappers)
-    a, b = as_tensor(a), as_tensor(b)
-    x, y = a._data, b._data
-    if x.ndim == 0 or y.ndim == 0:
-        raise ValueError(f"matmul: operands must have at least 1 dimension, got shapes {x.shape} and {y.shape}")
-    try:
-        out = np.matmul(x, y)
-    except ValueError:
-        raise ValueError(
-            f"matmul: shapes {x.shape} and {y.shape} do not match "
-            f"(inner sizes {x.shape[-1]} and {y.shape[-2] if y.ndim > 1 else y.shape[0]}, or batch axes differ)"
-        ) from None
-    return record("matmul", out, (x, y), (a if a._rg else None, b if b._rg else None), inputs)
+    return _binary("matmul", np.matmul, a, b)  # recorded as the elementwise binary ops are: the same fast path
 
 
 def dot(a: Any, b: Any) -> Tensor:

@@ -61,6 +61,10 @@ def _unindex(g: Any, index: Any, shape: tuple) -> Any:
 
 def sum_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # s = Σ x over axis: ∂s/∂x = 1 for every summed element, so Jᵀg = g repeated over the summed axes
+    if axis is None and type(g) is np.ndarray and x.size <= 4096:  # a loss summed whole (_expand, inlined)
+        out = np.empty(x.shape, dtype=g.dtype)
+        out[...] = g
+        return out
     return _expand(_restore_axes(g, x.ndim, axis, keepdims), x.shape)
 
 
@@ -107,35 +111,42 @@ def _outer(u: Any, v: Any) -> Any:
 
 def matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
     # z = A b: ∂z/∂A pairs row i of z with row i of A, so Jᵀg = g bᵀ (an outer product for vector b)
+    if a.ndim == 2 == b.ndim:  # the common case first: every test below costs 0.1 µs at batch 1
+        if len(g) >= _MANY_ROWS and b.size <= _SMALL and type(b) is np.ndarray:
+            return g @ np.ascontiguousarray(b.T)  # OpenBLAS multiplies by a tiny transposed B up to 2x slower
+        return g @ b.T
     if b.ndim == 1:
         if a.ndim == 2:
-            return _outer(g, b)
+            return _outer(g, b) if len(g) * len(b) >= _SMALL else g.reshape(-1, 1) * b
         return _column(g) * b if a.ndim > 1 else g * b
     if a.ndim == 1:  # z = aᵀB: Jᵀg = B g
         z = b @ _column(g)
         return z.reshape(z.shape[:-1])
     bt = b.swapaxes(-1, -2)
     if type(bt) is np.ndarray and bt.size <= _SMALL and g.shape[-2] >= _MANY_ROWS:
-        bt = np.ascontiguousarray(bt)  # OpenBLAS multiplies by a tiny transposed B up to 2x slower than by a copy
+        bt = np.ascontiguousarray(bt)
     return g @ bt
 
 
 def matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
     # z = A b: ∂z/∂b = A, so Jᵀg = Aᵀ g (for z = aᵀB: Jᵀg = a gᵀ)
-    if a.ndim == 1:
+    if a.ndim == 2:
+        if b.ndim == 1:  # (n, k) @ (k,): Aᵀg with g of shape (n,)
+            return a.T @ g
+        if b.ndim == 2 and len(a) >= _MANY_ROWS and type(a) is np.ndarray and type(g) is np.ndarray:
+            k, n = a.shape[1], g.shape[1]
+            if n < k <= len(a) and k * n <= _SMALL_OUT:
+                # Aᵀg = (gᵀA)ᵀ: when Aᵀg has fewer columns than rows, OpenBLAS computes the transposed product
+                # 1.2-1.6x faster (250x4096 @ 4096x5: 790 -> 490 µs); the copy puts the gradient in C order.
+                # (k <= rows: the copy's extra k x n array is then no larger than g, a small part of the peak)
+                return np.ascontiguousarray((g.T @ a).T)
+    elif a.ndim == 1:
         if b.ndim == 2:
             return _outer(a, g)
         return _column(a) * _row(g) if b.ndim > 1 else g * a
     if b.ndim == 1:
         z = a.swapaxes(-1, -2) @ _column(g)
         return z.reshape(z.shape[:-1])
-    if type(a) is np.ndarray and type(g) is np.ndarray and a.ndim == 2 == g.ndim and len(a) >= _MANY_ROWS:
-        k, n = a.shape[1], g.shape[1]
-        if n < k <= len(a) and k * n <= _SMALL_OUT:
-            # Aᵀg = (gᵀA)ᵀ: when Aᵀg has fewer columns than rows, OpenBLAS computes the transposed product
-            # 1.2-1.6x faster (250x4096 @ 4096x5: 790 -> 490 µs); the copy puts the gradient in C order.
-            # (k <= rows: the copy's extra k x n array is then no larger than g, a small part of the peak)
-            return np.ascontiguousarray((g.T @ a).T)
     return a.swapaxes(-1, -2) @ g
 
 

@@ -229,10 +229,10 @@ class Tensor:
         return _binary("power", np.power, other, self)
 
     def __matmul__(self, other: Any) -> Tensor:
-        return matmul(self, other)
+        return _binary("matmul", np.matmul, self, other)
 
     def __rmatmul__(self, other: Any) -> Tensor:
-        return matmul(other, self)
+        return _binary("matmul", np.matmul, other, self)
 
     def __neg__(self) -> Tensor:
         return negative(self)
@@ -411,7 +411,7 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
 
 # The operator methods above call these; they are imported last because they import Tensor.
 from .engine import backward as _backward  # noqa: E402
-from .linalg import dot, matmul  # noqa: E402
+from .linalg import dot  # noqa: E402
 from .numpy_dispatch import call_function, call_ufunc  # noqa: E402
 from .ops import (  # noqa: E402
     _binary,
