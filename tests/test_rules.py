@@ -226,6 +226,7 @@ CASES = {
     "sigmoid": _unary(mg.sigmoid),
     "relu": _unary(mg.relu, away_from=(0.0,)),
     "sum": _reduction(mg.sum),
+    "mean": _reduction(mg.mean),
     "max": _reduction(mg.max, distinct=True),
     "min": _reduction(mg.min, distinct=True),
     "logsumexp": _reduction(mg.logsumexp),

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..engine import unbroadcast
 from ..nn.sparse import note_rows
-from ..ops import _logsumexp, _relu, _sigmoid
+from ..ops import _logsumexp, _mean, _relu, _sigmoid
 from ..rules import VJPS
 from ..shape_ops import _scatter_add
 from ..tensor import Tensor, _constant
@@ -44,6 +44,7 @@ class Builder:
             "_sigmoid": _sigmoid,
             "_relu": _relu,
             "_logsumexp": _logsumexp,
+            "_mean": _mean,
             "_scatter_add": _scatter_add,
             "_note_rows": note_rows,
             "_constant": _constant,

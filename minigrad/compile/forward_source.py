@@ -31,6 +31,7 @@ _FORWARD = {
     "max": "{0}.max(axis={1}, keepdims={2})",
     "min": "{0}.min(axis={1}, keepdims={2})",
     "logsumexp": "_logsumexp({0}, axis={1}, keepdims={2})",
+    "mean": "_mean({0}, axis={1}, keepdims={2})",
     "matmul": "{0} @ {1}",
     "reshape": "{0}.reshape({1})",
     "transpose": "{0}.transpose({1})",
@@ -85,6 +86,13 @@ def expression(b: Any, node: Tensor) -> str:
         expr = f"np.asarray(_dot({b.ref(args[0])}, {b.const(np.ones(args[0].shape))}))"  # 1ᵀx: BLAS, 2.6x
     elif op == "sum" and args[1] is None and not args[2]:
         expr = f"np.asarray({b.ref(args[0])}.sum())"
+    elif op == "mean" and args[1] is None and not args[2] and args[0].size:  # as ops._mean: the sum over n
+        total = (
+            f"_dot({b.ref(args[0])}, {b.const(np.ones(args[0].shape))})"
+            if args[0].ndim == 1 and args[0].dtype == np.float64
+            else f"{b.ref(args[0])}.sum()"
+        )
+        expr = f"np.asarray({total} / {args[0].size})"
     elif op in _FORWARD:
         expr = _FORWARD[op].format(*(b.ref(a) for a in args))
         if data.ndim == 0:

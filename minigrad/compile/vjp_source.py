@@ -97,10 +97,13 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
             return f"{g}.T", False  # (an attribute: 70 ns, where .transpose(axes) costs 340 ns)
         inverse = None if axes is None else tuple(int(k) for k in np.argsort(axes))
         return f"{g}.transpose({b.const(inverse)})", False
-    if op in ("sum", "reshape", "broadcast_to") and not SLOT.search(g):
+    if op in ("sum", "mean", "reshape", "broadcast_to") and not SLOT.search(g):
         return b.const(pv), False  # these rules read only shapes: a constant g gives a constant
     if op == "sum" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
         return f"np.full({b.const(pv.shape)}, {g})", True  # Σ x: g repeated (rules._expand fills a new array)
+    if op == "mean" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
+        n = args[0].size or 1  # Σ x / n: g / n repeated (rules.mean_vjp)
+        return f"np.full({b.const(pv.shape)}, {g} / {n})", True
     rule = b.const(VJPS[op][i], "R")
     return f"{rule}({g}, {ans}, {', '.join(refs)})", False
 
