@@ -61,16 +61,24 @@ def _unindex(g: Any, index: Any, shape: tuple) -> Any:
 
 def sum_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # s = Σ x over axis: ∂s/∂x = 1 for every summed element, so Jᵀg = g repeated over the summed axes
-    if axis is None and x.size <= 4096 and not isinstance(g, Tensor):  # a loss summed whole (_expand, inlined)
-        out = np.empty(x.shape, dtype=g.dtype)
-        out[...] = g
-        return out
-    return _expand(_restore_axes(g, x.ndim, axis, keepdims), x.shape)
+    return _repeat(g, x.shape, axis, keepdims)
 
 
 def mean_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # m = Σ x / n over axis: Jᵀg = g / n repeated over the averaged axes (n = 1 for an empty x: no elements)
-    return sum_vjp(g / (x.size // ans.size if x.size else 1), ans, x, axis, keepdims)
+    return _repeat(g / (x.size // ans.size if x.size else 1), x.shape, axis, keepdims)
+
+
+def _repeat(g: Any, shape: tuple, axis: Any, keepdims: bool) -> Any:
+    """g from a reduction over ``axis``, repeated over the reduced axes of ``shape``.
+
+    (The rules pass shapes, not arrays: what a rule hands to a function counts as read by the guard.)
+    """
+    if axis is None and not isinstance(g, Tensor) and math.prod(shape) <= 4096:  # a loss reduced whole
+        out = np.empty(shape, dtype=g.dtype)  # (_expand, inlined)
+        out[...] = g
+        return out
+    return _expand(_restore_axes(g, len(shape), axis, keepdims), shape)
 
 
 def extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:

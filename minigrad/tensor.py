@@ -395,7 +395,8 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
         t._args = args
         t._parents = parents
         plan = _plans.get((op, len(args), mask))  # (reads its value, the args it reads), once known
-        if plan is None or plan[0] or plan[1]:
+        # (positions past the parents are numbers or axes unless ``inputs`` gives tensors there: nothing to hold)
+        if plan is None or plan[0] or plan[1] and (inputs is not None or plan[1][0] < len(parents)):
             t._saved = node_saves(t, op, args, parents, mask, inputs)
         if data.size >= forget_at[0]:
             forget(parents)
