@@ -11,9 +11,9 @@ from .ops import _binary
 from .tensor import Tensor, as_tensor, record
 
 
+@_binary(np.matmul)  # recorded as the elementwise binary ops are: the same short path
 def matmul(a: Any, b: Any) -> Tensor:
     """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch axes."""
-    return _binary("matmul", np.matmul, a, b)  # recorded as the elementwise binary ops are: the same fast path
 
 
 def dot(a: Any, b: Any) -> Tensor:

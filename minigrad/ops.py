@@ -96,74 +96,96 @@ def _elementwise_primitive(op: str, fn: Any, stub: Any) -> Any:
     return functools.update_wrapper(forward, stub)
 
 
-def _binary(op: str, fn: Any, a: Any, b: Any) -> Tensor:
-    # ``case`` says which operands are tensors (bits 2, 3) and which of those require grad (bits 0, 1)
-    ta, tb = type(a), type(b)  # exact-type tests first: isinstance costs more, and most operands are one of these
-    if ta is Tensor and (tb is float or tb is int):  # a tensor and a Python number, the commonest pair: h * 1.5
-        x, y = a._data, b
-        pa, pb = (a, None) if a._rg else (None, None)
-        case = 5
-    elif tb is Tensor and (ta is float or ta is int):  # 1 - s
-        x, y = a, b._data
-        pa, pb = (None, b) if b._rg else (None, None)
-        case = 10
-    else:
-        case = 0
-        if ta is Tensor or ta is not float and isinstance(a, Tensor):
-            x = a._data
-            pa = a if a._rg else None
-            case = 4 + (pa is not None)
+def _binary(fn: Any) -> Any:
+    """Make the decorated stub the forward function of a binary primitive computed by ``fn(x, y)``.
+
+    As ``_elementwise``: the stub gives the name and docstring, and the function is closed over its op.
+    The Tensor operators are these functions themselves (``Tensor.__mul__ is mg.multiply``), so that
+    ``h * 1.5`` costs one Python call.
+    """
+    return lambda stub: _binary_primitive(stub.__name__, fn, stub)
+
+
+def _binary_primitive(op: str, fn: Any, stub: Any) -> Any:
+    holds = None  # whether a node holds anything, by ``case`` (``_binary_holds``), found at the first call
+
+    def forward(a: Any, b: Any) -> Tensor:
+        nonlocal holds
+        # ``case`` says which operands are tensors (bits 2, 3) and which of those require grad (bits 0, 1)
+        ta, tb = type(a), type(b)  # exact-type tests first: isinstance costs more, and most operands are one of these
+        if ta is Tensor and (tb is float or tb is int):  # a tensor and a Python number, the commonest pair: h * 1.5
+            x, y = a._data, b
+            pa, pb = (a, None) if a._rg else (None, None)
+            case = 5
+        elif tb is Tensor and (ta is float or ta is int):  # 1 - s
+            x, y = a, b._data
+            pa, pb = (None, b) if b._rg else (None, None)
+            case = 10
         else:
-            x = a if ta is float else _operand(op, a)
-            pa = None
-        if tb is Tensor or tb is not float and isinstance(b, Tensor):
-            y = b._data
-            pb = b if b._rg else None
-            case += 8 + 2 * (pb is not None)
+            case = 0
+            if ta is Tensor or ta is not float and isinstance(a, Tensor):
+                x = a._data
+                pa = a if a._rg else None
+                case = 4 + (pa is not None)
+            else:
+                x = a if ta is float else _operand(op, a)
+                pa = None
+            if tb is Tensor or tb is not float and isinstance(b, Tensor):
+                y = b._data
+                pb = b if b._rg else None
+                case += 8 + 2 * (pb is not None)
+            else:
+                y = b if tb is float else _operand(op, b)
+                pb = None
+        try:
+            out = fn(x, y)
+        except ValueError as e:
+            raise _binary_error(op, x, y, e) from None
+        if type(out) is not _ndarray:
+            out = np.asarray(out)
+        t = _new(Tensor)
+        t._data = out
+        t.grad = None
+        t._id = next(_ids)
+        if (pa is not None or pb is not None) and (not _off or get_ident() not in _off):
+            t._rg = True
+            t._op = op
+            t._args = (x, y)
+            t._parents = (pa,) if pb is None else (pa, pb)
+            t._held = 0
+            if holds is None:
+                holds = _binary_holds(op)
+            if holds[case]:
+                t._saved = node_saves(t, op, (x, y), (pa, pb), case & 3, (a, b))
+            else:  # add, subtract, or multiply by a number or a plain array (the caller's): nothing to hold
+                t._saved = None
+            if out.size >= forget_at[0]:
+                forget(t._parents)
         else:
-            y = b if tb is float else _operand(op, b)
-            pb = None
-    try:
-        out = fn(x, y)
-    except ValueError as e:
-        raise _binary_error(op, x, y, e) from None
-    if type(out) is not _ndarray:
-        out = np.asarray(out)
-    t = _new(Tensor)
-    t._data = out
-    t.grad = None
-    t._id = next(_ids)
-    if (pa is not None or pb is not None) and (not _off or get_ident() not in _off):
-        t._rg = True
-        t._op = op
-        t._args = (x, y)
-        t._parents = (pa,) if pb is None else (pa, pb)
-        t._held = 0
-        holds = _BINARY_HOLDS.get(op)
-        if holds is None:
-            holds = _binary_holds(op)
-        if holds[case]:
-            t._saved = node_saves(t, op, (x, y), (pa, pb), case & 3, (a, b))
-        else:  # add, subtract, or multiply by a number or a plain array (the caller's): nothing to hold
+            t._rg = False
+            t._op = t._args = None
+            t._parents = ()
             t._saved = None
-        if out.size >= forget_at[0]:
-            forget(t._parents)
-    else:
-        t._rg = False
-        t._op = t._args = None
-        t._parents = ()
-        t._saved = None
-        t._held = 0
-    if _anomaly and get_ident() in _anomaly:
-        check_forward(op, t, (x, y))
-    return t
+            t._held = 0
+        if _anomaly and get_ident() in _anomaly:
+            check_forward(op, t, (x, y))
+        return t
+
+    return functools.update_wrapper(forward, stub)
 
 
-# Whether a binary op's node holds anything for its rules (``guard.saved_positions``), cached by op and
-# indexed by ``case``: its value if a rule reads it, an operand if a rule reads it and it is a tensor.
-_BINARY_HOLDS: dict[str, tuple[bool, ...]] = {}
+def reflected(forward: Any) -> Any:
+    """The method for ``other ∘ tensor`` (``__rsub__``...): ``forward`` with the operands swapped."""
+
+    def method(self: Tensor, other: Any) -> Tensor:
+        return forward(other, self)
+
+    method.__name__ = method.__qualname__ = f"reflected_{forward.__name__}"
+    return method
 
 
+# Whether a binary op's node holds anything for its rules (``guard.saved_positions``), indexed by ``case``:
+# its value if a rule reads it, an operand if a rule reads it and it is a tensor.
 def _binary_holds(op: str) -> tuple[bool, ...]:
     holds = []
     for case in range(16):
@@ -173,8 +195,7 @@ def _binary_holds(op: str) -> tuple[bool, ...]:
             continue
         reads_ans, args = saved_positions(op, 2, mask)
         holds.append(bool(reads_ans or any(tensors >> i & 1 for i in args)))
-    _BINARY_HOLDS[op] = result = tuple(holds)
-    return result
+    return tuple(holds)
 
 
 def _binary_error(op: str, x: Any, y: Any, error: ValueError) -> ValueError:
@@ -194,39 +215,39 @@ def _binary_error(op: str, x: Any, y: Any, error: ValueError) -> ValueError:
 
 
 # -- arithmetic ---------------------------------------------------------------------------------
+@_binary(np.add)
 def add(a: Any, b: Any) -> Tensor:
     """a + b, with NumPy broadcasting."""
-    return _binary("add", np.add, a, b)
 
 
+@_binary(np.subtract)
 def subtract(a: Any, b: Any) -> Tensor:
     """a - b, with NumPy broadcasting."""
-    return _binary("subtract", np.subtract, a, b)
 
 
+@_binary(np.multiply)
 def multiply(a: Any, b: Any) -> Tensor:
     """a * b elementwise, with NumPy broadcasting."""
-    return _binary("multiply", np.multiply, a, b)
 
 
+@_binary(np.divide)
 def divide(a: Any, b: Any) -> Tensor:
     """a / b elementwise; division by zero follows IEEE (inf or nan, with NumPy's warning)."""
-    return _binary("divide", np.divide, a, b)
 
 
+@_binary(np.power)
 def power(a: Any, b: Any) -> Tensor:
     """a ** b elementwise. d/db is taken as 0 where a == 0 (0 ** b is flat in b for b > 0)."""
-    return _binary("power", np.power, a, b)
 
 
+@_binary(np.maximum)
 def maximum(a: Any, b: Any) -> Tensor:
     """Elementwise maximum; at ties the gradient is split evenly between a and b."""
-    return _binary("maximum", np.maximum, a, b)
 
 
+@_binary(np.minimum)
 def minimum(a: Any, b: Any) -> Tensor:
     """Elementwise minimum; at ties the gradient is split evenly between a and b."""
-    return _binary("minimum", np.minimum, a, b)
 
 
 @_elementwise(np.negative)
