@@ -352,3 +352,21 @@ def test_matmul_rules_with_a_vector_operand(m, k, dtype):
     np.testing.assert_allclose(tv.grad, a.T @ g, rtol=tol, atol=tol)
     np.testing.assert_allclose(tu.grad, a @ h, rtol=tol, atol=tol)
     assert ta.grad.dtype == tb.grad.dtype == dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("op", ["tanh", "sigmoid", "sin", "cos"])
+@pytest.mark.parametrize("shape", [(), (4,), (3, 5)])
+def test_in_place_array_form_of_a_rule_equals_its_expression(op, shape, dtype):
+    # On arrays these rules compute into their own temporary; on Tensors they run the expression. The two
+    # must agree bit for bit, with g an ordinary array and with g a read-only broadcast view (a sum's rule).
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape).astype(dtype)
+    ans = getattr(mg, op)(mg.tensor(x)).data
+    rule = VJPS[op][0]
+    for g in (rng.standard_normal(shape).astype(dtype), np.broadcast_to(np.asarray(0.7, dtype), shape)):
+        on_arrays = np.asarray(rule(g, ans, x))  # (0-d: NumPy's scalar, as the expression gives)
+        on_tensors = rule(mg.tensor(g), mg.tensor(ans), mg.tensor(x)).data
+        assert on_arrays.dtype == dtype and on_arrays.shape == shape
+        np.testing.assert_array_equal(on_arrays, on_tensors)
+        assert not np.shares_memory(on_arrays, g) and not np.shares_memory(on_arrays, ans)
