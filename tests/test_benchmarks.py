@@ -100,3 +100,12 @@ def test_only_and_fresh_select_and_isolate_cases() -> None:
     assert {r["workload"] for r in result["records"]} == {"window d=4 B=8", "chain 100 ops 4"}
     assert all(r["check"] == "ok" and r["median_s"] > 0 for r in result["records"])
     assert result["meta"]["fresh_process_per_case"] is True
+
+
+def test_minimal_engine_yardstick_runs_and_agrees(capsys: pytest.CaptureFixture) -> None:
+    # main() first checks the minimal engine's and minigrad's gradients against the hand-written ones
+    from benchmarks import minimal_engine
+
+    minimal_engine.main()
+    out = capsys.readouterr().out
+    assert "window d=4 B=1" in out and "chain 100 ops 4" in out
