@@ -378,7 +378,8 @@ def _axis(op: str, x: Tensor, axis: Any) -> Any:
 
 
 def _reduce(op: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
-    x = as_tensor(x)
+    if type(x) is not Tensor:
+        x = as_tensor(x)
     if axis is not None:
         axis = _axis(op, x, axis)
     d = x._data

@@ -348,12 +348,15 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
     t._id = next(_ids)
     t._saved = None
     t._held = 0
-    mask = 0  # bit i: parent i requires grad (a loop, not any(): a generator costs more)
-    bit = 1
-    for p in parents:
-        if p is not None:
-            mask |= bit
-        bit <<= 1
+    if len(parents) == 1:  # reductions, shape ops: most recorded ops have one parent
+        mask = 0 if parents[0] is None else 1
+    else:
+        mask = 0  # bit i: parent i requires grad (a loop, not any(): a generator costs more)
+        bit = 1
+        for p in parents:
+            if p is not None:
+                mask |= bit
+            bit <<= 1
     if mask and (not _off or get_ident() not in _off):
         t._rg = True
         t._op = op
