@@ -1,6 +1,6 @@
 """A yardstick for the small-size targets: the least an eager reverse-mode engine in CPython can cost.
 
-    python benchmarks/minimal_engine.py
+    python -m benchmarks.minimal_engine
 
 A tensor with five slots, one rule function per op returning every parent's gradient, a heap walk: no
 checks, no in-place guard, no value dropping, no anomaly or grad mode, 2-D broadcasting of a bias only.
@@ -141,7 +141,7 @@ def _best(fn: Callable[[], Any], calls: int, rounds: int = 30) -> float:
     return best
 
 
-def main() -> None:
+def main(rounds: int = 30) -> None:
     rng = np.random.default_rng(0)
     window = workloads.window_case(4, 8, 1, "float64", rng)
     chain = workloads.chain_case((4,), "float64", rng)
@@ -171,8 +171,9 @@ def main() -> None:
         for name, g in hand(case.wrt, case.const)[1].items():  # all three agree before anything is timed
             np.testing.assert_allclose(ours[name].grad, g, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(theirs[name].grad, g, rtol=1e-10, atol=1e-12)
-        t_np = _best(step_numpy, calls)
-        rows.append((case.label, t_np, _best(step_minimal, calls) / t_np, _best(step_minigrad, calls) / t_np))
+        t_np = _best(step_numpy, calls, rounds)
+        ratios = _best(step_minimal, calls, rounds) / t_np, _best(step_minigrad, calls, rounds) / t_np
+        rows.append((case.label, t_np, *ratios))
     print(f"{'workload':24} {'numpy/step':>11} {'minimal engine':>15} {'minigrad':>9}")
     for label, t_np, r_min, r_mg in rows:
         print(f"{label:24} {t_np * 1e6:8.1f} µs {r_min:14.2f}x {r_mg:8.2f}x")

@@ -43,6 +43,7 @@ _COMMUTATIVE = frozenset({"add", "multiply", "maximum", "minimum"})  # no need t
 # show them as ``axis=1``; a name of None hides the argument (an internal of the rule).
 _PARAMS = {
     "sum": (None, "axis", "keepdims"),
+    "mean": (None, "axis", "keepdims"),
     "max": (None, "axis", "keepdims"),
     "min": (None, "axis", "keepdims"),
     "logsumexp": (None, "axis", "keepdims"),

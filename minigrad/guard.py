@@ -49,13 +49,14 @@ def _reads(rule: Any, n_args: int) -> tuple[bool, tuple[int, ...]]:
     read: set[str] = set()
     instructions = list(dis.get_instructions(code))
     for i, ins in enumerate(instructions):
-        if ins.opname.startswith("LOAD_FAST") and ins.argval in names:
-            after = instructions[i + 1] if i + 1 < len(instructions) else None
-            if after is None or after.opname != "LOAD_ATTR" or after.argval not in _METADATA:
-                read.add(ins.argval)
-        elif ins.opname.startswith("LOAD_FAST"):  # a fused load of two names (Python 3.13): assume both read
-            for name in ins.argval if isinstance(ins.argval, tuple) else ():
-                read.add(name)
+        if not ins.opname.startswith("LOAD_FAST"):
+            continue
+        loaded = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)  # Python 3.13 fuses two loads
+        after = instructions[i + 1] if i + 1 < len(instructions) else None
+        metadata = after is not None and after.opname == "LOAD_ATTR" and after.argval in _METADATA
+        read.update(loaded[:-1])  # the attribute that follows applies to the last name loaded only
+        if not metadata:
+            read.add(loaded[-1])
     return names[1] in read, tuple(i for i, name in enumerate(names[2:]) if name in read)
 
 

@@ -1,8 +1,9 @@
 """Forward functions of the arithmetic, elementwise and reduction operations.
 
-Each primitive computes its value with NumPy and records itself with ``record``; its derivative
-lives in ``minigrad.rules``. Composites (``mean``, ``relu``, ``softmax``...) are written with primitives
-and have no rule of their own.
+Each primitive computes its value with NumPy and records itself as a graph node; its derivative lives
+in ``minigrad.rules``. The elementwise and binary primitives are closures made by ``_elementwise`` and
+``_binary``, which record inline (the hot path); the others go through ``tensor.record``. Composites
+(``softmax``, ``log_softmax``...) are written with primitives and have no rule of their own.
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ from .grad_mode import _off, get_ident
 from .guard import SELF_ONLY, Hold, _new_hold, node_saves, saved_positions
 from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
 
-_NUMBER = (int, float, bool, np.generic, np.ndarray)
+_SCALAR = (int, float, bool, np.generic)
 _ndarray = np.ndarray
 
 
 def _operand(op: str, x: Any) -> Any:
-    """A non-tensor operand as the rules see it: numbers and arrays stay, sequences become arrays."""
-    if type(x) is float or isinstance(x, _NUMBER):
+    """A non-tensor operand as the rules see it: numbers and plain arrays stay; anything array-like (lists,
+    ranges, buffers, objects with ``__array__``, ndarray subclasses) becomes a plain ndarray."""
+    if type(x) is float or type(x) is _ndarray or isinstance(x, _SCALAR):
         return x
-    if isinstance(x, (list, tuple)):
-        return np.asarray(x)
+    if not isinstance(x, (str, bytes)) and x is not None:
+        try:
+            a = np.asarray(x)
+        except (TypeError, ValueError):
+            a = None
+        if a is not None and a.dtype != object:
+            return a
     raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
 
 
@@ -42,11 +49,18 @@ def _elementwise(fn: Any) -> Any:
     closed over its op and what its rule reads, rather than calling a shared one with its name: one
     call and one lookup less per operation, 5% of a chain of operations on small arrays.
     """
-    return lambda stub: _elementwise_primitive(stub.__name__, fn, stub)
+    return lambda stub: _named(_elementwise_primitive(stub.__name__, fn), stub)
 
 
-def _elementwise_primitive(op: str, fn: Any, stub: Any) -> Any:
-    saves = -1  # what the rule reads: 0 nothing, 1 its value, 2 its argument, 3 both (found at the first call)
+def _named(forward: Any, stub: Any) -> Any:
+    """``forward`` under the stub's name, module and docstring (not wrapping it: the stub does nothing)."""
+    functools.update_wrapper(forward, stub)
+    del forward.__wrapped__
+    return forward
+
+
+def _elementwise_primitive(op: str, fn: Any) -> Any:
+    saves = -1  # what the rule reads: 0 nothing, 1 its value, 2 its argument, 3 both (found when first recorded)
 
     def forward(x: Any) -> Tensor:
         nonlocal saves
@@ -93,25 +107,26 @@ def _elementwise_primitive(op: str, fn: Any, stub: Any) -> Any:
             check_forward(op, t, (d,))
         return t
 
-    return functools.update_wrapper(forward, stub)
+    return forward
 
 
 def _binary(fn: Any) -> Any:
     """Make the decorated stub the forward function of a binary primitive computed by ``fn(x, y)``.
 
     As ``_elementwise``: the stub gives the name and docstring, and the function is closed over its op.
-    The Tensor operators are these functions themselves (``Tensor.__mul__ is mg.multiply``), so that
-    ``h * 1.5`` costs one Python call.
+    The Tensor operators are closures of the same kind (``tensor_methods``), so that ``h * 1.5`` costs one
+    Python call.
     """
-    return lambda stub: _binary_primitive(stub.__name__, fn, stub)
+    return lambda stub: _named(_binary_primitive(stub.__name__, fn), stub)
 
 
-def _binary_primitive(op: str, fn: Any, stub: Any) -> Any:
-    holds = None  # whether a node holds anything, by ``case`` (``_binary_holds``), found at the first call
+def _binary_primitive(op: str, fn: Any) -> Any:
+    holds = None  # whether a node holds anything, by ``case`` (``_binary_holds``), found when first recorded
 
     def forward(a: Any, b: Any) -> Tensor:
         nonlocal holds
-        # ``case`` says which operands are tensors (bits 2, 3) and which of those require grad (bits 0, 1)
+        # ``case`` says which operands are tensors (bits 2, 3) and which of those require grad (bits 0, 1); the
+        # short paths set bit 0 or 1 regardless, as ``case`` is read only when a node is recorded
         ta, tb = type(a), type(b)  # exact-type tests first: isinstance costs more, and most operands are one of these
         if ta is Tensor and (tb is float or tb is int):  # a tensor and a Python number, the commonest pair: h * 1.5
             x, y = a._data, b
@@ -171,17 +186,26 @@ def _binary_primitive(op: str, fn: Any, stub: Any) -> Any:
             check_forward(op, t, (x, y))
         return t
 
-    return functools.update_wrapper(forward, stub)
+    forward._primitive = op, fn  # (for ``tensor_methods``)
+    return forward
 
 
-def reflected(forward: Any) -> Any:
-    """The method for ``other ∘ tensor`` (``__rsub__``...): ``forward`` with the operands swapped."""
+def tensor_methods(primitive: Any, name: str, symbol: str) -> tuple[Any, Any]:
+    """``Tensor.__name__`` and ``Tensor.__rname__`` for a binary primitive: closures of its op of their own,
+    named as the methods (so that a bound ``t.__add__`` pickles), the reflected one with the operands swapped."""
+    op, fn = primitive._primitive
+    method = _binary_primitive(op, fn)
 
-    def method(self: Tensor, other: Any) -> Tensor:
-        return forward(other, self)
+    def reflected(self: Tensor, other: Any) -> Tensor:
+        return method(other, self)
 
-    method.__name__ = method.__qualname__ = f"reflected_{forward.__name__}"
-    return method
+    for f, dunder, doc in (
+        (method, f"__{name}__", f"self {symbol} other"),
+        (reflected, f"__r{name}__", f"other {symbol} self"),
+    ):
+        f.__name__, f.__qualname__, f.__module__ = dunder, f"Tensor.{dunder}", Tensor.__module__
+        f.__doc__ = f"``{doc}``, as ``mg.{primitive.__name__}``."
+    return method, reflected
 
 
 # Whether a binary op's node holds anything for its rules (``guard.saved_positions``), indexed by ``case``:
@@ -203,10 +227,15 @@ def _binary_error(op: str, x: Any, y: Any, error: ValueError) -> ValueError:
         sx, sy = np.shape(x), np.shape(y)
         if not sx or not sy:
             return ValueError(f"matmul: operands must have at least 1 dimension, got shapes {sx} and {sy}")
-        return ValueError(
-            f"matmul: shapes {sx} and {sy} do not match "
-            f"(inner sizes {sx[-1]} and {sy[-2] if len(sy) > 1 else sy[0]}, or batch axes differ)"
-        )
+        inner = sy[-2] if len(sy) > 1 else sy[0]
+        try:
+            np.broadcast_shapes(sx[:-2], sy[:-2])
+            batch = True
+        except ValueError:
+            batch = False
+        if sx[-1] != inner or not batch:
+            what = f"inner sizes {sx[-1]} and {inner}" if sx[-1] != inner else f"batch axes {sx[:-2]} and {sy[:-2]}"
+            return ValueError(f"matmul: shapes {sx} and {sy} do not match ({what})")
     try:
         np.broadcast_shapes(np.shape(x), np.shape(y))
     except ValueError:

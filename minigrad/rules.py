@@ -74,11 +74,9 @@ def _repeat(g: Any, shape: tuple, axis: Any, keepdims: bool) -> Any:
 
     (The rules pass shapes, not arrays: what a rule hands to a function counts as read by the guard.)
     """
-    if axis is None and not isinstance(g, Tensor) and math.prod(shape) <= 4096:  # a loss reduced whole
-        out = np.empty(shape, dtype=g.dtype)  # (_expand, inlined)
-        out[...] = g
-        return out
-    return _expand(_restore_axes(g, len(shape), axis, keepdims), shape)
+    if axis is not None:  # (reduced whole, g is 0-d or all size-1 axes: it broadcasts as it is)
+        g = _restore_axes(g, len(shape), axis, keepdims)
+    return _expand(g, shape)
 
 
 def extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:

@@ -196,8 +196,8 @@ class Tensor:
         _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
 
     # -- operators (NumPy semantics, broadcasting) -----------------------------------------------
-    # + - * / ** @ and their reflected forms are set below the class: they are the primitives themselves
-    # (``Tensor.__mul__ is mg.multiply``), one call less on the hottest path there is.
+    # + - * / ** @ and their reflected forms are set below the class (``ops.tensor_methods``): each is a
+    # closure of its primitive's own, not a method calling it, one call less on the hottest path there is.
 
     def __neg__(self) -> Tensor:
         return negative(self)
@@ -396,13 +396,13 @@ from .ops import (  # noqa: E402
     multiply,
     negative,
     power,
-    reflected,
     relu,
     sigmoid,
     sqrt,
     subtract,
     sum,
     tanh,
+    tensor_methods,
 )
 from .shape_ops import (  # noqa: E402
     astype,
@@ -415,9 +415,9 @@ from .shape_ops import (  # noqa: E402
     transpose,
 )
 
-Tensor.__add__, Tensor.__radd__ = add, reflected(add)
-Tensor.__sub__, Tensor.__rsub__ = subtract, reflected(subtract)
-Tensor.__mul__, Tensor.__rmul__ = multiply, reflected(multiply)
-Tensor.__truediv__, Tensor.__rtruediv__ = divide, reflected(divide)
-Tensor.__pow__, Tensor.__rpow__ = power, reflected(power)
-Tensor.__matmul__, Tensor.__rmatmul__ = matmul, reflected(matmul)
+Tensor.__add__, Tensor.__radd__ = tensor_methods(add, "add", "+")
+Tensor.__sub__, Tensor.__rsub__ = tensor_methods(subtract, "sub", "-")
+Tensor.__mul__, Tensor.__rmul__ = tensor_methods(multiply, "mul", "*")
+Tensor.__truediv__, Tensor.__rtruediv__ = tensor_methods(divide, "truediv", "/")
+Tensor.__pow__, Tensor.__rpow__ = tensor_methods(power, "pow", "**")
+Tensor.__matmul__, Tensor.__rmatmul__ = tensor_methods(matmul, "matmul", "@")

@@ -106,6 +106,6 @@ def test_minimal_engine_yardstick_runs_and_agrees(capsys: pytest.CaptureFixture)
     # main() first checks the minimal engine's and minigrad's gradients against the hand-written ones
     from benchmarks import minimal_engine
 
-    minimal_engine.main()
+    minimal_engine.main(rounds=1)
     out = capsys.readouterr().out
     assert "window d=4 B=1" in out and "chain 100 ops 4" in out

@@ -139,6 +139,12 @@ def test_operations_whose_rules_read_nothing_leave_the_array_writeable():
     x.data[...] = 7.0
     y.backward()
     np.testing.assert_allclose(x.grad, np.ones(3))
+    w = _weights(2, 3)
+    h = w + 1.0
+    m = h.mean(axis=0)  # mean's rule reads shapes only: nothing holds h (also with Python 3.13's fused loads)
+    h.data[...] = 0.0
+    m.sum().backward()
+    np.testing.assert_allclose(w.grad, np.full((2, 3), 0.5))
 
 
 def test_a_graph_dropped_without_backward_releases_its_arrays_without_the_collector():

@@ -212,6 +212,8 @@ def test_parameters_of_ops_are_shown():
     nodes, _ = parse(mg.to_dot(y))
     labels = [label for label, _ in nodes.values()]
     assert ["sum", "axis=1, keepdims=True", "(2, 1) float64"] in labels
+    nodes, _ = parse(mg.to_dot(x.mean(axis=0, keepdims=True)))
+    assert ["mean", "axis=0, keepdims=True", "(1, 3) float64"] in [label for label, _ in nodes.values()]
     assert ["reshape", "shape=(1, 2)", "(1, 2) float64"] in labels
     assert ["transpose", "axes=(1, 0)", "(2, 1) float64"] in labels
     assert ["clip", "min=0, max=1", "(1, 1) float64"] in labels

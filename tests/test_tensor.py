@@ -93,10 +93,49 @@ def test_broadcasting_error_names_operation_and_shapes():
 
 
 def test_matmul_mismatch_names_the_shapes():
-    with pytest.raises(ValueError, match=r"matmul: shapes \(8, 20\) and \(19,\) do not match"):
+    with pytest.raises(ValueError, match=r"matmul: shapes \(8, 20\) and \(19,\) do not match \(inner sizes 20 and 19"):
         mg.ones((8, 20)) @ mg.ones(19)
+    with pytest.raises(ValueError, match=r"\(2, 2, 3\) and \(3, 3, 2\) do not match \(batch axes \(2,\) and \(3,\)\)"):
+        mg.ones((2, 2, 3)) @ mg.ones((3, 3, 2))
     with pytest.raises(ValueError, match="at least 1 dimension"):
         mg.matmul(mg.tensor(2.0), mg.ones(3))
+    with pytest.raises(ValueError, match="at least 1 dimension"):
+        mg.ones(3) @ 2.0
+
+
+def test_array_likes_are_operands_as_their_plain_arrays():
+    import array
+
+    class Arrayish:
+        def __array__(self, dtype=None, copy=None):
+            return np.arange(6.0).reshape(3, 2)
+
+    w = mg.tensor(np.arange(9.0).reshape(3, 3), requires_grad=True)
+    for other in (array.array("d", [1, 2, 3]), range(3), [1.0, 2.0, 3.0], Arrayish(), np.matrix(np.ones((3, 2)))):
+        plain = np.asarray(other).view(np.ndarray)
+        np.testing.assert_array_equal((w @ other).data, w.data @ plain)  # a matrix operand gives no matrix shape
+        np.testing.assert_array_equal((w[0] @ other).data, w.data[0] @ plain)
+        np.testing.assert_array_equal(mg.matmul(w, other).data, w.data @ plain)
+    np.testing.assert_array_equal((w + range(3)).data, w.data + np.arange(3))
+    for bad in ("abc", None, {}, object()):
+        with pytest.raises(TypeError, match=f"add: unsupported operand type {type(bad).__name__}"):
+            w + bad
+
+
+def test_operator_methods_and_primitives_pickle():
+    import pickle
+
+    t = mg.tensor([1.0, 2.0])
+    for method, expected in ((t.__add__, [2.0, 3.0]), (t.__rsub__, [0.0, -1.0]), (t.__matmul__, None)):
+        restored = pickle.loads(pickle.dumps(method))
+        if expected is None:
+            assert restored(np.ones(2)).item() == 3.0
+        else:
+            np.testing.assert_array_equal(restored(1.0).data, expected)
+    assert pickle.loads(pickle.dumps(mg.Tensor.__radd__)) is mg.Tensor.__radd__
+    assert pickle.loads(pickle.dumps(mg.multiply)) is mg.multiply and pickle.loads(pickle.dumps(mg.tanh)) is mg.tanh
+    assert mg.Tensor.__rtruediv__.__qualname__ == "Tensor.__rtruediv__"
+    assert "mg.divide" in mg.Tensor.__rtruediv__.__doc__
 
 
 def test_shape_errors_name_the_operation():
