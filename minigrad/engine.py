@@ -17,7 +17,7 @@ import numpy as np
 from .anomaly import AnomalyError, backward_anomaly, check_backward
 from .anomaly import _on as _anomaly
 from .grad_mode import set_grad_enabled
-from .guard import SELF_ONLY
+from .guard import SELF_ONLY, release_node
 from .rules import VJPS
 from .tensor import Tensor
 
@@ -181,15 +181,12 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                     push(heap, (-parent._id, parent))
             if not retain_graph:
                 node._args = node._parents = None
-                saved = node._saved
-                if saved is not None:  # what its rules read may be written again (guard.release_node)
+                saved = node._saved  # what its rules read may be written again:
+                if saved is SELF_ONLY:  # (the common case, tanh, exp..., inlined)
                     node._saved = None
-                    if saved is SELF_ONLY:  # (the common case, inlined: tanh, exp...)
-                        node._held -= 1
-                    else:
-                        if saved.self_too:
-                            node._held -= 1
-                        saved.release()
+                    node._held -= 1
+                elif saved is not None:
+                    release_node(node)
             node = follow
             g = pg
     return found

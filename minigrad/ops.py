@@ -70,11 +70,11 @@ def _elementwise_primitive(op: str, fn: Any) -> Any:
         out = fn(d)
         if type(out) is not _ndarray:
             out = np.asarray(out)
-        t = _new(Tensor)
-        t._data = out
-        t.grad = None
-        t._id = next(_ids)
         if x._rg and (not _off or get_ident() not in _off):
+            t = _new(Tensor)
+            t._data = out
+            t.grad = None
+            t._id = next(_ids)
             t._rg = True
             t._op = op
             t._args = (d,)
@@ -97,12 +97,8 @@ def _elementwise_primitive(op: str, fn: Any) -> Any:
                 t._saved = None if not saves else node_saves(t, op, (d,), (x,), 1)
             if out.size >= forget_at[0]:
                 forget(t._parents)
-        else:
-            t._rg = False
-            t._op = t._args = None
-            t._parents = ()
-            t._saved = None
-            t._held = 0
+        else:  # not recorded: a constant
+            t = _constant(out)
         if _anomaly and get_ident() in _anomaly:
             check_forward(op, t, (d,))
         return t
@@ -158,11 +154,11 @@ def _binary_primitive(op: str, fn: Any) -> Any:
             raise _binary_error(op, x, y, e) from None
         if type(out) is not _ndarray:
             out = np.asarray(out)
-        t = _new(Tensor)
-        t._data = out
-        t.grad = None
-        t._id = next(_ids)
         if (pa is not None or pb is not None) and (not _off or get_ident() not in _off):
+            t = _new(Tensor)
+            t._data = out
+            t.grad = None
+            t._id = next(_ids)
             t._rg = True
             t._op = op
             t._args = (x, y)
@@ -176,12 +172,8 @@ def _binary_primitive(op: str, fn: Any) -> Any:
                 t._saved = None
             if out.size >= forget_at[0]:
                 forget(t._parents)
-        else:
-            t._rg = False
-            t._op = t._args = None
-            t._parents = ()
-            t._saved = None
-            t._held = 0
+        else:  # not recorded: a constant
+            t = _constant(out)
         if _anomaly and get_ident() in _anomaly:
             check_forward(op, t, (x, y))
         return t

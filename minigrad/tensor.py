@@ -342,12 +342,6 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
     """
     if type(data) is not np.ndarray:
         data = np.asarray(data)  # NumPy returns scalars from 0-d operations
-    t = _new(Tensor)
-    t._data = data
-    t.grad = None
-    t._id = next(_ids)
-    t._saved = None
-    t._held = 0
     if len(parents) == 1:  # reductions, shape ops: most recorded ops have one parent
         mask = 0 if parents[0] is None else 1
     else:
@@ -358,6 +352,12 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
                 mask |= bit
             bit <<= 1
     if mask and (not _off or get_ident() not in _off):
+        t = _new(Tensor)
+        t._data = data
+        t.grad = None
+        t._id = next(_ids)
+        t._saved = None
+        t._held = 0
         t._rg = True
         t._op = op
         t._args = args
@@ -368,11 +368,8 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
             t._saved = node_saves(t, op, args, parents, mask, inputs)
         if data.size >= forget_at[0]:
             forget(parents)
-    else:
-        t._rg = False
-        t._op = None
-        t._args = None
-        t._parents = ()
+    else:  # not recorded: a constant
+        t = _constant(data)
     if _anomaly and get_ident() in _anomaly:
         check_forward(op, t, args)
     return t

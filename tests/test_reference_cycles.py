@@ -17,6 +17,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from test_function import Cube  # the custom Function of the mg.Function tests
 
 import minigrad as mg
 from minigrad import nn, optim
@@ -132,18 +133,6 @@ def test_the_check_finds_a_cycle_through_leaf_grad():
         (x**3).sum().backward(create_graph=True)
         del x
         assert "Tensor" in cyclic_garbage()
-
-
-class Cube(mg.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x**3
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved
-        return 3 * x**2 * g
 
 
 class Exp(mg.Function):

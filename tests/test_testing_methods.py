@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_function import Cube  # the custom Function of the mg.Function tests
 
 import minigrad as mg
 from minigrad.testing import ComplexStepError, GradcheckError, check_function, gradcheck, gradgradcheck
@@ -138,17 +139,6 @@ def test_bad_arguments_get_clear_errors():
 
 
 def test_check_function_on_an_mg_function_catches_its_wrong_backward():
-    class Cube(mg.Function):
-        @staticmethod
-        def forward(ctx, x):
-            ctx.save_for_backward(x)
-            return x**3
-
-        @staticmethod
-        def backward(ctx, g):
-            (x,) = ctx.saved
-            return 3 * x**2 * g
-
     class BadCube(Cube):
         @staticmethod
         def backward(ctx, g):
