@@ -441,8 +441,13 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> Any:
-    total = np.add.reduce(x, axis=axis, keepdims=keepdims)  # (not x.mean(), whose Python layer costs 2 µs more)
-    return total / (x.size // builtins.max(total.size, 1) if x.size else 0)  # (/ on a NumPy scalar: 10x np.divide)
+    # np.add.reduce and /, not x.mean(): its Python layer costs 2 µs more, and np.divide on a NumPy scalar 10x /.
+    # float16 is summed in float32 and the mean rounded back, as np.mean does: a float16 sum overflows past
+    # 65504 (the mean of 7,000 tens would be inf).
+    wide = x.dtype.type is np.float16
+    total = np.add.reduce(x, axis=axis, dtype=np.float32 if wide else None, keepdims=keepdims)
+    m = total / (x.size // builtins.max(total.size, 1) if x.size else 0)
+    return m.astype(np.float16) if wide else m
 
 
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:

@@ -443,3 +443,15 @@ def test_cross_entropy_of_every_reduction_and_weight_replays_like_eager(reductio
         expected = step(x, y)
         np.testing.assert_allclose(np.asarray(got.data), expected.data, rtol=1e-12)
         np.testing.assert_allclose(g_compiled, W.grad, rtol=1e-10, atol=1e-12)
+
+
+def test_a_float16_mean_replays_as_eager_computes_it():
+    x = (np.random.default_rng(1).random((40, 500)) * 10).astype(np.float16)  # a float16 sum would overflow
+    W = mg.tensor(np.ones((500, 1), dtype=np.float16), requires_grad=True)
+    compiled = mg.compile(lambda v: (v * W.T).mean())
+    for scale in (1.0, 0.5):
+        v = x * np.float16(scale)
+        expected = (mg.tensor(v) * W.T).mean()
+        got = compiled(v)
+        assert np.isfinite(got.data) and got.dtype == np.float16
+        np.testing.assert_array_equal(got.data, expected.data)

@@ -255,3 +255,20 @@ def test_numpy_error_settings_are_respected():
         y = no_warnings(lambda: mg.log(x))
         no_warnings(lambda: y.sum().backward())
     assert x.grad[0] == inf
+
+
+# -- float16 means ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_float16_mean_sums_in_float32_as_numpy_does(axis, keepdims):
+    # 21,000 values up to 10: a float16 running sum passes 65504 and would make the mean inf
+    x = (np.random.default_rng(0).random((300, 70)) * 10).astype(np.float16)
+    t = mg.tensor(x, requires_grad=True)
+    m = t.mean(axis=axis, keepdims=keepdims)
+    expected = np.mean(x, axis=axis, keepdims=keepdims)
+    assert m.dtype == np.float16 and m.shape == expected.shape
+    np.testing.assert_array_equal(m.data, expected)
+    m.sum().backward()
+    n = x.size // expected.size
+    assert t.grad.dtype == np.float16
+    np.testing.assert_array_equal(t.grad, np.full(x.shape, np.float16(1) / np.float16(n)))

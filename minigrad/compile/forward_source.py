@@ -86,7 +86,8 @@ def expression(b: Any, node: Tensor) -> str:
         expr = f"np.asarray(_dot({b.ref(args[0])}, {b.const(np.ones(args[0].shape))}))"  # 1ᵀx: BLAS, 2.6x
     elif op == "sum" and args[1] is None and not args[2]:
         expr = f"np.asarray({b.ref(args[0])}.sum())"
-    elif op == "mean" and args[1] is None and not args[2] and args[0].size:  # as ops._mean: the sum over n
+    elif op == "mean" and args[1] is None and not args[2] and args[0].size and args[0].dtype != np.float16:
+        # as ops._mean: the sum over n (float16 goes through ops._mean, which sums in float32)
         total = (
             f"_dot({b.ref(args[0])}, {b.const(np.ones(args[0].shape))})"
             if args[0].ndim == 1 and args[0].dtype == np.float64
