@@ -1,13 +1,19 @@
-"""A yardstick for the small-size targets: the least an eager reverse-mode engine in CPython can cost.
+"""Yardsticks for the small-size targets: what recording and walking a graph cost in CPython without minigrad.
 
     python -m benchmarks.minimal_engine
 
-A tensor with five slots, one rule function per op returning every parent's gradient, a heap walk: no
-checks, no in-place guard, no value dropping, no anomaly or grad mode, 2-D broadcasting of a bias only.
-It runs the harness's window scorer (d = 4, batch 1) and the chain of 100 ops on (4,), checks its
-gradients against the hand-written ones, and prints both time ratios to hand-written NumPy beside
-minigrad's, measured in the same run. Whatever minigrad costs above this engine is the price of its
-features; what this engine costs above NumPy is the price of recording and walking a graph in Python.
+- The minimal engine: a tensor with six slots, one rule function per op returning every parent's gradient,
+  a heap walk; no checks, no in-place guard, no value dropping, no anomaly or grad mode, 2-D broadcasting of
+  a bias only. It handles any graph, as an engine must.
+- The chain tape (the chain only): each op a link to the one before, each rule returning one gradient,
+  the walk a loop down the links; no heap, no dictionary, no tuples. It is the floor: what an op costs when
+  the code knows it is walking a chain of single-input ops.
+
+Both run the harness's workloads (the window scorer d = 4 at batch 1 and the chain of 100 ops on (4,); the
+tape the chain only), check their gradients against the hand-written ones, and print their time ratios to
+hand-written NumPy beside minigrad's, measured in the same run. What minigrad costs above the minimal
+engine is the price of its features; what the minimal engine costs above the tape is the price of handling
+any graph rather than one chain.
 """
 
 from __future__ import annotations
@@ -129,6 +135,59 @@ def backward(root: Node) -> None:
         node.args = node.parents = None
 
 
+# -- the chain tape ------------------------------------------------------------------------------------
+class Link:
+    __slots__ = ("data", "saved", "rule", "prev", "grad")  # saved: what the rule reads besides the value
+
+    def __mul__(self, c: float) -> Link:
+        return _link(self.data * c, c, _scale_rule, self)
+
+    def __add__(self, c: float) -> Link:
+        return _link(self.data + c, None, _shift_rule, self)
+
+    def sum(self) -> Link:
+        return _link(np.asarray(self.data.sum()), self.data.shape, _fill_rule, self)
+
+
+def _link(data: np.ndarray, saved: Any, rule: Any, prev: Any) -> Link:
+    t = Link.__new__(Link)
+    t.data, t.saved, t.rule, t.prev, t.grad = data, saved, rule, prev, None
+    return t
+
+
+def _scale_rule(g: Any, ans: Any, c: Any) -> Any:
+    return g * c
+
+
+def _shift_rule(g: Any, ans: Any, c: Any) -> Any:
+    return g
+
+
+def _fill_rule(g: Any, ans: Any, shape: Any) -> Any:
+    return np.full(shape, g)
+
+
+def _tanh_rule(g: Any, ans: Any, _: Any) -> Any:
+    return g * (1 - ans * ans)
+
+
+def _sin_rule(g: Any, ans: Any, x: Any) -> Any:
+    return g * np.cos(x)
+
+
+class tape_ops:  # the chain's namespace: ops.tanh, ops.sin
+    tanh = staticmethod(lambda x: _link(np.tanh(x.data), None, _tanh_rule, x))
+    sin = staticmethod(lambda x: _link(np.sin(x.data), x.data, _sin_rule, x))
+
+
+def tape_backward(root: Link) -> None:
+    g, node = np.ones_like(root.data), root
+    while node.rule is not None:
+        g = node.rule(g, node.data, node.saved)
+        node.prev, node = None, node.prev
+    node.grad = g
+
+
 def _best(fn: Callable[[], Any], calls: int, rounds: int = 30) -> float:
     for _ in range(max(3, calls * 3)):
         fn()
@@ -166,17 +225,25 @@ def main(rounds: int = 30) -> None:
         def step_numpy(hand: Any = hand, case: Any = case) -> None:
             hand(case.wrt, case.const)
 
+        def step_tape(loss: Any = loss, case: Any = case) -> Link:
+            x = _link(case.wrt["x"], None, None, None)
+            tape_backward(loss(tape_ops, {"x": x}, case.const))
+            return x
+
+        steps = [step_minimal, step_minigrad] + ([step_tape] if case.family == "chain" else [])
         step_minimal()
         step_minigrad()
-        for name, g in hand(case.wrt, case.const)[1].items():  # all three agree before anything is timed
+        for name, g in hand(case.wrt, case.const)[1].items():  # all agree before anything is timed
             np.testing.assert_allclose(ours[name].grad, g, rtol=1e-10, atol=1e-12)
             np.testing.assert_allclose(theirs[name].grad, g, rtol=1e-10, atol=1e-12)
+            if case.family == "chain":
+                np.testing.assert_allclose(step_tape().grad, g, rtol=1e-10, atol=1e-12)
         t_np = _best(step_numpy, calls, rounds)
-        ratios = _best(step_minimal, calls, rounds) / t_np, _best(step_minigrad, calls, rounds) / t_np
-        rows.append((case.label, t_np, *ratios))
-    print(f"{'workload':24} {'numpy/step':>11} {'minimal engine':>15} {'minigrad':>9}")
-    for label, t_np, r_min, r_mg in rows:
-        print(f"{label:24} {t_np * 1e6:8.1f} µs {r_min:14.2f}x {r_mg:8.2f}x")
+        rows.append((case.label, t_np, *(_best(step, calls, rounds) / t_np for step in steps)))
+    print(f"{'workload':24} {'numpy/step':>11} {'minimal engine':>15} {'minigrad':>9} {'chain tape':>11}")
+    for label, t_np, *ratios in rows:
+        cells = "".join(f" {r:{w}.2f}x" for r, w in zip(ratios, (14, 8, 10)))
+        print(f"{label:24} {t_np * 1e6:8.1f} µs{cells}")
 
 
 if __name__ == "__main__":
