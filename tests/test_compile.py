@@ -455,3 +455,18 @@ def test_a_float16_mean_replays_as_eager_computes_it():
         got = compiled(v)
         assert np.isfinite(got.data) and got.dtype == np.float16
         np.testing.assert_array_equal(got.data, expected.data)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_a_float16_cross_entropy_over_many_rows_replays_as_eager_computes_it(weighted):
+    rng = np.random.default_rng(2)
+    W = mg.tensor((rng.standard_normal((4, 5)) * 0.3).astype(np.float16), requires_grad=True)
+    weight = np.array([1.0, 2.0, 1.0, 0.5, 1.0], dtype=np.float16) if weighted else None
+    compiled = mg.compile(lambda x, y: F.cross_entropy(x @ W, y, weight=weight))
+    for _ in range(2):  # 40,000 rows: a float16 sum of the losses or of the count would pass 65504
+        x = rng.standard_normal((40_000, 4)).astype(np.float16)
+        y = rng.integers(0, 5, 40_000)
+        got = compiled(x, y)
+        expected = F.cross_entropy(mg.tensor(x) @ W, y, weight=weight)
+        assert np.isfinite(got.data) and got.dtype == np.float16
+        np.testing.assert_allclose(float(got.data), float(expected.data), rtol=2e-3)

@@ -272,3 +272,21 @@ def test_float16_mean_sums_in_float32_as_numpy_does(axis, keepdims):
     n = x.size // expected.size
     assert t.grad.dtype == np.float16
     np.testing.assert_array_equal(t.grad, np.full(x.shape, np.float16(1) / np.float16(n)))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_float16_cross_entropy_mean_sums_in_float32(weighted):
+    # 40,000 losses of about 2: their float16 sum (and the count of targets) would pass 65504
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((40_000, 5)).astype(np.float16)
+    y = rng.integers(0, 5, 40_000)
+    weight = np.array([1.0, 2.0, 1.0, 0.5, 1.0], dtype=np.float16) if weighted else None
+    t = mg.tensor(z, requires_grad=True)
+    loss = F.cross_entropy(t, y, weight=weight)
+    z64 = z.astype(np.float64)
+    w = np.ones(5) if weight is None else weight.astype(np.float64)
+    per_row = (np.log(np.exp(z64).sum(axis=1)) - z64[np.arange(len(y)), y]) * w[y]
+    assert loss.dtype == np.float16
+    np.testing.assert_allclose(float(loss.data), per_row.sum() / w[y].sum(), rtol=2e-3)
+    loss.backward()
+    assert t.grad.dtype == np.float16 and np.isfinite(t.grad).all()

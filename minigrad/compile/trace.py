@@ -137,13 +137,14 @@ def _cross_entropy(logits: Any, target: Any, weight: Any = None, ignore_index: i
     terms = F.log_softmax(logits, axis=-1) * pick
     if reduction == "none":
         return terms.sum(axis=-1)
-    total = terms.sum()
-    if reduction == "sum":
-        return total
-    count = _count(t, ignore_index, z.dtype, w)
-    _active.recipes[id(count)] = (_count, (t, ignore_index, z.dtype, w))
-    _active.keep.append(count)
-    return total / count
+    wide = z.dtype == np.float16  # summed in float32, as the eager primitive does: a float16 sum overflows
+    total = (terms.astype(np.float32) if wide else terms).sum()
+    if reduction == "mean":
+        count = _count(t, ignore_index, total.dtype, w)
+        _active.recipes[id(count)] = (_count, (t, ignore_index, total.dtype, w))
+        _active.keep.append(count)
+        total = total / count
+    return total.astype(np.float16) if wide else total
 
 
 def _count(t: np.ndarray, ignore_index: int, dtype: Any, weight: Any = None) -> np.ndarray:
@@ -151,7 +152,7 @@ def _count(t: np.ndarray, ignore_index: int, dtype: Any, weight: Any = None) -> 
     counted = t != ignore_index
     if weight is None:
         return np.asarray(counted.sum(), dtype=dtype)
-    return np.asarray(weight[np.where(counted, t, 0)][counted].sum(), dtype=dtype)
+    return np.asarray(weight[np.where(counted, t, 0)][counted].sum(dtype=dtype), dtype=dtype)
 
 
 _active: Recorder = Recorder()

@@ -189,8 +189,9 @@ def cross_entropy(
         e /= total.reshape(-1, 1)  # the softmax p: all the rule needs besides the targets
     if reduction == "none":
         return record("cross_entropy", losses.reshape(t.shape), (z, e, flat, w, 1.0, False), parents)
-    den = 1.0 if reduction == "sum" else float(len(losses) if w is None else w.sum())
-    value = np.asarray(losses.sum() / den, dtype=losses.dtype)  # (float even for integer logits)
+    wide = np.float32 if losses.dtype.type is np.float16 else None  # float16 sums in float32, as np.mean does
+    den = 1.0 if reduction == "sum" else float(len(losses) if w is None else w.sum(dtype=wide))
+    value = np.asarray(losses.sum(dtype=wide) / den, dtype=losses.dtype)  # (float even for integer logits)
     return record("cross_entropy", value, (z, e, flat, w, den, True), parents)
 
 
