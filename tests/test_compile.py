@@ -457,16 +457,28 @@ def test_a_float16_mean_replays_as_eager_computes_it():
         np.testing.assert_array_equal(got.data, expected.data)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_a_float16_cross_entropy_over_many_rows_replays_as_eager_computes_it(weighted):
+@pytest.mark.parametrize("rows", [8, 40_000])  # 40,000: a float16 sum of the losses or of the count passes 65504
+def test_a_float16_cross_entropy_step_replays_as_eager_computes_it(rows, weighted, reduction):
     rng = np.random.default_rng(2)
     W = mg.tensor((rng.standard_normal((4, 5)) * 0.3).astype(np.float16), requires_grad=True)
     weight = np.array([1.0, 2.0, 1.0, 0.5, 1.0], dtype=np.float16) if weighted else None
-    compiled = mg.compile(lambda x, y: F.cross_entropy(x @ W, y, weight=weight))
-    for _ in range(2):  # 40,000 rows: a float16 sum of the losses or of the count would pass 65504
-        x = rng.standard_normal((40_000, 4)).astype(np.float16)
-        y = rng.integers(0, 5, 40_000)
-        got = compiled(x, y)
-        expected = F.cross_entropy(mg.tensor(x) @ W, y, weight=weight)
-        assert np.isfinite(got.data) and got.dtype == np.float16
+
+    def step(x, y):
+        loss = F.cross_entropy(x @ W, y, weight=weight, reduction=reduction)
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step)  # its check compares the first replay with eager, to float16's tolerance
+    for _ in range(3):
+        x = rng.standard_normal((rows, 4)).astype(np.float16)
+        y = rng.integers(0, 5, rows)
+        got, grad, W.grad = compiled(x, y), W.grad, None
+        expected = step(x, y)
+        assert got.dtype == np.float16 and grad.dtype == np.float16
+        if reduction == "mean":
+            assert np.isfinite(got.data)
         np.testing.assert_allclose(float(got.data), float(expected.data), rtol=2e-3)
+        np.testing.assert_allclose(grad, W.grad, rtol=2e-2, atol=1e-3 * float(np.abs(W.grad).max()))
+        W.grad = None

@@ -274,12 +274,22 @@ def test_float16_mean_sums_in_float32_as_numpy_does(axis, keepdims):
     np.testing.assert_array_equal(t.grad, np.full(x.shape, np.float16(1) / np.float16(n)))
 
 
+def test_float16_mean_gradient_over_more_elements_than_float16_counts():
+    # n = 70,000 is inf in float16: g / n would be a zero gradient; 1/70,000 is a float16 (subnormal) number
+    x = mg.tensor(np.ones((70_000, 2), dtype=np.float16), requires_grad=True)
+    x.mean().backward()
+    np.testing.assert_array_equal(x.grad, np.full(x.shape, np.float16(1 / 140_000)))
+    x.grad = None
+    x.mean(axis=0).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full(x.shape, np.float16(1 / 70_000)))
+
+
 @pytest.mark.parametrize("weighted", [False, True])
 def test_float16_cross_entropy_mean_sums_in_float32(weighted):
-    # 40,000 losses of about 2: their float16 sum (and the count of targets) would pass 65504
+    # 70,000 losses of about 2: their float16 sum and the count of targets would pass 65504
     rng = np.random.default_rng(0)
-    z = rng.standard_normal((40_000, 5)).astype(np.float16)
-    y = rng.integers(0, 5, 40_000)
+    z = rng.standard_normal((70_000, 5)).astype(np.float16)
+    y = rng.integers(0, 5, 70_000)
     weight = np.array([1.0, 2.0, 1.0, 0.5, 1.0], dtype=np.float16) if weighted else None
     t = mg.tensor(z, requires_grad=True)
     loss = F.cross_entropy(t, y, weight=weight)
@@ -289,4 +299,8 @@ def test_float16_cross_entropy_mean_sums_in_float32(weighted):
     assert loss.dtype == np.float16
     np.testing.assert_allclose(float(loss.data), per_row.sum() / w[y].sum(), rtol=2e-3)
     loss.backward()
-    assert t.grad.dtype == np.float16 and np.isfinite(t.grad).all()
+    p = np.exp(z64) / np.exp(z64).sum(axis=1, keepdims=True)
+    p[np.arange(len(y)), y] -= 1
+    expected = p * (w[y] / w[y].sum())[:, None]  # entries of 1e-10 to 2e-5: float16 subnormals, 6e-8 apart
+    assert t.grad.dtype == np.float16
+    np.testing.assert_allclose(t.grad.astype(np.float64), expected, rtol=2e-2, atol=1.2e-7)
