@@ -66,10 +66,10 @@ def sum_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 
 def mean_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # m = Σ x / n over axis: Jᵀg = g / n repeated over the averaged axes (n = 1 for an empty x: no elements)
-    return _repeat(_per(g, x.size // ans.size if x.size else 1), x.shape, axis, keepdims)
+    return _repeat(_over_count(g, x.size // ans.size if x.size else 1), x.shape, axis, keepdims)
 
 
-def _per(g: Any, n: float) -> Any:
+def _over_count(g: Any, n: float) -> Any:
     """g / n for a count n. A count past float16's largest number (65504) would be inf in float16, and the
     gradient zero: float16 divides in float32 then."""
     if n > 65504 and g.dtype == np.float16:
@@ -230,7 +230,7 @@ def embedding_vjp(g: Any, ans: Any, table: Any, index: Any, rows: Any, inverse: 
 def cross_entropy_vjp(g: Any, ans: Any, z: Any, p: Any, flat: Any, w: Any, den: float, reduced: bool) -> Any:
     # ℓ = Σᵢ wᵢ (log Σⱼ exp zᵢⱼ − z_iyᵢ) / den (or the ℓᵢ themselves): ∂ℓ/∂zᵢ = wᵢ (softmax(zᵢ) − onehot(yᵢ)) / den.
     # p is the softmax of the rows of z, kept by the forward pass; flat indexes the targets in z.ravel().
-    coef = _per(g, den) if reduced else g.reshape(-1)  # the upstream factor of each row (a scalar if reduced)
+    coef = _over_count(g, den) if reduced else g.reshape(-1)  # the upstream factor of each row (a scalar if reduced)
     if w is not None:
         coef = coef * w
     if isinstance(g, Tensor) or isinstance(z, Tensor):  # recording: differentiable in g, and in z if a Tensor
