@@ -474,11 +474,11 @@ def test_a_float16_cross_entropy_step_replays_as_eager_computes_it(rows, weighte
     for _ in range(3):
         x = rng.standard_normal((rows, 4)).astype(np.float16)
         y = rng.integers(0, 5, rows)
-        got, grad, W.grad = compiled(x, y), W.grad, None
-        expected = step(x, y)
+        with np.errstate(over="ignore" if reduction == "sum" else "warn"):  # a sum of 40,000 losses is past 65504
+            got, grad, W.grad = compiled(x, y), W.grad, None
+            expected = step(x, y)
         assert got.dtype == np.float16 and grad.dtype == np.float16
-        if reduction == "mean":
-            assert np.isfinite(got.data)
+        assert np.isfinite(got.data) == (reduction == "mean" or rows == 8)  # else inf: about 79,000, past 65504
         np.testing.assert_allclose(float(got.data), float(expected.data), rtol=2e-3)
         np.testing.assert_allclose(grad, W.grad, rtol=2e-2, atol=1e-3 * float(np.abs(W.grad).max()))
         W.grad = None
