@@ -3,13 +3,15 @@
     python -m benchmarks.minimal_engine
 
 - The minimal engine: a tensor with six slots, one rule function per op returning every parent's gradient,
-  a heap walk; no checks, no in-place guard, no value dropping, no anomaly or grad mode, 2-D broadcasting of
-  a bias only. It handles any graph, as an engine must.
+  no checks, no in-place guard, no value dropping, no anomaly or grad mode, 2-D broadcasting of a bias only.
+  It handles any graph, as an engine must, walking it in one of two ways: by a heap of creation ids (as
+  minigrad does) or down a tape of every node recorded, in reverse (as a gradient tape does; it needs no
+  ordering at all, but a tape shared by every graph made meanwhile).
 - The chain tape (the chain only): each op a link to the one before, each rule returning one gradient,
   the walk a loop down the links; no heap, no dictionary, no tuples. It is the floor: what an op costs when
   the code knows it is walking a chain of single-input ops.
 
-Both run the harness's workloads (the window scorer d = 4 at batch 1 and the chain of 100 ops on (4,); the
+They run the harness's workloads (the window scorer d = 4 at batch 1 and the chain of 100 ops on (4,); the
 tape the chain only), check their gradients against the hand-written ones, and print their time ratios to
 hand-written NumPy beside minigrad's, measured in the same run. What minigrad costs above the minimal
 engine is the price of its features; what the minimal engine costs above the tape is the price of handling
@@ -66,9 +68,14 @@ def leaf(data: np.ndarray) -> Node:
     return _node(data, None, None, ())
 
 
+_tape: list = []  # every recorded node in creation order, for ``backward_taped`` (``backward`` just clears it)
+
+
 def _node(data: np.ndarray, rule: Any, args: Any, parents: tuple) -> Node:
     t = Node.__new__(Node)
     t.data, t.grad, t.rule, t.args, t.parents, t.id = data, None, rule, args, parents, next(_ids)
+    if rule is not None:
+        _tape.append(t)
     return t
 
 
@@ -134,6 +141,29 @@ def backward(root: Node) -> None:
                 grads[parent] = pg
                 heappush(heap, (-parent.id, parent))
         node.args = node.parents = None
+    _tape.clear()
+
+
+def backward_taped(root: Node) -> None:
+    """The same walk in reverse creation order, down the tape instead of a heap (as a gradient tape does)."""
+    grads = {root: np.ones_like(root.data)}
+    for node in reversed(_tape):
+        g = grads.pop(node, None)
+        if g is None:  # recorded, but not on the way to the root
+            continue
+        for parent, pg in zip(node.parents, node.rule(g, node.data, *node.args)):
+            if parent is None:
+                continue
+            if pg.shape != parent.data.shape:
+                pg = pg.sum(0)
+            if parent.rule is None:  # a leaf: straight into .grad
+                parent.grad = pg if parent.grad is None else parent.grad + pg
+            elif parent in grads:
+                grads[parent] = grads[parent] + pg
+            else:
+                grads[parent] = pg
+        node.args = node.parents = None
+    _tape.clear()
 
 
 # -- the chain tape ------------------------------------------------------------------------------------
@@ -218,6 +248,11 @@ def main(rounds: int = 30) -> None:
                 t.grad = None
             backward(loss(ops, ours, case.const))
 
+        def step_taped(ours: dict = ours, loss: Any = loss, case: Any = case) -> None:
+            for t in ours.values():
+                t.grad = None
+            backward_taped(loss(ops, ours, case.const))
+
         def step_minigrad(theirs: dict = theirs, loss: Any = loss, case: Any = case) -> None:
             for t in theirs.values():
                 t.grad = None
@@ -231,19 +266,23 @@ def main(rounds: int = 30) -> None:
             tape_backward(loss(tape_ops, {"x": x}, case.const))
             return x
 
-        steps = [step_minimal, step_minigrad] + ([step_tape] if case.family == "chain" else [])
-        step_minimal()
+        steps = [step_minimal, step_taped, step_minigrad] + ([step_tape] if case.family == "chain" else [])
         step_minigrad()
-        for name, g in hand(case.wrt, case.const)[1].items():  # all agree before anything is timed
-            np.testing.assert_allclose(ours[name].grad, g, rtol=1e-10, atol=0)
+        expected = hand(case.wrt, case.const)[1]
+        for minimal in (step_minimal, step_taped):
+            minimal()
+            for name, g in expected.items():
+                np.testing.assert_allclose(ours[name].grad, g, rtol=1e-10, atol=0)
+        for name, g in expected.items():  # all agree before anything is timed
             np.testing.assert_allclose(theirs[name].grad, g, rtol=1e-10, atol=0)
             if case.family == "chain":
                 np.testing.assert_allclose(step_tape().grad, g, rtol=1e-10, atol=0)
         t_np = _best(step_numpy, calls, rounds)
         rows.append((case.label, t_np, *(_best(step, calls, rounds) / t_np for step in steps)))
-    print(f"{'workload':24} {'numpy/step':>11} {'minimal engine':>15} {'minigrad':>9} {'chain tape':>11}")
+    heads = ("minimal, heap", "minimal, tape", "minigrad", "chain tape")
+    print(f"{'workload':24} {'numpy/step':>11}" + "".join(f" {h:>14}" for h in heads))
     for label, t_np, *ratios in rows:
-        cells = "".join(f" {r:{w}.2f}x" for r, w in zip(ratios, (14, 8, 10)))
+        cells = "".join(f" {r:13.2f}x" for r in ratios)
         print(f"{label:24} {t_np * 1e6:8.1f} µs{cells}")
 
 
