@@ -4,7 +4,7 @@
                                  [--tool cprofile|pyinstrument] [--quick]
 
 ``cprofile`` (the default, in the standard library) prints the functions by their own time;
-``pyinstrument`` (``pip install pyinstrument``, a tool, not a project dependency) prints the call tree.
+``pyinstrument`` (in the ``[bench]`` extra, or ``pip install pyinstrument``) prints the call tree.
 For a flame graph of the whole harness: ``py-spy record -o flame.svg -- python -m benchmarks ...``.
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import importlib.util
 import pstats
 import sys
 
@@ -32,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tool", default="cprofile", choices=["cprofile", "pyinstrument"])
     p.add_argument("--quick", action="store_true", help="the smoke-mode sizes")
     args = p.parse_args(argv)
+    if args.tool == "pyinstrument" and importlib.util.find_spec("pyinstrument") is None:
+        p.error("--tool pyinstrument needs pyinstrument: the [bench] extra, or pip install pyinstrument")
     cases = {c.label: c for c in make_cases(FAMILIES, (args.dtype,), quick=args.quick)}
     if args.label not in cases:
         p.error(f"unknown case {args.label!r}; choose from: {', '.join(cases)}")

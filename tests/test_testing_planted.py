@@ -29,6 +29,9 @@ def test_sign_error_in_a_builtin_rule_is_caught_and_named(temporary_rule):
     assert "input 0 ('x')" in message and "made by 'sin'" in message
     assert re.search(r"at element \(\d, \d\): analytic -?\d\.\d+.* vs numerical -?\d\.\d+", message)
     assert "12 of 12 elements disagree" in message
+    for name in ("analytic", "numerical"):  # each of the 12 values, on one line
+        (line,) = [row for row in message.splitlines() if row.startswith(f"  {name}:")]
+        assert line.endswith("]") and len(line.split("[")[1].split()) == 12
     assert "sign error" in message
 
 
