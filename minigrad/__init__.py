@@ -68,7 +68,7 @@ __version__ = "0.1.0"
 
 # Networks last: they build on the operations above.
 from . import nn, optim  # noqa: E402
-from .compile import compile  # noqa: E402  (mg.compile: the function; the package is minigrad.compile)
+from .compile import CompileError, compile  # noqa: E402  (mg.compile: the function; the package is minigrad.compile)
 from .graph_viz import render_graph, to_dot  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
@@ -91,6 +91,7 @@ __all__ = [
     "detect_anomaly",
     "is_anomaly_enabled",
     "AnomalyError",
+    "CompileError",
     "InplaceError",
     "add",
     "subtract",

@@ -207,7 +207,7 @@ def test_python_control_flow_on_values_raises_and_names_the_line(branch):
             loss = loss * 2
         loss.backward()
 
-    with pytest.raises(CompileError, match=r"test_compile\.py:\d+"):
+    with pytest.raises(mg.CompileError, match=r"test_compile\.py:\d+"):  # (minigrad.compile.CompileError)
         mg.compile(step)(np.ones((1, 3)))
     # the patches are gone: eager code works again
     assert bool(mg.tensor(1.0) > 0) and mg.tensor(2.0).item() == 2.0
