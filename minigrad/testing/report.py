@@ -77,9 +77,9 @@ def mismatch_message(
             "between them: a kink within 2·eps, and a wrong subgradient (or several kinks closer than eps)"
         )
     if a.size <= 12:
-        width = 10**6  # one line each, however NumPy would wrap them
-        lines.append(f"  analytic:  {np.array2string(a.astype(np.float64).ravel(), width, precision=6)}")
-        lines.append(f"  numerical: {np.array2string(n.ravel(), width, precision=6)}")
+        with np.printoptions(precision=6, threshold=12, linewidth=10**6, floatmode="maxprec"):  # one line each, all
+            lines.append(f"  analytic:  {np.array2string(a.astype(np.float64).ravel())}")  # values, whatever the
+            lines.append(f"  numerical: {np.array2string(n.ravel())}")  # caller's print options
     narrower = [d for _, d in out_shapes if d.kind == "f" and d.itemsize < x.dtype.itemsize]
     wider = [shape for shape, _ in out_shapes if shape != x.shape and _broadcasts(x.shape, shape)]
     if narrower:
