@@ -22,7 +22,6 @@ too, as a general rule table written this simply does).
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import Callable
 from heapq import heappop, heappush
 from typing import Any
@@ -32,6 +31,7 @@ import numpy as np
 import minigrad as mg
 
 from . import numpy_hand, workloads
+from .timing import best_per_call
 
 _ids = itertools.count()
 
@@ -219,18 +219,6 @@ def tape_backward(root: Link) -> None:
     node.grad = g
 
 
-def _best(fn: Callable[[], Any], calls: int, rounds: int = 30) -> float:
-    for _ in range(max(3, calls * 3)):
-        fn()
-    best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / calls)
-    return best
-
-
 def main(rounds: int = 30) -> None:
     rng = np.random.default_rng(0)
     window = workloads.window_case(4, 8, 1, "float64", rng)
@@ -277,8 +265,8 @@ def main(rounds: int = 30) -> None:
             np.testing.assert_allclose(theirs[name].grad, g, rtol=1e-10, atol=0)
             if case.family == "chain":
                 np.testing.assert_allclose(step_tape().grad, g, rtol=1e-10, atol=0)
-        t_np = _best(step_numpy, calls, rounds)
-        rows.append((case.label, t_np, *(_best(step, calls, rounds) / t_np for step in steps)))
+        t_np = best_per_call(step_numpy, rounds, calls)
+        rows.append((case.label, t_np, *(best_per_call(step, rounds, calls) / t_np for step in steps)))
     heads = ("minimal, heap", "minimal, tape", "minigrad", "chain tape")
     print(f"{'workload':24} {'numpy/step':>11}" + "".join(f" {h:>14}" for h in heads))
     for label, t_np, *ratios in rows:

@@ -45,6 +45,21 @@ def warm_up(step: Callable[[], Any], min_calls: int = 3, min_s: float = 0.05) ->
     return best
 
 
+def best_per_call(fn: Callable[[], Any], rounds: int, calls: int) -> float:
+    """Seconds per call of ``fn`` after ``warm_up``: the best over ``rounds`` of the average of ``calls`` calls.
+
+    For the stand-alone yardsticks (one implementation at a time); the harness uses ``interleaved``.
+    """
+    warm_up(fn)
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        best = min(best, (time.perf_counter() - t0) / calls)
+    return best
+
+
 def interleaved(steps: dict[str, Callable[[], Any]], repeats: int, sample_s: float = 0.02) -> dict[str, dict]:
     """Median and quartiles of the time per call of each step, over ``repeats`` interleaved rounds."""
     names = list(steps)

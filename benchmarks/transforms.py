@@ -9,24 +9,12 @@ per-primitive overhead of forward mode from NumPy's arithmetic.
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 import minigrad as mg
+from benchmarks.timing import best_per_call
 from minigrad.forward_mode import Linearized
 from minigrad.tracing import source
-
-
-def _best(fn, repeat: int = 7, number: int = 20) -> float:
-    """Seconds per call: the best of ``repeat`` averages over ``number`` calls."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - start) / number)
-    return best
 
 
 def _workloads() -> dict:
@@ -65,13 +53,13 @@ def _measure(f, x) -> dict:
     v = np.ones_like(x)
     lin = _linearize(f, x)
     return {
-        "forward (not recorded)": _best(lambda: f(mg.tensor(x))),
-        "forward, recorded": _best(lambda: f(mg.tensor(x, requires_grad=True))),
-        "grad (forward + backward)": _best(lambda: mg.grad(f)(x)),
-        "jvp (forward + linearize + push)": _best(lambda: mg.jvp(f, (x,), (v,))),
-        "  of which push, per tangent": _best(lambda: lin.push([v])),
-        "jvp by double vjp (not used)": _best(lambda: _jvp_by_double_vjp(f, x, v)),
-        "hessian-vector, jvp of grad": _best(lambda: mg.jvp(mg.grad(f), (x,), (v,)), repeat=5, number=5),
+        "forward (not recorded)": best_per_call(lambda: f(mg.tensor(x)), 7, 20),
+        "forward, recorded": best_per_call(lambda: f(mg.tensor(x, requires_grad=True)), 7, 20),
+        "grad (forward + backward)": best_per_call(lambda: mg.grad(f)(x), 7, 20),
+        "jvp (forward + linearize + push)": best_per_call(lambda: mg.jvp(f, (x,), (v,)), 7, 20),
+        "  of which push, per tangent": best_per_call(lambda: lin.push([v]), 7, 20),
+        "jvp by double vjp (not used)": best_per_call(lambda: _jvp_by_double_vjp(f, x, v), 7, 20),
+        "hessian-vector, jvp of grad": best_per_call(lambda: mg.jvp(mg.grad(f), (x,), (v,)), 5, 5),
     }
 
 
