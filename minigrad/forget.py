@@ -42,7 +42,13 @@ def forget(parents: tuple) -> None:
             # 3 references: p._parents, the loop variable and getrefcount's argument; more is a user's (or a sibling's)
             if q is not None and q._op is not None and not q._held and getrefcount(q) == 3:
                 d = q._data
-                if type(d) is np.ndarray and d.size >= forget_at[0]:
+                if type(d) is np.ndarray and d.size >= forget_at[0] and _only_as(q, d, p):
                     stub = Forgotten(d)
                     q._data = stub
                     p._args = tuple(stub if a is d else a for a in p._args)
+
+
+def _only_as(q: object, d: np.ndarray, p: object) -> bool:
+    """Whether ``p`` holds the array ``d`` only as its parent ``q``'s value. In ``h * h.detach()`` the same
+    array is also the detached constant operand, which the rule of the other operand reads."""
+    return all(a is not d or i < len(p._parents) and p._parents[i] is q for i, a in enumerate(p._args))

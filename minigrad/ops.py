@@ -19,7 +19,7 @@ from .anomaly import check_forward
 from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
 from .guard import SELF_ONLY, Hold, _new_hold, node_saves, saved_positions
-from .tensor import Tensor, _constant, _ids, _new, as_tensor, record
+from .tensor import Tensor, _constant, _ids, _new, as_tensor, record, unrecorded
 
 _SCALAR = (int, float, bool, np.generic)
 _ndarray = np.ndarray
@@ -99,6 +99,8 @@ def _elementwise_primitive(op: str, fn: Any) -> Any:
                 forget(t._parents)
         else:  # not recorded: a constant
             t = _constant(out)
+            if unrecorded:
+                unrecorded[0](op, out, (d,))
         if _anomaly and get_ident() in _anomaly:
             check_forward(op, t, (d,))
         return t
@@ -174,6 +176,8 @@ def _binary_primitive(op: str, fn: Any) -> Any:
                 forget(t._parents)
         else:  # not recorded: a constant
             t = _constant(out)
+            if unrecorded:
+                unrecorded[0](op, out, (x, y))
         if _anomaly and get_ident() in _anomaly:
             check_forward(op, t, (x, y))
         return t
@@ -286,7 +290,8 @@ abs = absolute
 
 def sign(x: Any) -> Tensor:
     """sign(x): piecewise constant, so it carries no gradient."""
-    return _constant(np.asarray(np.sign(as_tensor(x)._data)))
+    d = as_tensor(x)._data
+    return record("sign", np.sign(d), (d,), (None,))
 
 
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:

@@ -235,7 +235,9 @@ def cross_entropy_vjp(g: Any, ans: Any, z: Any, p: Any, flat: Any, w: Any, den: 
         coef = coef * w
     if isinstance(g, Tensor) or isinstance(z, Tensor):  # recording: differentiable in g, and in z if a Tensor
         return _cross_entropy_recorded(coef, z, p, flat)
-    out = p * coef.reshape(-1, 1) if coef.ndim else p * coef  # a new array: p stays for another backward
+    # a new C-ordered array (p stays for another backward): flat indexes its ravel(), which must then be a view,
+    # not the copy it would be of p's own layout when the logits are a transposed or strided view
+    out = np.multiply(p, coef.reshape(-1, 1) if coef.ndim else coef, order="C")
     out.ravel()[flat] -= coef
     return out.reshape(z.shape)
 

@@ -370,9 +370,17 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
             forget(parents)
     else:  # not recorded: a constant
         t = _constant(data)
+        if unrecorded:
+            unrecorded[0](op, data, args)
     if _anomaly and get_ident() in _anomaly:
         check_forward(op, t, args)
     return t
+
+
+# While mg.compile traces a step, the function it puts here is told of every primitive's result that is not
+# recorded (computed from constants, detached values or with recording off): its replay recomputes those
+# from their arguments instead of keeping the values of the traced call. Empty otherwise.
+unrecorded: list = []
 
 
 # The operator methods above call these; they are imported last because they import Tensor.

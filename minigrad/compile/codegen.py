@@ -25,10 +25,10 @@ from ..nn.sparse import note_rows
 from ..ops import _logsumexp, _mean, _relu, _sigmoid
 from ..rules import VJPS
 from ..shape_ops import _scatter_add
-from ..tensor import Tensor, _constant
+from ..tensor import Tensor, _constant, _new
 from . import forward_source, vjp_source
 from .lines import tidy
-from .trace import Recorder
+from .trace import CompileError, Recorder
 from .vjp_source import SLOT
 
 _NAME = re.compile(r"[A-Za-z_]\w*")
@@ -107,9 +107,18 @@ class Builder:
             if name is not None:
                 return name
             recipe = self.recorder.recipes.get(id(value))
+            if recipe is None and id(value) in self.recorder.constants:
+                return self.unrecorded(value, *self.recorder.constants[id(value)][:2])
+            owner, held = self.recorder.owners.get(id(value), (None, None))
+            if recipe is None and held is value:
+                if owner._id < self.recorder.first_id:  # a tensor from before the call: its array then
+                    return self.current_data(owner)
+                if owner._op is not None:  # a recorded result outside the graph (detached): computed again
+                    self.forward(owner)
+                    return self.names[id(value)]
             base = getattr(value, "base", None)
-            if recipe is None and base is not None and base.shape == value.shape and base.dtype == value.dtype:
-                return self.ref(base)  # np.asarray of a traced mask: a view of it
+            if recipe is None and base is not None and _same_view(value, base):
+                return self.ref(base)  # np.asarray of a traced mask: a view of all of it, element for element
             if recipe is None and base is not None:
                 recipe = self.view_recipe(value)
             if recipe is None:
@@ -118,6 +127,35 @@ class Builder:
         if isinstance(value, tuple) and any(isinstance(v, np.ndarray) for v in value):
             return "(" + "".join(self.ref(v) + ", " for v in value) + ")"
         return self.const(value)
+
+    def current_data(self, t: Tensor) -> str:
+        """A variable holding the array of the tensor ``t`` at each call (``p3 = P3._data``)."""
+        name = self.names[id(t._data)] = f"p{t._id}"
+        self.lines.append(f"{name} = {self.const(t, 'P')}._data")
+        return name
+
+    def unrecorded(self, value: np.ndarray, op: str, args: tuple) -> str:
+        """A variable recomputing the result ``value`` of a primitive that was not recorded (or a folded constant
+        if its arguments are constants)."""
+        stand_in = _new(Tensor)  # what forward_source reads of a node
+        stand_in._op, stand_in._args, stand_in._data, stand_in._parents = op, args, value, (None,) * len(args)
+        try:
+            expr = forward_source.expression(self, stand_in)
+        except CompileError:
+            if any(SLOT.search(self.ref(a)) for a in args):
+                raise CompileError(
+                    f"compile: the result of '{op}' (shape {value.shape}) is not recorded and cannot be recomputed "
+                    "at each replay; run the step eagerly"
+                ) from None
+            expr = ""
+        if not SLOT.search(expr):  # computed from constants only: folded
+            return self.const(value)
+        if expr not in self.seen:
+            self.n += 1
+            self.seen[expr] = name = f"r{self.n}"
+            self.lines.append(f"{name} = {expr}")
+        self.names[id(value)] = self.seen[expr]
+        return self.seen[expr]
 
     def view_recipe(self, value: np.ndarray) -> tuple | None:
         """``value`` as a view into a C-contiguous input (``windows[..., 0]``), else None."""
@@ -136,6 +174,7 @@ class Builder:
                 if earlier not in self.names:
                     self.emit_recipe(_by_id(self.recorder, earlier), self.recorder.recipes[earlier])
         fname = "_concatenate" if fn is np.concatenate else self.const(fn, "F")  # (siblings' stacked inputs)
+        self.n += 1
         name = f"r{self.n}"
         self.lines.append(f"{name} = {fname}({', '.join(self.ref(a) for a in fargs)})")
         self.names[id(value)] = name
@@ -266,6 +305,14 @@ def _own(g: np.ndarray) -> np.ndarray:
     """``g`` itself if it owns its memory and may be written, else a copy (a view, a read-only broadcast)."""
     return g if g.base is None and g.flags.writeable else g.copy()  # (C order, as the engine's copy: a
     # transposed gradient copied in its own F order would slow every later elementwise update of p by 1.7x)
+
+
+def _same_view(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` see the same elements in the same places (``B[::-1]`` has B's shape, not its order)."""
+    return (
+        a.shape == b.shape and a.dtype == b.dtype and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )  # fmt: skip
 
 
 def view_of(base: np.ndarray, offset: int, shape: tuple, strides: tuple) -> np.ndarray:

@@ -13,11 +13,12 @@ import numpy as np
 from ..tensor import Tensor
 from .peephole import aligned, small_matmul
 from .trace import CompileError
+from .vjp_source import is_matrix_transpose
 
 _UFUNCS = {
     name: getattr(np, name)
     for name in ("add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative", "absolute",
-                 "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh")
+                 "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sign")
 }  # fmt: skip
 _OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
 _SMALL_COPY = 4096  # parameters up to this size are transposed into a C-ordered copy
@@ -45,7 +46,10 @@ _FORWARD = {
 
 def _copied(t: Tensor) -> bool:
     """Whether the transpose ``t`` is of a small 2-D parameter, copied to C order (see ``expression``)."""
-    return t._parents[0] is not None and t._parents[0]._op is None and t._data.ndim == 2 and t._data.size <= _SMALL_COPY
+    return (
+        is_matrix_transpose(t) and t._parents[0] is not None and t._parents[0]._op is None
+        and t._data.size <= _SMALL_COPY
+    )  # fmt: skip
 
 
 def expression(b: Any, node: Tensor) -> str:
@@ -77,7 +81,7 @@ def expression(b: Any, node: Tensor) -> str:
         right = b.ref(args[1])
         parents = tuple(node._parents) + (None, None)
         t = parents[1]
-        if t is not None and t._op == "transpose" and _copied(t) and args[0].ndim == 2 and args[0].shape[0] < _ROWS:
+        if t is not None and _copied(t) and args[0].ndim == 2 and args[0].shape[0] < _ROWS:
             right = f"{b.ref(t._args[0])}.T"  # few rows: the C-ordered copy of Wᵀ costs more than it saves
         expr = f"_dot({b.ref(args[0])}, {right})"
         if data.ndim == 0:

@@ -10,6 +10,12 @@ methods for the duration of the call only (the eager hot path is untouched):
 - ``nn.functional.cross_entropy``: a recipe for the target mask built from the integer targets.
 - ``bool(t)``, ``t.item()``, ``float(t)``, ``int(t)``: Python control flow on tensor values cannot be
   replayed; they raise ``CompileError`` naming the line.
+- primitives whose results are not recorded (their operands carry no gradient: a detached value, a constant,
+  recording off): what they computed from which arguments (``tensor.unrecorded``), so that the replay
+  recomputes them rather than keeping the values of the traced call.
+- every read of a tensor's array (``Tensor._data``, a property while tracing): which tensor the array
+  belongs to, so that the replay reads the current array of a tensor that outlives the call (a parameter
+  used only detached, a buffer) and recomputes a recorded result that the graph does not reach (detached).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import numpy as np
 from ..engine import backward as engine_backward
 from ..forget import forget_at
 from ..nn import functional as F
-from ..tensor import Tensor, as_tensor
+from ..tensor import Tensor, _ids, as_tensor, unrecorded
 
 
 class CompileError(RuntimeError):
@@ -41,6 +47,13 @@ class Recorder:
         self.recipes: dict[int, tuple] = {}  # id(array) -> (function, args): an array made outside the graph
         self.randoms: list[int] = []  # ids of random recipes, in draw order
         self.keep: list[Any] = []  # every array noted, so that its id stays unique
+        # (these two hold their arrays too, for the trace only: ids of live arrays stay unique)
+        self.constants: dict[int, tuple] = {}  # id(array) -> (op, args, array): an unrecorded primitive's result
+        self.owners: dict[int, tuple] = {}  # id(array) -> (the first tensor read holding it, array)
+        self.first_id = next(_ids)  # tensors with a smaller id existed before the call
+
+    def note_unrecorded(self, op: str, data: np.ndarray, args: tuple) -> None:
+        self.constants[id(data)] = (op, args, data)
 
 
 def _where_in_user_code() -> str:
@@ -156,6 +169,18 @@ def _count(t: np.ndarray, ignore_index: int, dtype: Any, weight: Any = None) -> 
 
 
 _active: Recorder = Recorder()
+_DATA = Tensor.__dict__["_data"]  # the slot itself
+
+
+def _read_data(self: Tensor) -> Any:
+    d = _DATA.__get__(self, Tensor)
+    owners = _active.owners
+    if id(d) not in owners:
+        owners[id(d)] = (self, d)
+    return d
+
+
+_DATA_WHILE_TRACING = property(_read_data, _DATA.__set__)
 
 
 def _copy(fn: Any) -> Any:
@@ -215,8 +240,12 @@ def tracing(recorder: Recorder) -> Iterator[None]:
             setattr(Tensor, name, method)
         for fn, code in _SWAPS:
             fn.__code__ = code
+        Tensor._data = _DATA_WHILE_TRACING
+        unrecorded.append(recorder.note_unrecorded)
         yield
     finally:
+        unrecorded.clear()
+        Tensor._data = _DATA
         for name, method in saved.items():
             setattr(Tensor, name, method)
         for (fn, _), code in zip(_SWAPS, _CODES):

@@ -67,10 +67,10 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
         x, y = refs
         template = _MATMUL[(args[0].ndim, args[1].ndim)][i]
         parent = node._parents[i]
-        if (args[0].ndim, args[1].ndim, i) == (2, 2, 1) and (args[0].shape[0] >= _TALL or parent._op == "transpose"):
+        if (args[0].ndim, args[1].ndim, i) == (2, 2, 1) and (args[0].shape[0] >= _TALL or is_matrix_transpose(parent)):
             template = "_dot({g}.T, {a}).T"
         right = tuple(node._parents) + (None, None)
-        if (args[0].ndim, args[1].ndim, i) == (2, 2, 0) and right[1] is not None and right[1]._op == "transpose":
+        if (args[0].ndim, args[1].ndim, i) == (2, 2, 0) and is_matrix_transpose(right[1]):
             # for b = Wᵀ, bᵀ is W itself, not the transpose of Wᵀ's copy: the copy is then not computed at all
             # when the forward multiplies few rows by Wᵀ as a view
             template = "_dot({g}, " + b.ref(right[1]._args[0]) + ")"
@@ -91,11 +91,12 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
     if op == "concatenate" and args[-1] == 0:  # c = [x₀; x₁; …]: Jᵀg is xᵢ's rows of g, a view
         start = sum(a.shape[0] for a in args[:i])
         return f"{g}[{b.const(slice(start, start + args[i].shape[0]))}]", False
-    if op == "transpose":  # y = xᵀ (axes permuted): Jᵀg permutes back
-        axes = args[1]
-        if pv.ndim == 2:
+    if op == "transpose":  # y = x with its axes permuted: Jᵀg permutes back
+        inverse = None if args[1] is None else tuple(int(k) for k in np.argsort(args[1]))
+        if inverse == tuple(range(pv.ndim)):  # the identity permutation (x.transpose(0, 1) of a matrix): g itself
+            return g, False
+        if is_matrix_transpose(node):
             return f"{g}.T", False  # (an attribute: 70 ns, where .transpose(axes) costs 340 ns)
-        inverse = None if axes is None else tuple(int(k) for k in np.argsort(axes))
         return f"{g}.transpose({b.const(inverse)})", False
     if op in ("sum", "mean", "reshape", "broadcast_to") and not SLOT.search(g):
         return b.const(pv), False  # these rules read only shapes: a constant g gives a constant
@@ -106,6 +107,11 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
         return f"np.full({b.const(pv.shape)}, {g} / {n})", True
     rule = b.const(VJPS[op][i], "R")
     return f"{rule}({g}, {ans}, {', '.join(refs)})", False
+
+
+def is_matrix_transpose(node: Any) -> bool:
+    """Whether ``node`` is the transpose xᵀ of a matrix (``x.T``, ``x.transpose(1, 0)``), not another permutation."""
+    return node is not None and node._op == "transpose" and node._data.ndim == 2 and node._args[1] in (None, (1, 0))
 
 
 def finite_constant(b: Any, value: Any) -> bool:

@@ -60,7 +60,7 @@ def embedding(index: Any, weight: Tensor) -> Tensor:
         raise IndexError(f"embedding: index {bad} is out of range for a table of {n} rows")
     data = weight._data
     if not (weight._rg and is_grad_enabled()):
-        return record("embedding", data[index], (), (None,))
+        return record("embedding", data[index], (data, index, None, None), (None,))
     rows, inverse = np.unique(index, return_inverse=True)  # the rows looked up, for the rule and the optimizer
     sparse.note_rows(weight, rows)
     # the primitive "embedding" is getitem on rows with a faster rule (rules.embedding_vjp)
