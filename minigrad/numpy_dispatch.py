@@ -12,14 +12,18 @@ from typing import Any
 import numpy as np
 
 from . import linalg, ops, shape_ops
-from .tensor import Tensor
+from .tensor import Tensor, unrecorded
 
 
 def _plain(fn: Any) -> Any:
     """A NumPy function applied to the values: for results that carry no gradient (comparisons)."""
 
     def call(*args: Any) -> Any:
-        return fn(*(a._data if isinstance(a, Tensor) else a for a in args))
+        values = tuple(a._data if isinstance(a, Tensor) else a for a in args)
+        out = np.asarray(fn(*values))  # (an array of its own, not NumPy's shared scalar np.True_)
+        if unrecorded:  # mg.compile is tracing: the replay computes the mask again from its arguments
+            unrecorded[0](fn, out, values)
+        return out
 
     return call
 

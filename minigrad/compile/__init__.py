@@ -126,6 +126,9 @@ class Compiled:
         wanted_leaves = [leaf for leaf in leaves if id(leaf) in builder.wanted]
         plan = _Plan(namespace["replay"], source, wanted_leaves, [i for i, a in enumerate(args) if _wants(a)], rngs)
         plan.keep = (builder.keep, recorder.keep)  # type: ignore[attr-defined]
+        # the check's tolerance: that of the least precise dtype the step computes in (a float64 parameter
+        # multiplied in float32 has a float64 gradient rounded as float32's)
+        plan.tolerance = max((_TOLERANCE.get(t._data.dtype.type, 1e-9) for t in traced), default=1e-9)  # type: ignore[attr-defined]
         for node in traced:  # the traced graph is only read: its arrays are writeable again (see minigrad.guard)
             release_node(node)
         self.cache[key] = plan
@@ -151,7 +154,7 @@ class Compiled:
         for what, a, b in [("the result", replayed, eager)] + [
             (f"the gradient of a {leaf._data.shape} leaf", g, leaf.grad) for leaf, g in zip(leaves, grads)
         ]:
-            if not _close(a, b):
+            if not _close(a, b, plan.tolerance):  # type: ignore[attr-defined]
                 raise CompileError(
                     f"compile: the replay of {self.__name__} disagrees with eager execution on {what} at its second "
                     "call: the step depends on values in a way tracing cannot see (NumPy on .data or on array "
@@ -275,11 +278,11 @@ def _reaching(nodes: list[Tensor], wanted: set[int]) -> set[int]:
 _TOLERANCE = {np.float16: 1e-2, np.float32: 1e-4}  # the replay may round in another order than eager did
 
 
-def _close(a: Any, b: Any) -> bool:
+def _close(a: Any, b: Any, tol: float) -> bool:
     if isinstance(a, (tuple, list)):
-        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+        return isinstance(b, (tuple, list)) and len(a) == len(b) and all(_close(x, y, tol) for x, y in zip(a, b))
     if a is None or b is None:
         return a is None and b is None
     x, y = np.asarray(a._data if isinstance(a, Tensor) else a), np.asarray(b._data if isinstance(b, Tensor) else b)
-    tol = max(_TOLERANCE.get(x.dtype.type, 1e-9), _TOLERANCE.get(y.dtype.type, 1e-9))
+    tol = max(tol, _TOLERANCE.get(x.dtype.type, 1e-9), _TOLERANCE.get(y.dtype.type, 1e-9))
     return x.shape == y.shape and np.allclose(x, y, rtol=tol, atol=tol, equal_nan=True)

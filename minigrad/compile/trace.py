@@ -52,8 +52,13 @@ class Recorder:
         self.owners: dict[int, tuple] = {}  # id(array) -> (the first tensor read holding it, array)
         self.first_id = next(_ids)  # tensors with a smaller id existed before the call
 
-    def note_unrecorded(self, op: str, data: np.ndarray, args: tuple) -> None:
-        self.constants[id(data)] = (op, args, data)
+    def note_unrecorded(self, op: Any, data: np.ndarray, args: tuple) -> None:
+        """An unrecorded result: of the primitive named ``op``, or of the NumPy function ``op`` (a mask)."""
+        if callable(op):
+            self.recipes[id(data)] = (op, args)
+            self.keep.append(data)
+        else:
+            self.constants[id(data)] = (op, args, data)
 
 
 def _where_in_user_code() -> str:
