@@ -2,7 +2,9 @@
 
 Hypothesis draws a program: two or three inputs of broadcastable shapes, then a sequence of
 operations, each applied to one or two values computed so far (so values are reused and gradients
-accumulate), ending in a weighted sum of squares of every value. ``test_the_programs_reach_every_rule``
+accumulate), ending in a weighted sum of squares of every value. Some operations only lay the same values
+out anew (Fortran order, a strided view, permutations that keep the shape), so that every other operation
+also meets non-contiguous operands. ``test_the_programs_reach_every_rule``
 checks that the operations below reach every entry of ``minigrad.rules.VJPS``, so a new rule must be
 added here.
 
@@ -122,6 +124,12 @@ UNARY = {
     "logsumexp_last": lambda x: mg.logsumexp(x, axis=-1, keepdims=True) if x.ndim else x,
     "log_softmax": lambda x: mg.log_softmax(x, axis=-1) if x.ndim else x,
     "transpose": lambda x: x.T,
+    # the same values in other layouts and permutations that keep the shape (a replay must not take them for .T)
+    "fortran_order": lambda x: x.T.reshape(-1).reshape(x.T.shape).T,
+    "strided": lambda x: mg.stack([x, x], axis=-1)[..., 0],
+    "identity_permutation": lambda x: x.transpose(tuple(range(x.ndim))),
+    "swap_first_last": lambda x: x.swapaxes(0, -1) if x.ndim else x,
+    "swap_last_with_itself": lambda x: x.swapaxes(-1, -1) if x.ndim else x,
     "flatten": lambda x: x.reshape(-1),
     "broadcast": lambda x: mg.broadcast_to(x, (2,) + x.shape),
     "round_trip_cast": lambda x: x.astype(np.float64).astype(x.dtype),  # exact both ways for float32 and 64
@@ -149,6 +157,8 @@ BINARY = {
     "outer_matmul": lambda a, b: a.reshape(-1, 1) @ b.reshape(1, -1),
     "outer_einsum": lambda a, b: mg.einsum("i,j->ij", a.reshape(-1), b.reshape(-1)),
     "concatenate": lambda a, b: mg.concatenate([a.reshape(-1), b.reshape(-1)]),
+    "numpy_multiply": lambda a, b: np.multiply(a, b),  # NumPy's function on tensors: minigrad's multiply
+    "numpy_subtract": lambda a, b: np.subtract(b, a),
 }
 
 
