@@ -393,7 +393,8 @@ def _axis(op: str, x: Tensor, axis: Any) -> Any:
     axes = axis if isinstance(axis, tuple) else (axis,)
     out = []
     for a in axes:
-        if not isinstance(a, (int, np.integer)) or not -ndim <= a < builtins.max(ndim, 1) or (ndim == 0 and a != 0):
+        # a 0-d tensor takes axis 0 or -1, as in PyTorch (NumPy refuses both)
+        if not isinstance(a, (int, np.integer)) or not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
             raise ValueError(f"{op}: axis {axis!r} is out of range for a tensor of shape {x.data.shape}")
         out.append(int(a) % builtins.max(ndim, 1))
     if len(set(out)) != len(out):
@@ -409,9 +410,15 @@ def _reduce(op: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
     if axis is not None:
         axis = _axis(op, x, axis)
     d = x._data
-    if d.size == 0 and op in ("max", "min"):
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {d.shape}")
+    if op in ("max", "min") and d.size == 0 and _reduces_empty(d.shape, axis):
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {d.shape} over an axis of length 0 (axis {axis})")
     return record(op, fn(d, axis=axis, keepdims=keepdims), (d, axis, keepdims), (x if x._rg else None,))
+
+
+def _reduces_empty(shape: tuple, axis: Any) -> bool:
+    """Whether a reduction over ``axis`` of ``shape`` reduces some slice of no elements (max has no value there)."""
+    axes = range(len(shape)) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    return not shape or any(shape[a] == 0 for a in axes) or axis is None
 
 
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
@@ -430,6 +437,9 @@ def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
 
 
 def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    if x.size == 0:  # log of an empty sum: -inf over an axis of length 0, as in PyTorch (and nothing to shift)
+        with np.errstate(divide="ignore"):
+            return np.log(np.exp(x).sum(axis=axis, keepdims=keepdims))
     m = x.max(axis=axis, keepdims=True)
     m = np.where(np.isfinite(m), m, 0)  # a slice of all -inf gives -inf, not nan
     out = np.log(np.exp(x - m).sum(axis=axis, keepdims=True)) + m

@@ -102,8 +102,12 @@ def extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 def logsumexp_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # l = log Σ exp x: ∂l/∂x = exp(x − l) = softmax(x). l is rounded at the scale of x (at x ≈ 1e4 in float32
     # off by 5e-4), which would scale every exp(x − l) by exp(error); dividing by their sum cancels it.
-    p = np.exp(x - _restore_axes(ans, x.ndim, axis, keepdims))
-    scale = 1 / p.sum(axis=axis, keepdims=True)
+    # A slice holding +inf has l = inf and no softmax: its inf elements get nan, the others 0, as in PyTorch (a nan
+    # sum would make the whole slice nan). An empty slice has nothing to normalize.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.exp(x - _restore_axes(ans, x.ndim, axis, keepdims))
+        total = p.sum(axis=axis, keepdims=True)
+        scale = 1 / np.where(np.isfinite(total) & (total > 0), total, 1)
     p = np.multiply(p, scale, out=p) if type(p) is np.ndarray else p * scale  # p is this rule's own array
     return _restore_axes(g, x.ndim, axis, keepdims) * p
 
@@ -230,7 +234,9 @@ def embedding_vjp(g: Any, ans: Any, table: Any, index: Any, rows: Any, inverse: 
 def cross_entropy_vjp(g: Any, ans: Any, z: Any, p: Any, flat: Any, w: Any, den: float, reduced: bool) -> Any:
     # ℓ = Σᵢ wᵢ (log Σⱼ exp zᵢⱼ − z_iyᵢ) / den (or the ℓᵢ themselves): ∂ℓ/∂zᵢ = wᵢ (softmax(zᵢ) − onehot(yᵢ)) / den.
     # p is the softmax of the rows of z, kept by the forward pass; flat indexes the targets in z.ravel().
-    coef = _over_count(g, den) if reduced else g.reshape(-1)  # the upstream factor of each row (a scalar if reduced)
+    # the upstream factor of each row (a scalar if reduced). A mean over no counted target is 0/0, nan; its gradient
+    # is 0, as in PyTorch: a batch of padding only must not write nan into every parameter.
+    coef = (g * 0 if den == 0 else _over_count(g, den)) if reduced else g.reshape(-1)
     if w is not None:
         coef = coef * w
     if isinstance(g, Tensor) or isinstance(z, Tensor):  # recording: differentiable in g, and in z if a Tensor
@@ -316,7 +322,7 @@ VJPS: dict[str, Any] = {
     "multiply": (lambda g, ans, a, b: g * b, lambda g, ans, a, b: g * a),
     # z = a / b: ∂z/∂a = diag(1/b), ∂z/∂b = diag(−a/b²) = diag(−z/b)
     "divide": (lambda g, ans, a, b: g / b, lambda g, ans, a, b: -g * ans / b),
-    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹) (0 where b = 0, also at a = 0), ∂z/∂b = diag(aᵇ log a), 0 where a = 0
+    # z = aᵇ: ∂z/∂a = diag(b aᵇ⁻¹) (0 where b = 0, also at a = 0), ∂z/∂b = diag(aᵇ log a), 0 where a = 0 < b
     "power": (
         power_vjp_a,
         lambda g, ans, a, b: g * ans * np.log(np.where(a == 0, 1, a)),

@@ -159,18 +159,27 @@ def _cross_entropy(logits: Any, target: Any, weight: Any = None, ignore_index: i
     total = (terms.astype(np.float32) if wide else terms).sum()
     if reduction == "mean":
         count = _count(t, ignore_index, total.dtype, w)
-        _active.recipes[id(count)] = (_count, (t, ignore_index, total.dtype, w))
-        _active.keep.append(count)
-        total = total / count
+        none = _nan_if_none_counted(t, ignore_index, total.dtype)
+        for made, recipe in ((count, _count), (none, _nan_if_none_counted)):
+            _active.recipes[id(made)] = (recipe, (t, ignore_index, total.dtype, w)[: 4 if recipe is _count else 3])
+            _active.keep.append(made)
+        total = total / count + none  # with no target counted: nan, and a zero gradient, as the eager primitive
     return total.astype(np.float16) if wide else total
 
 
 def _count(t: np.ndarray, ignore_index: int, dtype: Any, weight: Any = None) -> np.ndarray:
-    """The denominator of the mean: the number of counted targets, or the sum of their class weights."""
+    """The denominator of the mean: the number of counted targets, or the sum of their class weights (1 if none
+    is counted: the mean's nan then comes from ``_nan_if_none_counted``, its gradient stays 0)."""
     counted = t != ignore_index
     if weight is None:
-        return np.asarray(counted.sum(), dtype=dtype)
-    return np.asarray(weight[np.where(counted, t, 0)][counted].sum(dtype=dtype), dtype=dtype)
+        return np.asarray(max(counted.sum(), 1), dtype=dtype)
+    total = weight[np.where(counted, t, 0)][counted].sum(dtype=dtype)
+    return np.asarray(total if counted.any() else 1, dtype=dtype)
+
+
+def _nan_if_none_counted(t: np.ndarray, ignore_index: int, dtype: Any) -> np.ndarray:
+    """nan when every target is ignored (the mean of nothing), else 0: added to the mean, it has no gradient."""
+    return np.asarray(0 if np.any(t != ignore_index) else np.nan, dtype=dtype)
 
 
 _active: Recorder = Recorder()
