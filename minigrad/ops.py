@@ -411,7 +411,9 @@ def _reduce(op: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
         axis = _axis(op, x, axis)
     d = x._data
     if op in ("max", "min") and d.size == 0 and _reduces_empty(d.shape, axis):
-        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {d.shape} over an axis of length 0 (axis {axis})")
+        raise ValueError(
+            f"{op}: cannot reduce an empty tensor of shape {d.shape} over an axis of length 0 (axis {axis})"
+        )
     return record(op, fn(d, axis=axis, keepdims=keepdims), (d, axis, keepdims), (x if x._rg else None,))
 
 
