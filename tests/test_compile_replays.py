@@ -235,3 +235,43 @@ def test_cross_entropy_of_transposed_logits_replays_like_eager(reduction):
     F.cross_entropy(x.T, y, reduction="sum").backward()
     p = np.exp(x.data.T) / np.exp(x.data.T).sum(axis=1, keepdims=True)
     np.testing.assert_allclose(x.grad, (p - np.eye(3)[y]).T, rtol=1e-12)  # ∂ℓ/∂z = softmax(z) − onehot(y)
+
+
+def test_a_transpose_of_a_sum_is_not_folded_into_its_last_term():
+    # v = Pᵀ, w = vᵀ: v's gradient K + g_wᵀ, transposed back for P, was folded into K + g_w (found by a differential
+    # tester: the .T ending the expression applies to its last term only)
+    P = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    K = np.array([[0.0, 1.0], [2.0, 3.0]])
+
+    def step():
+        v = P.T
+        w = v.T
+        loss = (v * K).sum() + (w * w).sum()
+        loss.backward()
+        return loss
+
+    replays_like_eager(step, [P], lambda call: [])
+    P.grad = None
+    step()
+    np.testing.assert_array_equal(P.grad, K.T + 2 * P.data)
+
+
+@pytest.mark.parametrize("mask", ["comparison", "argument"])
+def test_a_boolean_mask_of_values_is_refused_not_replayed_with_the_traced_count(mask):
+    # x[x > 0] selects as many elements as are positive: the replay's mean divided by the traced count
+    def step(x, m):
+        loss = x[x > 0 if mask == "comparison" else m].mean()
+        loss.backward()
+        return loss
+
+    x = mg.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    with pytest.raises(mg.CompileError, match="getitem with a boolean mask computed from values"):
+        mg.compile(step)(x, np.array([True, False, True]))
+    fixed = np.array([True, False, True])  # a constant mask selects the same elements at every call
+
+    def step_fixed(x):
+        loss = x[fixed].mean()
+        loss.backward()
+        return loss
+
+    replays_like_eager(step_fixed, [], lambda call: [mg.tensor([1.0, -2.0, 3.0 + call], requires_grad=True)])

@@ -191,6 +191,12 @@ class Builder:
             self.names[id(rows)], self.names[id(inverse)] = f"u{node._id}", f"v{node._id}"
             weight = self.const(node._parents[0], "P")
             self.lines.append(f"_note_rows({weight}, u{node._id})")
+        if op == "getitem" and self.varying_mask(args[1]):
+            raise CompileError(
+                f"compile: getitem with a boolean mask computed from values (shape {args[0].shape} indexed to "
+                f"{data.shape}) selects a number of elements that changes from call to call, which a replay of "
+                "fixed shapes cannot follow; use mg.where(mask, x, 0) (and divide by mask.sum() for a mean)"
+            )
         expr = forward_source.expression(self, node)
         if expr in self.seen and op != "embedding":  # the same primitive of the same operands: computed once
             self.names[id(data)] = self.seen[expr]
@@ -198,6 +204,11 @@ class Builder:
         self.seen[expr] = name
         self.lines.append(f"{name} = {expr}")
         self.names[id(data)] = name
+
+    def varying_mask(self, index: Any) -> bool:
+        """Whether ``index`` holds a boolean array that the replay recomputes (so its count of True may change)."""
+        parts = index if isinstance(index, tuple) else (index,)
+        return any(isinstance(i, np.ndarray) and i.dtype == bool and SLOT.search(self.ref(i)) for i in parts)
 
     # -- backward -----------------------------------------------------------------------------------
     def backward(self, r: int, root: Tensor, seed: Any, nodes: list[Tensor], reach: set[int]) -> None:

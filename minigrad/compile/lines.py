@@ -24,7 +24,7 @@ def _fold_transposes(lines: list[str]) -> list[str]:
     lines = list(lines)
     for i, line in enumerate(lines):
         a, eq, expr = line.partition(" = ")
-        if not eq or not _NAME.fullmatch(a) or not expr.endswith(".T"):
+        if not eq or not _NAME.fullmatch(a) or not expr.endswith(".T") or not _atom(expr[:-2]):
             continue
         uses = [j for j in range(i + 1, len(lines)) if re.search(rf"\b{a}\b", lines[j])]
         if len(uses) != 1:
@@ -35,6 +35,21 @@ def _fold_transposes(lines: list[str]) -> list[str]:
             lines[i] = f"{b} = {expr[:-2]}"
             lines[uses[0]] = ""
     return [line for line in lines if line]
+
+
+def _atom(expr: str) -> bool:
+    """Whether a ``.T`` after ``expr`` applies to all of it: a name or a call (``_dot(g, a)``), not ``K + g.T``."""
+    if _NAME.fullmatch(expr):
+        return True
+    call = re.match(r"[A-Za-z_][\w.]*\(", expr)
+    if call is None or not expr.endswith(")"):
+        return False
+    depth = 0
+    for k in range(call.end() - 1, len(expr)):
+        depth += {"(": 1, ")": -1}.get(expr[k], 0)
+        if depth == 0:
+            return k == len(expr) - 1  # the call's own parenthesis closes at the end
+    return False
 
 
 def _unread(lines: list[str], token: re.Pattern) -> list[str]:
