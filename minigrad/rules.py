@@ -102,12 +102,14 @@ def extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
 def logsumexp_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
     # l = log Σ exp x: ∂l/∂x = exp(x − l) = softmax(x). l is rounded at the scale of x (at x ≈ 1e4 in float32
     # off by 5e-4), which would scale every exp(x − l) by exp(error); dividing by their sum cancels it.
-    # A slice holding +inf has l = inf and no softmax: its inf elements get nan, the others 0, as in PyTorch (a nan
-    # sum would make the whole slice nan). An empty slice has nothing to normalize.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = np.exp(x - _restore_axes(ans, x.ndim, axis, keepdims))
-        total = p.sum(axis=axis, keepdims=True)
-        scale = 1 / np.where(np.isfinite(total) & (total > 0), total, 1)
+    p = np.exp(x - _restore_axes(ans, x.ndim, axis, keepdims))
+    total = p.sum(axis=axis, keepdims=True)
+    sums = total._data if isinstance(total, Tensor) else total
+    if not x.size or not np.isfinite(sums).all():
+        # a slice holding +inf (l = inf) has no softmax: exp(x − l) is nan at the inf and 0 elsewhere, as in PyTorch,
+        # and a nan sum would make all of it nan; an empty slice has nothing to normalize
+        total = np.where(np.isfinite(sums) & (sums > 0), total, 1)
+    scale = 1 / total
     p = np.multiply(p, scale, out=p) if type(p) is np.ndarray else p * scale  # p is this rule's own array
     return _restore_axes(g, x.ndim, axis, keepdims) * p
 
@@ -241,9 +243,9 @@ def cross_entropy_vjp(g: Any, ans: Any, z: Any, p: Any, flat: Any, w: Any, den: 
         coef = coef * w
     if isinstance(g, Tensor) or isinstance(z, Tensor):  # recording: differentiable in g, and in z if a Tensor
         return _cross_entropy_recorded(coef, z, p, flat)
-    # a new C-ordered array (p stays for another backward): flat indexes its ravel(), which must then be a view,
-    # not the copy it would be of p's own layout when the logits are a transposed or strided view
-    out = np.multiply(p, coef.reshape(-1, 1) if coef.ndim else coef, order="C")
+    out = p * coef.reshape(-1, 1) if coef.ndim else p * coef  # a new array: p stays for another backward
+    if not out.flags.c_contiguous:  # logits that were a transposed or strided view: flat indexes C order, and the
+        out = np.ascontiguousarray(out)  # ravel() below must be a view of out, not a copy of it
     out.ravel()[flat] -= coef
     return out.reshape(z.shape)
 
