@@ -1,15 +1,18 @@
 """Reading CoNLL-style files and moving between tag schemes (IOB1, IOB2/BIO, IOBES).
 
 A file has one token per line, the word in the first column and the tag in the last (two columns,
-word and tag, or four, word POS chunk tag; tabs or spaces). Blank lines (or lines of whitespace)
+word and tag, or four, word POS chunk tag; tabs or spaces; another column with ``tag_column``), every token
+line with the same number of columns. Blank lines (or lines of whitespace)
 end a sentence; ``-DOCSTART-`` lines are skipped. Entities are read with the CoNLL scorer's rules
 (``models.conlleval.chunks``), so every scheme reads the same way and can be written in any other.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 
 from .conlleval import chunks
@@ -28,36 +31,72 @@ class Sentence:
     tags: list[str] = field(default_factory=list)
 
 
-def read_conll(path: str | os.PathLike, tagged: bool = True) -> list[Sentence]:
-    """The sentences of a CoNLL file; with ``tagged=False`` only the first column is read."""
+def read_lines(path: str | os.PathLike | None) -> tuple[str, list[str]]:
+    """The name and the lines (without their ends) of a UTF-8 text file, or of standard input for None or "-".
+
+    The one loader of every subcommand: a missing file, a directory, an unreadable file, bytes that are not
+    UTF-8 and an input with nothing but blank lines each raise ``ConllError`` with one line naming the input.
+    """
+    if path is None or os.fspath(path) == "-":
+        name, stream = "<stdin>", sys.stdin
+    else:
+        name = os.fspath(path)
+        if os.path.isdir(name):
+            raise ConllError(f"{name}: is a directory, not a text file")
+        try:
+            stream = open(name, encoding="utf-8")
+        except FileNotFoundError:
+            raise ConllError(f"{name}: no such file") from None
+        except OSError as e:
+            raise ConllError(f"{name}: cannot be read ({e.strerror or e})") from None
+    try:
+        with stream if stream is not sys.stdin else contextlib.nullcontext(stream):
+            lines = stream.read().splitlines()
+    except UnicodeDecodeError as e:
+        raise ConllError(f"{name}: not UTF-8 text ({e})") from None
+    if not any(line.strip() for line in lines):
+        raise ConllError(f"{name}: empty input (no text in it)")
+    return name, lines
+
+
+def read_conll(path: str | os.PathLike, tagged: bool = True, tag_column: int | None = None) -> list[Sentence]:
+    """The sentences of a CoNLL file; with ``tagged=False`` only the first column is read.
+
+    Every token line must have as many columns as the first one (``-DOCSTART-`` lines aside): a line that lost
+    a column would otherwise give its last remaining column as the tag. ``tag_column`` is the tag's column,
+    counted from 1 (default: the last).
+    """
     sentences: list[Sentence] = []
     words: list[str] = []
     tags: list[str] = []
-    name = os.fspath(path)
-    try:
-        f = open(path, encoding="utf-8")
-    except FileNotFoundError:
-        raise ConllError(f"{name}: no such file") from None
-    with f:
-        try:
-            for number, line in enumerate(f, start=1):
-                cols = line.split()
-                if not cols or cols[0] == "-DOCSTART-":
-                    if words:
-                        sentences.append(Sentence(words, tags))
-                        words, tags = [], []
-                    continue
-                if tagged:
-                    if len(cols) < 2:
-                        raise ConllError(f"{name}:{number}: expected a word and a tag, got {line.rstrip()!r}")
-                    if not _TAG.match(cols[-1]):
-                        raise ConllError(
-                            f"{name}:{number}: tag {cols[-1]!r} is not O or B-/I-/E-/S- followed by a type"
-                        )
-                    tags.append(cols[-1])
-                words.append(cols[0])
-        except UnicodeDecodeError as e:
-            raise ConllError(f"{name}: not UTF-8 text ({e})") from None
+    name, lines = read_lines(path)
+    width, first = 0, 0  # the number of columns of the first token line, and its line number
+    for number, line in enumerate(lines, start=1):
+        cols = line.split()
+        if not cols or cols[0] == "-DOCSTART-":
+            if words:
+                sentences.append(Sentence(words, tags))
+                words, tags = [], []
+            continue
+        if not width:
+            width, first = len(cols), number
+            if tagged and tag_column is not None and not 2 <= tag_column <= width:
+                raise ConllError(
+                    f"{name}:{number}: --tag-column {tag_column} is not a column of these {width}-column lines "
+                    "(the words are column 1; give 2 to the last)"
+                )
+        if tagged and len(cols) < 2:
+            raise ConllError(f"{name}:{number}: expected a word and a tag, got {line.rstrip()!r}")
+        if len(cols) != width:
+            raise ConllError(
+                f"{name}:{number}: expected {width} columns (as on line {first}), got {len(cols)}: {line.rstrip()!r}"
+            )
+        if tagged:
+            tag = cols[-1 if tag_column is None else tag_column - 1]
+            if not _TAG.match(tag):
+                raise ConllError(f"{name}:{number}: tag {tag!r} is not O or B-/I-/E-/S- followed by a type")
+            tags.append(tag)
+        words.append(cols[0])
     if words:
         sentences.append(Sentence(words, tags))
     if not sentences:

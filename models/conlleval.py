@@ -126,3 +126,41 @@ def report(c: Counts) -> str:
         p, r, f = prf(c.correct[kind], c.gold[kind], c.guessed[kind])
         lines.append(f"{kind:>17}: precision: {p:6.2f}%; recall: {r:6.2f}%; FB1: {f:6.2f}  {c.guessed[kind]}")
     return "\n".join(lines)
+
+
+def read_pairs(lines: list[str]) -> tuple[list[list[str]], list[list[str]]]:
+    """The gold and predicted tags of ``word ... gold predicted`` lines (conlleval's input: the last two columns),
+    sentences ended by blank or ``-DOCSTART-`` lines."""
+    gold, pred, g, p = [], [], [], []
+    for line in lines + [""]:
+        cols = line.split()
+        if not cols or cols[0] == "-DOCSTART-":
+            if g:
+                gold.append(g), pred.append(p)
+            g, p = [], []
+            continue
+        if len(cols) < 3:
+            raise ValueError(f"line {line!r}: expected a word, a gold tag and a predicted tag")
+        g.append(cols[-2]), p.append(cols[-1])
+    return gold, pred
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m models.conlleval [FILE]``: score ``word ... gold predicted`` lines, as ``conlleval.pl`` does."""
+    import sys
+
+    from .conll import ConllError, read_lines
+
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        name, lines = read_lines(argv[0] if argv else None)
+        gold, pred = read_pairs(lines)
+    except (ConllError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(report(count(gold, pred)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

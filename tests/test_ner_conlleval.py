@@ -100,10 +100,19 @@ def test_scheme_conversion_and_detection():
 
 def test_read_two_and_four_columns_docstart_and_whitespace_lines(tmp_path):
     path = tmp_path / "data.txt"
-    path.write_text("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n \t\nPeter\tB-PER\n")
+    path.write_text("-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\nrejects VBZ B-VP O\n \t\nPeter NNP\tB-NP B-PER\n")
     sentences = conll.read_conll(path)
     assert [s.words for s in sentences] == [["EU", "rejects"], ["Peter"]]
     assert [s.tags for s in sentences] == [["B-ORG", "O"], ["B-PER"]]
+    two = tmp_path / "two.txt"
+    two.write_text("-DOCSTART- O\n\nPeter\tB-PER\nsaw O\n")
+    assert [s.tags for s in conll.read_conll(two)] == [["B-PER", "O"]]
+    # the lines of one file have one number of columns: a 2-column line in a 4-column file is an error
+    # (it used to be read as word and tag, see test_a_line_that_lost_a_column_stops_with_file_and_line)
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("EU NNP B-NP B-ORG\n\nPeter\tB-PER\n")
+    with pytest.raises(ConllError, match=r"mixed\.txt:3: expected 4 columns \(as on line 1\), got 2"):
+        conll.read_conll(mixed)
 
 
 @pytest.mark.parametrize(
