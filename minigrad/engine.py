@@ -75,6 +75,8 @@ def _seed(root: Tensor, gradient: Any, create_graph: bool) -> Any:
         g = np.array(1, dtype=root._data.dtype) if shape == () else np.ones(shape, dtype=root._data.dtype)
     else:
         value = gradient._data if isinstance(gradient, Tensor) else gradient
+        if np.iscomplexobj(value):
+            raise TypeError("backward: the gradient is complex; minigrad is real-valued (its imaginary part is lost)")
         if np.shape(value) != shape:
             raise ValueError(f"backward: gradient has shape {np.shape(value)} but the output has shape {shape}")
         if create_graph and isinstance(gradient, Tensor):

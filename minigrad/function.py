@@ -146,6 +146,11 @@ class FunctionCtx:
                 continue
             if gk is None:
                 gk = np.zeros_like(x)
+            if np.iscomplexobj(gk._data if isinstance(gk, Tensor) else gk):
+                raise TypeError(
+                    f"{name}.backward returned a complex gradient for input {k}; minigrad is real-valued, and "
+                    "dropping the imaginary part would be silently wrong"
+                )
             shape = gk._data.shape if isinstance(gk, Tensor) else np.shape(gk)
             if shape != x.shape and not _unbroadcastable(shape, x.shape):
                 raise ValueError(

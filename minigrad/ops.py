@@ -19,7 +19,7 @@ from .anomaly import check_forward
 from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
 from .guard import SELF_ONLY, Hold, _new_hold, node_saves, saved_positions
-from .tensor import Tensor, _constant, _ids, _new, as_tensor, record, unrecorded
+from .tensor import Tensor, _constant, _ids, _new, _not_real, as_tensor, record, unrecorded
 
 _SCALAR = (int, float, bool, np.generic)
 _ndarray = np.ndarray
@@ -28,15 +28,21 @@ _ndarray = np.ndarray
 def _operand(op: str, x: Any) -> Any:
     """A non-tensor operand as the rules see it: numbers and plain arrays stay; anything array-like (lists,
     ranges, buffers, objects with ``__array__``, ndarray subclasses) becomes a plain ndarray."""
-    if type(x) is float or type(x) is _ndarray or isinstance(x, _SCALAR):
+    if type(x) is float:
         return x
+    if type(x) is _ndarray or isinstance(x, _SCALAR):
+        if x.dtype.kind in "fiub" if hasattr(x, "dtype") else True:
+            return x
+        raise TypeError(f"{op}: {_not_real(np.asarray(x))}")
     if not isinstance(x, (str, bytes)) and x is not None:
         try:
             a = np.asarray(x)
         except (TypeError, ValueError):
             a = None
-        if a is not None and a.dtype != object:
+        if a is not None and a.dtype.kind in "fiub":
             return a
+        if a is not None and a.dtype.kind == "c":
+            raise TypeError(f"{op}: {_not_real(a)}")
     raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
 
 
@@ -65,7 +71,7 @@ def _elementwise_primitive(op: str, fn: Any) -> Any:
     def forward(x: Any) -> Tensor:
         nonlocal saves
         if type(x) is not Tensor:
-            x = as_tensor(x)  # subclasses pass through
+            x = as_tensor(x, op)  # subclasses pass through
         d = x._data
         out = fn(d)
         if type(out) is not _ndarray:
@@ -73,7 +79,7 @@ def _elementwise_primitive(op: str, fn: Any) -> Any:
         if x._rg and (not _off or get_ident() not in _off):
             t = _new(Tensor)
             t._data = out
-            t.grad = None
+            t._grad = None
             t._id = next(_ids)
             t._rg = True
             t._op = op
@@ -159,7 +165,7 @@ def _binary_primitive(op: str, fn: Any) -> Any:
         if (pa is not None or pb is not None) and (not _off or get_ident() not in _off):
             t = _new(Tensor)
             t._data = out
-            t.grad = None
+            t._grad = None
             t._id = next(_ids)
             t._rg = True
             t._op = op
@@ -394,7 +400,10 @@ def _axis(op: str, x: Tensor, axis: Any) -> Any:
     out = []
     for a in axes:
         # a 0-d tensor takes axis 0 or -1, as in PyTorch (NumPy refuses both)
-        if not isinstance(a, (int, np.integer)) or not -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1):
+        # (a bool is an int to Python: sum(axis=True) would sum over axis 1)
+        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) or not (
+            -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1)
+        ):
             raise ValueError(f"{op}: axis {axis!r} is out of range for a tensor of shape {x.data.shape}")
         out.append(int(a) % builtins.max(ndim, 1))
     if len(set(out)) != len(out):
@@ -406,7 +415,7 @@ def _axis(op: str, x: Tensor, axis: Any) -> Any:
 
 def _reduce(op: str, fn: Any, x: Any, axis: Any, keepdims: bool) -> Tensor:
     if type(x) is not Tensor:
-        x = as_tensor(x)
+        x = as_tensor(x, op)
     if axis is not None:
         axis = _axis(op, x, axis)
     d = x._data

@@ -36,7 +36,8 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
     d = x._data
     if axes is not None:
         axes = tuple(int(a) for a in axes)
-        if sorted(a % max(d.ndim, 1) for a in axes) != list(range(d.ndim)) or len(axes) != d.ndim:
+        in_range = all(-d.ndim <= a < d.ndim for a in axes)  # (1, 2) of a matrix is no permutation, nor is (0, 5)
+        if not in_range or sorted(a % max(d.ndim, 1) for a in axes) != list(range(d.ndim)) or len(axes) != d.ndim:
             raise ValueError(f"transpose: axes {axes} are not a permutation of the axes of shape {d.shape}")
         axes = tuple(a % d.ndim for a in axes)
     return record("transpose", d.transpose(axes), (d, axes), (x if x._rg else None,))
@@ -134,9 +135,13 @@ def scatter_add(g: Any, index: Any, shape: tuple) -> Tensor:
 
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis, as ``np.concatenate``."""
-    tensors = [as_tensor(t) for t in tensors]
+    tensors = [as_tensor(t, "concatenate") for t in tensors]
     if not tensors:
         raise ValueError("concatenate: need at least one tensor")
+    if axis is None:  # as NumPy: the tensors flattened, then joined
+        tensors, axis = [reshape(t, (-1,)) for t in tensors], 0
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"concatenate: axis must be an int or None, got {axis!r}")
     arrays = [t._data for t in tensors]
     try:
         out = np.concatenate(arrays, axis=axis)

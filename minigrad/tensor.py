@@ -41,7 +41,7 @@ class Tensor:
     array([2., 4.])
     """
 
-    __slots__ = ("_data", "grad", "_rg", "_op", "_args", "_parents", "_id", "_saved", "_held", "_saver", "__weakref__")
+    __slots__ = ("_data", "_grad", "_rg", "_op", "_args", "_parents", "_id", "_saved", "_held", "_saver", "__weakref__")
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._saved: Any = None
@@ -49,12 +49,14 @@ class Tensor:
         if isinstance(data, Tensor):
             data = data._data
         array = np.array(data, dtype=dtype)  # a copy, as torch.tensor and np.array make
+        if array.dtype.kind == "c":
+            raise TypeError(f"tensor: {_not_real(array)}")
         if array.dtype == object or not (
             _is_float(array.dtype) or np.issubdtype(array.dtype, np.integer) or array.dtype == bool
         ):
             raise TypeError(f"tensor: unsupported data of dtype {array.dtype}; give numbers or a numeric array")
         self._data = array
-        self.grad: np.ndarray | None = None
+        self._grad: Any = None
         self._rg = False
         self._op: str | None = None
         self._args: tuple | None = None
@@ -86,7 +88,36 @@ class Tensor:
             raise inplace_error("t.data = value", self, self._op)
         if isinstance(value, np.ndarray) and type(value) is not np.ndarray and value.base is self._data:
             return  # ``t.data += v`` hands back the view it wrote through: the array is already t's
-        self._data = value if type(value) is np.ndarray else np.asarray(value)
+        array = value if type(value) is np.ndarray else np.asarray(value)
+        old = self._data
+        if array.shape != old.shape or array.dtype != old.dtype:
+            # a new shape or dtype would reach the graph's next backward (a gradient summed or cast into the wrong
+            # shape) and mg.compile's replays, which read parameters' arrays as traced
+            raise ValueError(
+                f"data: this tensor holds shape {old.shape} and dtype {old.dtype}, the new value has shape "
+                f"{array.shape} and dtype {array.dtype}; assign an array of the same shape and dtype (.astype("
+                f"{old.dtype})), or make a new tensor for another shape or dtype"
+            )
+        self._data = array
+
+    @property
+    def grad(self) -> Any:
+        """The accumulated gradient: None, or an array (a Tensor after ``backward(create_graph=True)``) of this
+        tensor's shape and dtype."""
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if value is not None:
+            d = value._data if isinstance(value, Tensor) else value
+            if not isinstance(d, (np.ndarray, np.generic)):  # (0-d results of NumPy are scalars)
+                raise TypeError(f"grad: assign an array or a Tensor (or None), got {type(value).__name__}")
+            if d.shape != self._data.shape or d.dtype != self._data.dtype:
+                raise ValueError(
+                    f"grad: this tensor has shape {self._data.shape} and dtype {self._data.dtype}, the assigned "
+                    f"gradient shape {d.shape} and dtype {d.dtype}; they must be the same"
+                )
+        self._grad = value
 
     @property
     def requires_grad(self) -> bool:
@@ -315,7 +346,7 @@ def _constant(data: np.ndarray) -> Tensor:
     """A leaf that records nothing, made without the checks of ``Tensor.__init__``."""
     t = _new(Tensor)
     t._data = data
-    t.grad = None
+    t._grad = None
     t._rg = False
     t._op = None
     t._args = None
@@ -326,11 +357,27 @@ def _constant(data: np.ndarray) -> Tensor:
     return t
 
 
-def as_tensor(x: Any) -> Tensor:
-    """``x`` itself if it is a Tensor (or a subclass), else a constant tensor over ``np.asarray(x)`` (no copy)."""
+def as_tensor(x: Any, op: str = "as_tensor") -> Tensor:
+    """``x`` itself if it is a Tensor (or a subclass), else a constant tensor over ``np.asarray(x)`` (no copy).
+
+    Real numbers only (floats, integers, booleans): ``op`` names the operation in the error for anything else.
+    """
     if type(x) is Tensor or isinstance(x, Tensor):
         return x
-    return _constant(np.asarray(x))
+    a = np.asarray(x)
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{op}: {_not_real(a)}")
+    return _constant(a)
+
+
+def _not_real(a: np.ndarray) -> str:
+    """Why an operand of ``a``'s dtype is refused (minigrad is real-valued)."""
+    if a.dtype.kind == "c":
+        return (
+            f"unsupported complex data (dtype {a.dtype}); minigrad is real-valued, and dropping the imaginary part "
+            "would be silently wrong: pass the real and imaginary parts as two real tensors"
+        )
+    return f"unsupported operand of dtype {a.dtype} (give numbers or a numeric array)"
 
 
 def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None = None) -> Tensor:
@@ -354,7 +401,7 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
     if mask and (not _off or get_ident() not in _off):
         t = _new(Tensor)
         t._data = data
-        t.grad = None
+        t._grad = None
         t._id = next(_ids)
         t._saved = None
         t._held = 0
