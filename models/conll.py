@@ -31,11 +31,18 @@ class Sentence:
     tags: list[str] = field(default_factory=list)
 
 
+def is_tag(tag: str) -> bool:
+    """Whether ``tag`` is ``O`` or a prefix B-, I-, E- or S- followed by a type."""
+    return bool(_TAG.match(tag))
+
+
 def read_lines(path: str | os.PathLike | None) -> tuple[str, list[str]]:
     """The name and the lines (without their ends) of a UTF-8 text file, or of standard input for None or "-".
 
     The one loader of every subcommand: a missing file, a directory, an unreadable file, bytes that are not
     UTF-8 and an input with nothing but blank lines each raise ``ConllError`` with one line naming the input.
+    A UTF-8 byte-order mark (Windows editors write one) is dropped, so that it does not become part of the first
+    word or hide a first ``-DOCSTART-`` line.
     """
     if path is None or os.fspath(path) == "-":
         name, stream = "<stdin>", sys.stdin
@@ -51,12 +58,34 @@ def read_lines(path: str | os.PathLike | None) -> tuple[str, list[str]]:
             raise ConllError(f"{name}: cannot be read ({e.strerror or e})") from None
     try:
         with stream if stream is not sys.stdin else contextlib.nullcontext(stream):
-            lines = stream.read().splitlines()
+            # stripped from the text rather than by reading "utf-8-sig", so that standard input loses it too
+            lines = stream.read().removeprefix("\ufeff").splitlines()
     except UnicodeDecodeError as e:
         raise ConllError(f"{name}: not UTF-8 text ({e})") from None
     if not any(line.strip() for line in lines):
         raise ConllError(f"{name}: empty input (no text in it)")
     return name, lines
+
+
+def quiet_closed_stdout() -> None:
+    """After a ``BrokenPipeError`` (``... | head`` closed its end): point standard output at the null device.
+
+    The recipe of Python's documentation (signal module, "Note on SIGPIPE"): without it the interpreter tries to
+    flush the lost output once more at exit and prints "Exception ignored ... BrokenPipeError" on stderr.
+    """
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's captured output): nothing to do
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
+# The exit status after the reader of standard output went away: 128 + SIGPIPE, what the shell reports for
+# `cat`, `grep` and the other tools that die of SIGPIPE, so that `set -o pipefail` scripts see the usual value.
+# (Python's own recipe exits with 1, which is indistinguishable from a failure.)
+EXIT_BROKEN_PIPE = 141
 
 
 def read_conll(path: str | os.PathLike, tagged: bool = True, tag_column: int | None = None) -> list[Sentence]:
@@ -93,7 +122,7 @@ def read_conll(path: str | os.PathLike, tagged: bool = True, tag_column: int | N
             )
         if tagged:
             tag = cols[-1 if tag_column is None else tag_column - 1]
-            if not _TAG.match(tag):
+            if not is_tag(tag):
                 raise ConllError(f"{name}:{number}: tag {tag!r} is not O or B-/I-/E-/S- followed by a type")
             tags.append(tag)
         words.append(cols[0])

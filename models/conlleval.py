@@ -128,11 +128,11 @@ def report(c: Counts) -> str:
     return "\n".join(lines)
 
 
-def read_pairs(lines: list[str]) -> tuple[list[list[str]], list[list[str]]]:
+def read_pairs(lines: list[str], name: str = "input") -> tuple[list[list[str]], list[list[str]]]:
     """The gold and predicted tags of ``word ... gold predicted`` lines (conlleval's input: the last two columns),
-    sentences ended by blank or ``-DOCSTART-`` lines."""
+    sentences ended by blank or ``-DOCSTART-`` lines. ``name`` (the file) starts the message of a short line."""
     gold, pred, g, p = [], [], [], []
-    for line in lines + [""]:
+    for number, line in enumerate(lines + [""], start=1):
         cols = line.split()
         if not cols or cols[0] == "-DOCSTART-":
             if g:
@@ -140,7 +140,7 @@ def read_pairs(lines: list[str]) -> tuple[list[list[str]], list[list[str]]]:
             g, p = [], []
             continue
         if len(cols) < 3:
-            raise ValueError(f"line {line!r}: expected a word, a gold tag and a predicted tag")
+            raise ValueError(f"{name}:{number}: expected a word, a gold tag and a predicted tag, got {line.rstrip()!r}")
         g.append(cols[-2]), p.append(cols[-1])
     return gold, pred
 
@@ -149,16 +149,24 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m models.conlleval [FILE]``: score ``word ... gold predicted`` lines, as ``conlleval.pl`` does."""
     import sys
 
-    from .conll import ConllError, read_lines
+    from .conll import EXIT_BROKEN_PIPE, ConllError, quiet_closed_stdout, read_lines
 
     argv = sys.argv[1:] if argv is None else argv
+    if len(argv) > 1:
+        print(f"error: {argv[1]}: one input file at most (usage: python -m models.conlleval [FILE])", file=sys.stderr)
+        return 2
     try:
         name, lines = read_lines(argv[0] if argv else None)
-        gold, pred = read_pairs(lines)
+        gold, pred = read_pairs(lines, name)
     except (ConllError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(report(count(gold, pred)))
+    try:
+        print(report(count(gold, pred)))
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here rather than at the interpreter's exit
+    except BrokenPipeError:
+        quiet_closed_stdout()
+        return EXIT_BROKEN_PIPE
     return 0
 
 
