@@ -8,11 +8,12 @@ every sub-module, and the arrays it declares with ``register_buffer`` (state tha
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
+from ..guard import InplaceError, saver
 from ..tensor import Tensor
 
 
@@ -146,24 +147,52 @@ class Module:
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
         """Copy arrays into the parameters and buffers in place (optimizers keep their references).
 
-        With ``strict`` every name must match both ways; shapes must always match, and are all checked
-        before anything is copied. Values are cast to the parameter's dtype.
+        Every entry is checked before anything is written, so a refusal leaves the model exactly as it was:
+        with ``strict`` every name must match both ways (``KeyError``); each value must have the shape of its
+        target and a dtype that casts to the target's without losing its meaning (a float or integer array into
+        a float parameter, in range; never complex, bool, strings or objects into numbers: ``ValueError``); and
+        no parameter may be saved by a recorded graph that has not run backward (``InplaceError``, as for any
+        write to it). Values are cast to the target's dtype.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict: expected a dict of arrays (a state dict), got {type(state).__name__}")
         own = dict(self.named_parameters())
         own_buffers = dict(self.named_buffers())
         missing = [k for k in list(own) + list(own_buffers) if k not in state]
         unexpected = [k for k in state if k not in own and k not in own_buffers]
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
-        pairs = []  # every shape is checked before anything is copied: an error leaves the model as it was
+        pairs = []  # every entry is checked before anything is written: an error leaves the model as it was
         for name, value in state.items():
-            target = own[name].data if name in own else own_buffers.get(name)
-            if target is None:
+            if name in own:
+                p = own[name]
+                op = saver(p)
+                if op is not None:  # the graph's backward would read the new values in place of those it saw
+                    raise InplaceError(
+                        f"load_state_dict: the parameter '{name}' (shape {p._data.shape}) is saved by '{op}' for a "
+                        "backward pass that has not run, and loading new values into it would make that gradient "
+                        "silently wrong; call backward() first (or drop the graph), then load"
+                    )
+                target, what = p._data, "parameter"
+            elif name in own_buffers:
+                target, what = own_buffers[name], "buffer"
+            else:
                 continue
-            value = np.asarray(value._data if isinstance(value, Tensor) else value)
+            try:
+                value = np.asarray(value._data if isinstance(value, Tensor) else value)
+            except (TypeError, ValueError) as e:  # a ragged list, say
+                raise ValueError(f"load_state_dict: '{name}' is not an array: {e}") from None
             if value.shape != target.shape:
                 raise ValueError(
                     f"load_state_dict: '{name}' has shape {value.shape} in the state but {target.shape} in the model"
+                )
+            if not target.flags.writeable:  # a buffer registered from a broadcast view, say: found now, not midway
+                raise ValueError(f"load_state_dict: the {what} '{name}' is a read-only array; it cannot be loaded")
+            problem = _cast_problem(value, target.dtype)
+            if problem:
+                raise ValueError(
+                    f"load_state_dict: '{name}' has dtype {value.dtype} in the state, which cannot be loaded into "
+                    f"the {what}'s dtype {target.dtype}: {problem}"
                 )
             pairs.append((target, value))
         for target, value in pairs:
@@ -198,6 +227,48 @@ class Sequential(Module):
         for layer in self._modules.values():
             x = layer(x)
         return x
+
+
+def _cast_problem(value: np.ndarray, dtype: np.dtype) -> str | None:
+    """Why ``value`` cannot be cast to ``dtype`` without losing its meaning, or None if it can.
+
+    NumPy would cast nearly anything (complex drops its imaginary part, True becomes 1.0, a float64 beyond
+    float32's range becomes inf): a state file that does so is of another model, or corrupt.
+    """
+    v, t = value.dtype.kind, dtype.kind
+    allowed = {"f": "fiu", "c": "fiuc", "i": "iu", "u": "iu"}.get(t, t)  # bool, strings...: only their own kind
+    if v not in allowed:
+        why = " (their imaginary parts would be dropped)" if v == "c" else ""
+        return f"{_KIND_NAMES.get(v, str(value.dtype))} cannot be stored as {_KIND_NAMES.get(t, str(dtype))}{why}"
+    if v in "US":
+        return "the strings would be cut short" if value.dtype.itemsize > dtype.itemsize else None
+    if np.can_cast(value.dtype, dtype, "safe") or value.size == 0:
+        return None
+    if t not in "iuf":  # complex, dates: NumPy's rule of kinds, no range check
+        return None if np.can_cast(value.dtype, dtype, "same_kind") else f"{value.dtype} does not cast to {dtype}"
+    return _range_problem(value, dtype)
+
+
+_KIND_NAMES = {
+    "b": "booleans", "i": "integers", "u": "unsigned integers", "f": "floats", "c": "complex numbers",
+    "U": "strings", "S": "byte strings", "O": "Python objects", "V": "records", "M": "dates", "m": "time spans",
+}  # fmt: skip
+
+
+def _range_problem(value: np.ndarray, dtype: np.dtype) -> str | None:
+    """Whether the finite values of ``value`` fit in ``dtype`` (integers: exactly in range; floats: below inf)."""
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
+    lo, hi = np.fmin.reduce(value, axis=None), np.fmax.reduce(value, axis=None)  # nan ignored, nothing copied
+    if value.dtype.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):  # inf: look at the finite ones
+        finite = value[np.isfinite(value)]
+        if finite.size == 0:
+            return None
+        lo, hi = finite.min(), finite.max()
+    if dtype.kind in "iu":
+        fits = int(lo) >= int(info.min) and int(hi) <= int(info.max)
+    else:
+        fits = float(lo) >= -float(info.max) and float(hi) <= float(info.max)
+    return None if fits else f"its values reach {hi if hi > info.max else lo}, outside {dtype}'s range"
 
 
 @contextlib.contextmanager
