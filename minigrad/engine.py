@@ -97,7 +97,8 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False, cre
     grads = backward_pass(root, g, retain_graph or create_graph, create_graph, None)
     with _accumulating:  # NumPy lets other threads run during a large addition: one .grad update at a time
         for leaf, grad in grads.items():
-            leaf.grad = grad if leaf.grad is None else leaf.grad + grad
+            # (the slot itself: the engine made grad of the leaf's shape and dtype, which .grad = checks for users)
+            leaf._grad = grad if leaf._grad is None else leaf._grad + grad
 
 
 def backward_pass(root: Tensor, g: Any, retain_graph: bool, create_graph: bool, inputs: Any) -> dict:

@@ -44,7 +44,7 @@ class Optimizer:
     def zero_grad(self) -> None:
         """Drop every parameter's gradient (``p.grad = None``) and its looked-up rows."""
         for p in self.params:
-            p.grad = None
+            p._grad = None
             sparse.clear_rows(p)
 
     def _new_state(self, p: Tensor) -> dict[str, Any]:

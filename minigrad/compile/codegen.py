@@ -288,7 +288,7 @@ class Builder:
                 own = f"_own({g})"
                 self.ns["_own"] = _own
             handed.add(g)
-            self.lines.append(f"{obj}.grad = {own} if {obj}.grad is None else {obj}.grad + {g}")
+            self.lines.append(f"{obj}._grad = {own} if {obj}._grad is None else {obj}._grad + {g}")  # (as the engine)
 
     def stack_gradients(self, big: Tensor, members: list, gname: dict, values: dict, accumulate: Any) -> None:
         """The gradient of a stacked node: its members' gradients one above the other, written into a buffer

@@ -125,7 +125,7 @@ class Module:
         from .sparse import clear_rows
 
         for p in self.parameters():
-            p.grad = None
+            p._grad = None
             clear_rows(p)
 
     def train(self, mode: bool = True) -> Module:
