@@ -23,8 +23,13 @@ read, unless it is only asked for ``.shape``, ``.ndim``, ``.dtype`` or ``.size``
 
 from __future__ import annotations
 
+import contextlib
 import dis
+import functools
+import weakref
 from typing import Any
+
+import numpy as np
 
 _METADATA = frozenset({"shape", "ndim", "dtype", "size"})
 
@@ -165,12 +170,62 @@ def release_node(node: Any) -> None:
 
 
 def saver(t: Any) -> str | None:
-    """The op of a live node that holds ``t``'s memory (through ``t`` or a tensor it views), or None."""
+    """The op of a live node that holds ``t``'s memory (through ``t``, a tensor it views, or a tensor that shares
+    its memory without a recorded link), or None."""
+    op = _saver_along_views(t)
+    if op is None and _sharing:
+        d = t._data
+        refs = _sharing.get(id(_owner(d))) if type(d) is np.ndarray else None
+        for ref in list(refs or ()):
+            other = ref()
+            if other is not None and other is not t:
+                op = _saver_along_views(other)
+                if op is not None:
+                    return op
+    return op
+
+
+def _saver_along_views(t: Any) -> str | None:
     while t is not None:
         if t._held:
             return getattr(t, "_saver", "?")
         t = _viewed(t, t._data.base)
     return None
+
+
+# -- memory shared without a recorded link ---------------------------------------------------------
+# ``t.detach()`` and a view made while nothing is recorded (a slice or transpose under ``no_grad``, or of a
+# constant) share a tensor's memory, but no node links the two, so ``_viewed`` cannot find one from the other.
+# They are noted here under the array that owns the memory (weakly: an entry goes when its tensor dies), and
+# ``saver`` asks every tensor noted there: a write through one while the graph holds another is refused, as
+# PyTorch's version counter, shared by such tensors, refuses it at backward. Only ``share`` adds entries, so
+# the dictionary stays empty (and costs one test in ``t.data``) in code that makes none.
+_sharing: dict[int, list] = {}
+
+
+def _owner(a: np.ndarray) -> np.ndarray:
+    """The array that owns ``a``'s memory: the end of its chain of bases."""
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def share(source: Any, view: Any) -> None:
+    """Note that the tensors ``source`` and ``view`` share memory with no recorded link between them."""
+    key = id(_owner(view._data))
+    refs = _sharing.setdefault(key, [])
+    for t in (source, view):
+        if not any(r() is t for r in refs):
+            refs.append(weakref.ref(t, functools.partial(_unshare, key)))
+
+
+def _unshare(key: int, ref: Any) -> None:
+    refs = _sharing.get(key)
+    if refs is not None:
+        with contextlib.suppress(ValueError):
+            refs.remove(ref)
+        if not refs:
+            del _sharing[key]
 
 
 def node_saves(t: Any, op: str, args: tuple, parents: tuple, mask: int, inputs: Any = None) -> Any:

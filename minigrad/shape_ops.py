@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .guard import share
 from .tensor import Tensor, as_tensor, record
 
 
@@ -18,6 +19,14 @@ def _shape_only(shape: tuple) -> np.ndarray:
     return np.broadcast_to(np.empty((), dtype=bool), shape)
 
 
+def _view(x: Tensor, t: Tensor) -> Tensor:
+    """``t``, a view of the constant ``x`` (a tensor that needs no grad), noted as sharing its memory (no node
+    links them); a view of a tensor that needs grad, made with recording off, is noted by ``record``."""
+    if not x._rg and t._data.base is not None and type(x._data) is np.ndarray:
+        share(x, t)
+    return t
+
+
 def reshape(x: Any, shape: Any) -> Tensor:
     """The same elements in a new shape (one entry may be -1), as ``np.reshape``."""
     x = as_tensor(x)
@@ -27,7 +36,7 @@ def reshape(x: Any, shape: Any) -> Tensor:
         out = d.reshape(shape)
     except (ValueError, TypeError):
         raise ValueError(f"reshape: cannot reshape a tensor of shape {d.shape} into shape {shape}") from None
-    return record("reshape", out, (d, shape), (x if x._rg else None,))
+    return _view(x, record("reshape", out, (d, shape), (x if x._rg else None,)))
 
 
 def transpose(x: Any, axes: Any = None) -> Tensor:
@@ -40,7 +49,7 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
         if not in_range or sorted(a % max(d.ndim, 1) for a in axes) != list(range(d.ndim)) or len(axes) != d.ndim:
             raise ValueError(f"transpose: axes {axes} are not a permutation of the axes of shape {d.shape}")
         axes = tuple(a % d.ndim for a in axes)
-    return record("transpose", d.transpose(axes), (d, axes), (x if x._rg else None,))
+    return _view(x, record("transpose", d.transpose(axes), (d, axes), (x if x._rg else None,)))
 
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
@@ -83,7 +92,7 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
         out = np.broadcast_to(d, shape)
     except ValueError:
         raise ValueError(f"broadcast_to: cannot broadcast a tensor of shape {d.shape} to shape {shape}") from None
-    return record("broadcast_to", out, (d, shape), (x if x._rg else None,))
+    return _view(x, record("broadcast_to", out, (d, shape), (x if x._rg else None,)))
 
 
 def astype(x: Any, dtype: Any) -> Tensor:

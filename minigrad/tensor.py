@@ -20,7 +20,7 @@ from .anomaly import _on as _anomaly
 from .anomaly import check_forward
 from .forget import Forgotten, forget, forget_at
 from .grad_mode import _off, get_ident
-from .guard import SELF_ONLY, Hold, _plans, inplace_error, node_saves, saver
+from .guard import SELF_ONLY, Hold, _plans, _sharing, inplace_error, node_saves, saver, share
 from .guarded_array import guarded
 
 _ids = itertools.count()  # creation order; a child always has a larger id than its parents
@@ -75,7 +75,7 @@ class Tensor:
                 f"data: the value of this '{self._op}' result ({d}) was dropped during the forward pass: no rule "
                 "reads it and nothing but the graph referred to it (reached through a weak reference?)"
             )
-        if self._held or d.base is not None:
+        if self._held or d.base is not None or _sharing:
             op = saver(self)
             if op is not None:
                 return guarded(d, self, op)
@@ -166,8 +166,11 @@ class Tensor:
         return self._data.item()
 
     def detach(self) -> Tensor:
-        """A new leaf that shares this tensor's data and records nothing."""
-        return _constant(self._data)
+        """A new leaf that shares this tensor's data and records nothing (a write through either is refused
+        while a graph holds the other: see ``minigrad.guard.share``)."""
+        t = _constant(self._data)
+        share(self, t)
+        return t
 
     def __repr__(self) -> str:
         """``tensor(value, [shape=...,] [dtype=...,] grad_fn=<op> | requires_grad=True)``, NumPy-style.
@@ -417,6 +420,10 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
             forget(parents)
     else:  # not recorded: a constant
         t = _constant(data)
+        if data.base is not None:  # a view (a slice, a transpose) of a tensor, with no node to link the two
+            source = parents[0] if parents and parents[0] is not None else inputs[0] if inputs else None
+            if isinstance(source, Tensor) and type(source._data) is np.ndarray:
+                share(source, t)
         if unrecorded:
             unrecorded[0](op, data, args)
     if _anomaly and get_ident() in _anomaly:

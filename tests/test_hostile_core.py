@@ -131,3 +131,75 @@ def test_a_string_operand_is_named_by_the_operation():
                      (lambda: mg.maximum(x, "a"), "maximum")]:  # fmt: skip
         with pytest.raises(TypeError, match=rf"^{op}: unsupported operand"):
             make()
+
+
+# -- writes through memory shared without a recorded link -----------------------------------------------------
+def _writes(t):
+    """The write paths of the in-place guard, each through ``t.data``."""
+    def assign(): t.data[...] = 0.0  # noqa: E702
+    def augmented(): t.data.__iadd__(1.0)  # noqa: E702  (t.data += 1 rebinds t.data: the same check)
+    def ufunc(): np.multiply(t.data, 2.0, out=t.data)  # noqa: E702
+    return [assign, augmented, ufunc]
+
+
+def test_a_write_through_a_detached_tensor_while_the_graph_holds_its_source_is_refused():
+    # d = x.detach() shares x's memory: writing d gave (x * x)'s backward a zeroed x, silently
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    d = x.detach()
+    loss = (x * x).sum()
+    for write in _writes(d):
+        with pytest.raises(mg.InplaceError, match=r"saved by 'multiply'"):
+            write()
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0, 6.0])
+    d.data[...] = 0.0  # the graph is gone: the write goes ahead, and x sees it (the memory is shared)
+    np.testing.assert_array_equal(x.data, [0.0, 0.0, 0.0])
+
+
+def test_a_write_through_the_source_while_the_graph_holds_a_detached_tensor_is_refused():
+    w = mg.tensor([1.0, 2.0], requires_grad=True)
+    x = mg.tensor([3.0, 4.0], requires_grad=True)
+    loss = (w * x.detach()).sum()  # multiply's rule for w reads the detached x
+    with pytest.raises(mg.InplaceError, match=r"saved by 'multiply'"):
+        x.data[...] = 0.0
+    x.grad = np.ones(2)
+    with pytest.raises(mg.InplaceError, match=r"SGD.step .*saved by 'multiply'"):
+        mg.optim.SGD([x], lr=0.1).step()
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 4.0])
+
+
+def test_a_write_to_a_constant_whose_view_the_graph_holds_is_refused():
+    # y = w · cᵀ: the graph holds cᵀ (multiply reads it), which is c's memory
+    c = mg.tensor(np.arange(6.0).reshape(2, 3))
+    w = mg.tensor(np.ones((3, 2)), requires_grad=True)
+    loss = (w * c.T).sum()
+    with pytest.raises(mg.InplaceError, match=r"saved by 'multiply'"):
+        c.data[...] = 0.0
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, np.arange(6.0).reshape(2, 3).T)
+
+
+def test_a_write_through_a_view_made_under_no_grad_is_refused():
+    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    loss = mg.tanh(x).sum() * 0 + (x * x).sum()
+    with mg.no_grad():
+        head = x[:2]
+        flat = x.reshape(3)
+    for view in (head, flat):
+        with pytest.raises(mg.InplaceError, match=r"saved by 'multiply'"):
+            view.data[...] = 0.0
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0, 6.0])
+
+
+def test_views_and_detached_tensors_that_no_graph_holds_stay_writeable_and_are_forgotten():
+    from minigrad.guard import _sharing
+
+    before = len(_sharing)
+    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    d = x.detach()
+    d.data[...] = 5.0  # nothing holds x: fine
+    np.testing.assert_array_equal(x.data, [5.0, 5.0])
+    del d, x
+    assert len(_sharing) == before  # the note went with the tensors
