@@ -17,6 +17,7 @@ import os
 import shutil
 import threading
 import tracemalloc
+import warnings
 import zipfile
 
 import numpy as np
@@ -41,7 +42,8 @@ def _npy(shape, descr="<f8", data=b"", version=(1, 0), fortran=False) -> bytes:
 
 
 def _archive(path, members, compression=zipfile.ZIP_STORED):
-    with zipfile.ZipFile(path, "w", compression) as z:
+    with zipfile.ZipFile(path, "w", compression) as z, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Duplicate name", UserWarning)  # a duplicate is what some cases plant
         for name, content in members:
             z.writestr(name, content)
     return path
