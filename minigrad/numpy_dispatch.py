@@ -20,8 +20,10 @@ def _plain(fn: Any) -> Any:
 
     def call(*args: Any) -> Any:
         values = tuple(a._data if isinstance(a, Tensor) else a for a in args)
-        out = np.asarray(fn(*values))  # (an array of its own, not NumPy's shared scalar np.True_)
-        if unrecorded:  # mg.compile is tracing: the replay computes the mask again from its arguments
+        out = fn(*values)
+        if isinstance(out, np.generic):
+            out = np.asarray(out)  # an array of its own, not NumPy's shared scalar np.True_ (np.shape's tuple stays)
+        if unrecorded and isinstance(out, np.ndarray):  # mg.compile is tracing: the replay computes the mask again
             unrecorded[0](fn, out, values)
         return out
 

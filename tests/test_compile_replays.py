@@ -256,22 +256,22 @@ def test_a_transpose_of_a_sum_is_not_folded_into_its_last_term():
     np.testing.assert_array_equal(P.grad, K.T + 2 * P.data)
 
 
-@pytest.mark.parametrize("mask", ["comparison", "argument"])
-def test_a_boolean_mask_of_values_is_refused_not_replayed_with_the_traced_count(mask):
+@pytest.mark.parametrize("mask", ["comparison", "argument", "tensor"])
+def test_a_boolean_mask_that_selects_another_count_raises_instead_of_replaying_the_traced_shape(mask):
     # x[x > 0] selects as many elements as are positive: the replay's mean divided by the traced count
+    fixed = mg.tensor(np.array([True, False, True]))  # a mask tensor made before the step, read at every call
+
     def step(x, m):
-        loss = x[x > 0 if mask == "comparison" else m].mean()
+        index = {"comparison": x > 0, "argument": m, "tensor": fixed}[mask]
+        loss = x[index].mean()
         loss.backward()
         return loss
 
-    x = mg.tensor([1.0, -2.0, 3.0], requires_grad=True)
-    with pytest.raises(mg.CompileError, match="getitem with a boolean mask computed from values"):
-        mg.compile(step)(x, np.array([True, False, True]))
-    fixed = np.array([True, False, True])  # a constant mask selects the same elements at every call
-
-    def step_fixed(x):
-        loss = x[fixed].mean()
-        loss.backward()
-        return loss
-
-    replays_like_eager(step_fixed, [], lambda call: [mg.tensor([1.0, -2.0, 3.0 + call], requires_grad=True)])
+    compiled = mg.compile(step, check=False)
+    for values in ([1.0, -2.0, 3.0], [2.0, -1.0, 5.0]):  # two of three selected: the traced count
+        x, e = mg.tensor(values, requires_grad=True), mg.tensor(values, requires_grad=True)
+        assert compiled(x, np.array([True, False, True])).item() == step(e, np.array([True, False, True])).item()
+        np.testing.assert_array_equal(x.grad, e.grad)
+    fixed.data = np.array([True, True, True])
+    with pytest.raises(mg.CompileError, match="getitem with a boolean mask selects 3 elements where the traced call"):
+        compiled(mg.tensor([1.0, 2.0, 3.0], requires_grad=True), np.array([True, True, True]))

@@ -191,12 +191,10 @@ class Builder:
             self.names[id(rows)], self.names[id(inverse)] = f"u{node._id}", f"v{node._id}"
             weight = self.const(node._parents[0], "P")
             self.lines.append(f"_note_rows({weight}, u{node._id})")
-        if op == "getitem" and self.varying_mask(args[1]):
-            raise CompileError(
-                f"compile: getitem with a boolean mask computed from values (shape {args[0].shape} indexed to "
-                f"{data.shape}) selects a number of elements that changes from call to call, which a replay of "
-                "fixed shapes cannot follow; use mg.where(mask, x, 0) (and divide by mask.sum() for a mean)"
-            )
+        if op == "getitem":  # a mask the replay reads anew may select another number of elements: checked
+            for mask in self.varying_masks(args[1]):
+                self.ns["_same_count"] = _same_count
+                self.lines.append(f"_same_count({mask}, {int(np.count_nonzero(self.value_of_mask(args[1], mask)))})")
         expr = forward_source.expression(self, node)
         if expr in self.seen and op != "embedding":  # the same primitive of the same operands: computed once
             self.names[id(data)] = self.seen[expr]
@@ -205,10 +203,14 @@ class Builder:
         self.lines.append(f"{name} = {expr}")
         self.names[id(data)] = name
 
-    def varying_mask(self, index: Any) -> bool:
-        """Whether ``index`` holds a boolean array that the replay recomputes (so its count of True may change)."""
+    def varying_masks(self, index: Any) -> list[str]:
+        """The variables of the boolean arrays in ``index`` that the replay reads or computes anew."""
         parts = index if isinstance(index, tuple) else (index,)
-        return any(isinstance(i, np.ndarray) and i.dtype == bool and SLOT.search(self.ref(i)) for i in parts)
+        return [r for i in parts if isinstance(i, np.ndarray) and i.dtype == bool and SLOT.search(r := self.ref(i))]
+
+    def value_of_mask(self, index: Any, name: str) -> np.ndarray:
+        parts = index if isinstance(index, tuple) else (index,)
+        return next(i for i in parts if isinstance(i, np.ndarray) and i.dtype == bool and self.ref(i) == name)
 
     # -- backward -----------------------------------------------------------------------------------
     def backward(self, r: int, root: Tensor, seed: Any, nodes: list[Tensor], reach: set[int]) -> None:
@@ -316,6 +318,17 @@ def _own(g: np.ndarray) -> np.ndarray:
     """``g`` itself if it owns its memory and may be written, else a copy (a view, a read-only broadcast)."""
     return g if g.base is None and g.flags.writeable else g.copy()  # (C order, as the engine's copy: a
     # transposed gradient copied in its own F order would slow every later elementwise update of p by 1.7x)
+
+
+def _same_count(mask: np.ndarray, traced: int) -> None:
+    """A boolean index selects as many elements as when traced, or the replay's shapes would be wrong."""
+    found = int(np.count_nonzero(mask))
+    if found != traced:
+        raise CompileError(
+            f"compile: getitem with a boolean mask selects {found} elements where the traced call selected {traced}: "
+            "a replay has the traced shapes. Use mg.where(mask, x, 0) (and divide by mask.sum() for a mean), or run "
+            "the step eagerly"
+        )
 
 
 def _same_view(a: np.ndarray, b: np.ndarray) -> bool:

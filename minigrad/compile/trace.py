@@ -159,9 +159,9 @@ def _cross_entropy(logits: Any, target: Any, weight: Any = None, ignore_index: i
     total = (terms.astype(np.float32) if wide else terms).sum()
     if reduction == "mean":
         count = _count(t, ignore_index, total.dtype, w)
-        none = _nan_if_none_counted(t, ignore_index, total.dtype)
+        none = _nan_if_none_counted(t, ignore_index, total.dtype, w)
         for made, recipe in ((count, _count), (none, _nan_if_none_counted)):
-            _active.recipes[id(made)] = (recipe, (t, ignore_index, total.dtype, w)[: 4 if recipe is _count else 3])
+            _active.recipes[id(made)] = (recipe, (t, ignore_index, total.dtype, w))
             _active.keep.append(made)
         total = total / count + none  # with no target counted: nan, and a zero gradient, as the eager primitive
     return total.astype(np.float16) if wide else total
@@ -170,16 +170,21 @@ def _cross_entropy(logits: Any, target: Any, weight: Any = None, ignore_index: i
 def _count(t: np.ndarray, ignore_index: int, dtype: Any, weight: Any = None) -> np.ndarray:
     """The denominator of the mean: the number of counted targets, or the sum of their class weights (1 if none
     is counted: the mean's nan then comes from ``_nan_if_none_counted``, its gradient stays 0)."""
+    total = _counted(t, ignore_index, dtype, weight)
+    return np.asarray(total if total != 0 else 1, dtype=dtype)
+
+
+def _nan_if_none_counted(t: np.ndarray, ignore_index: int, dtype: Any, weight: Any = None) -> np.ndarray:
+    """nan when the count is 0 (every target ignored, or weighted 0: the mean of nothing), else 0: added to the
+    mean, it has no gradient, as the eager primitive's den = 0."""
+    return np.asarray(np.nan if _counted(t, ignore_index, dtype, weight) == 0 else 0, dtype=dtype)
+
+
+def _counted(t: np.ndarray, ignore_index: int, dtype: Any, weight: Any) -> Any:
     counted = t != ignore_index
     if weight is None:
-        return np.asarray(max(counted.sum(), 1), dtype=dtype)
-    total = weight[np.where(counted, t, 0)][counted].sum(dtype=dtype)
-    return np.asarray(total if counted.any() else 1, dtype=dtype)
-
-
-def _nan_if_none_counted(t: np.ndarray, ignore_index: int, dtype: Any) -> np.ndarray:
-    """nan when every target is ignored (the mean of nothing), else 0: added to the mean, it has no gradient."""
-    return np.asarray(0 if np.any(t != ignore_index) else np.nan, dtype=dtype)
+        return counted.sum()
+    return weight[np.where(counted, t, 0)][counted].sum(dtype=dtype)
 
 
 _active: Recorder = Recorder()
