@@ -23,9 +23,7 @@ read, unless it is only asked for ``.shape``, ``.ndim``, ``.dtype`` or ``.size``
 
 from __future__ import annotations
 
-import contextlib
 import dis
-import functools
 import weakref
 from typing import Any
 
@@ -173,13 +171,12 @@ def saver(t: Any) -> str | None:
     """The op of a live node that holds ``t``'s memory (through ``t``, a tensor it views, or a tensor that shares
     its memory without a recorded link), or None."""
     op = _saver_along_views(t)
-    if op is None and _sharing:
+    if op is None and t._links is not None:
         d = t._data
-        refs = _sharing.get(id(_owner(d))) if type(d) is np.ndarray else None
-        for ref in list(refs or ()):
-            other = ref()
-            if other is not None and other is not t:
-                op = _saver_along_views(other)
+        for other in _linked(t):
+            o = other._data
+            if other is not t and type(o) is np.ndarray and type(d) is np.ndarray and np.may_share_memory(d, o):
+                op = _saver_along_views(other)  # (memory no longer shared after t.data = new is not asked)
                 if op is not None:
                     return op
     return op
@@ -195,37 +192,42 @@ def _saver_along_views(t: Any) -> str | None:
 
 # -- memory shared without a recorded link ---------------------------------------------------------
 # ``t.detach()`` and a view made while nothing is recorded (a slice or transpose under ``no_grad``, or of a
-# constant) share a tensor's memory, but no node links the two, so ``_viewed`` cannot find one from the other.
-# They are noted here under the array that owns the memory (weakly: an entry goes when its tensor dies), and
-# ``saver`` asks every tensor noted there: a write through one while the graph holds another is refused, as
-# PyTorch's version counter, shared by such tensors, refuses it at backward. Only ``share`` adds entries, so
-# the dictionary stays empty (and costs one test in ``t.data``) in code that makes none.
-_sharing: dict[int, list] = {}
+# constant) share a tensor's memory, but no node links them, so ``_viewed`` cannot find one from the other.
+# ``share`` links them in ``_links`` (weakly both ways: the view knows its source, the source its views), and
+# ``saver`` asks the linked tensors whose memory still overlaps: a write through one while the graph holds
+# another is refused, as PyTorch's version counter, shared by such tensors, refuses it at backward.
+class Links:
+    __slots__ = ("source", "views")  # a weak reference to the tensor shared from; a WeakSet of those sharing
 
-
-def _owner(a: np.ndarray) -> np.ndarray:
-    """The array that owns ``a``'s memory: the end of its chain of bases."""
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
+    def __init__(self) -> None:
+        self.source: Any = None
+        self.views: Any = None
 
 
 def share(source: Any, view: Any) -> None:
-    """Note that the tensors ``source`` and ``view`` share memory with no recorded link between them."""
-    key = id(_owner(view._data))
-    refs = _sharing.setdefault(key, [])
-    for t in (source, view):
-        if not any(r() is t for r in refs):
-            refs.append(weakref.ref(t, functools.partial(_unshare, key)))
+    """Link the tensors ``source`` and ``view``, which share memory with no recorded node between them."""
+    if view._links is None:
+        view._links = Links()
+    view._links.source = weakref.ref(source)
+    if source._links is None:
+        source._links = Links()
+    if source._links.views is None:
+        source._links.views = weakref.WeakSet()
+    source._links.views.add(view)
 
 
-def _unshare(key: int, ref: Any) -> None:
-    refs = _sharing.get(key)
-    if refs is not None:
-        with contextlib.suppress(ValueError):
-            refs.remove(ref)
-        if not refs:
-            del _sharing[key]
+def _linked(t: Any) -> list:
+    """The tensors linked to ``t``: its source, the source's other views, and its own views."""
+    out: list = []
+    links = t._links
+    source = links.source() if links.source is not None else None
+    if source is not None:
+        out.append(source)
+        if source._links is not None and source._links.views is not None:
+            out.extend(list(source._links.views))
+    if links.views is not None:
+        out.extend(list(links.views))
+    return out
 
 
 def node_saves(t: Any, op: str, args: tuple, parents: tuple, mask: int, inputs: Any = None) -> Any:

@@ -86,6 +86,7 @@ def _elementwise_primitive(op: str, fn: Any) -> Any:
             t._args = (d,)
             t._parents = (x,)
             t._held = 0
+            t._links = None
             if saves < 0:
                 reads_ans, reads_args = saved_positions(op, 1, 1)
                 saves = bool(reads_ans) + 2 * bool(reads_args)
@@ -172,6 +173,7 @@ def _binary_primitive(op: str, fn: Any) -> Any:
             t._args = (x, y)
             t._parents = (pa,) if pb is None else (pa, pb)
             t._held = 0
+            t._links = None
             if holds is None:
                 holds = _binary_holds(op)
             if holds[case]:

@@ -20,7 +20,7 @@ from .anomaly import _on as _anomaly
 from .anomaly import check_forward
 from .forget import Forgotten, forget, forget_at
 from .grad_mode import _off, get_ident
-from .guard import SELF_ONLY, Hold, _plans, _sharing, inplace_error, node_saves, saver, share
+from .guard import SELF_ONLY, Hold, _plans, inplace_error, node_saves, saver, share
 from .guarded_array import guarded
 
 _ids = itertools.count()  # creation order; a child always has a larger id than its parents
@@ -41,11 +41,14 @@ class Tensor:
     array([2., 4.])
     """
 
-    __slots__ = ("_data", "_grad", "_rg", "_op", "_args", "_parents", "_id", "_saved", "_held", "_saver", "__weakref__")
+    __slots__ = (
+        "_data", "_grad", "_links", "_rg", "_op", "_args", "_parents", "_id", "_saved", "_held", "_saver", "__weakref__"
+    )  # fmt: skip
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         self._saved: Any = None
         self._held = 0
+        self._links = None
         if isinstance(data, Tensor):
             data = data._data
         array = np.array(data, dtype=dtype)  # a copy, as torch.tensor and np.array make
@@ -75,7 +78,7 @@ class Tensor:
                 f"data: the value of this '{self._op}' result ({d}) was dropped during the forward pass: no rule "
                 "reads it and nothing but the graph referred to it (reached through a weak reference?)"
             )
-        if self._held or d.base is not None or _sharing:
+        if self._held or d.base is not None or self._links is not None:
             op = saver(self)
             if op is not None:
                 return guarded(d, self, op)
@@ -357,6 +360,7 @@ def _constant(data: np.ndarray) -> Tensor:
     t._id = next(_ids)
     t._saved = None
     t._held = 0
+    t._links = None
     return t
 
 
@@ -408,6 +412,7 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
         t._id = next(_ids)
         t._saved = None
         t._held = 0
+        t._links = None
         t._rg = True
         t._op = op
         t._args = args
