@@ -19,7 +19,7 @@ from .anomaly import check_forward
 from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
 from .guard import SELF_ONLY, Hold, _new_hold, node_saves, saved_positions
-from .tensor import Tensor, _constant, _ids, _new, _not_real, as_tensor, record, unrecorded
+from .tensor import REAL_KINDS, Tensor, _constant, _ids, _new, _not_real, as_tensor, record, unrecorded
 
 _SCALAR = (int, float, bool, np.generic)
 _ndarray = np.ndarray
@@ -31,7 +31,7 @@ def _operand(op: str, x: Any) -> Any:
     if type(x) is float:
         return x
     if type(x) is _ndarray or isinstance(x, _SCALAR):
-        if x.dtype.kind in "fiub" if hasattr(x, "dtype") else True:
+        if x.dtype.kind in REAL_KINDS if hasattr(x, "dtype") else True:
             return x
         raise TypeError(f"{op}: {_not_real(np.asarray(x))}")
     if not isinstance(x, (str, bytes)) and x is not None:
@@ -39,7 +39,7 @@ def _operand(op: str, x: Any) -> Any:
             a = np.asarray(x)
         except (TypeError, ValueError):
             a = None
-        if a is not None and a.dtype.kind in "fiub":
+        if a is not None and a.dtype.kind in REAL_KINDS:
             return a
         if a is not None and a.dtype.kind == "c":
             raise TypeError(f"{op}: {_not_real(a)}")

@@ -372,9 +372,12 @@ def as_tensor(x: Any, op: str = "as_tensor") -> Tensor:
     if type(x) is Tensor or isinstance(x, Tensor):
         return x
     a = np.asarray(x)
-    if a.dtype.kind not in "fiub":
+    if a.dtype.kind not in REAL_KINDS:
         raise TypeError(f"{op}: {_not_real(a)}")
     return _constant(a)
+
+
+REAL_KINDS = "fiub"  # the dtype kinds minigrad computes with: floats, integers, booleans
 
 
 def _not_real(a: np.ndarray) -> str:
