@@ -20,9 +20,9 @@ def _shape_only(shape: tuple) -> np.ndarray:
 
 
 def _view(x: Tensor, t: Tensor) -> Tensor:
-    """``t``, a view of the constant ``x`` (a tensor that needs no grad), noted as sharing its memory (no node
-    links them); a view of a tensor that needs grad, made with recording off, is noted by ``record``."""
-    if not x._rg and t._data.base is not None and type(x._data) is np.ndarray:
+    """``t``, the result of a shape op or slice of ``x``; if it is a view that no node links to ``x`` (``x`` is a
+    constant, or recording is off), the two are linked as sharing memory (``guard.share``)."""
+    if t._op is None and t._data.base is not None and type(x._data) is np.ndarray:
         share(x, t)
     return t
 
@@ -125,7 +125,9 @@ def getitem(x: Any, index: Any) -> Tensor:
     except IndexError as e:
         raise IndexError(f"getitem: {e} (tensor of shape {d.shape})") from None
     # a tensor used as the index is held too (its values say where the gradient goes); one in a tuple is not
-    return record("getitem", out, (d, index), (x if x._rg else None,), (x, raw if isinstance(raw, Tensor) else None))
+    return _view(
+        x, record("getitem", out, (d, index), (x if x._rg else None,), (x, raw if isinstance(raw, Tensor) else None))
+    )
 
 
 def _scatter_add(g: np.ndarray, index: Any, shape: tuple) -> np.ndarray:

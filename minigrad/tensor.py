@@ -428,10 +428,6 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
             forget(parents)
     else:  # not recorded: a constant
         t = _constant(data)
-        if data.base is not None:  # a view (a slice, a transpose) of a tensor, with no node to link the two
-            source = parents[0] if parents and parents[0] is not None else inputs[0] if inputs else None
-            if isinstance(source, Tensor) and type(source._data) is np.ndarray:
-                share(source, t)
         if unrecorded:
             unrecorded[0](op, data, args)
     if _anomaly and get_ident() in _anomaly:

@@ -192,9 +192,9 @@ class Builder:
             weight = self.const(node._parents[0], "P")
             self.lines.append(f"_note_rows({weight}, u{node._id})")
         if op == "getitem":  # a mask the replay reads anew may select another number of elements: checked
-            for mask in self.varying_masks(args[1]):
+            for variable, mask in self.varying_masks(args[1]):
                 self.ns["_same_count"] = _same_count
-                self.lines.append(f"_same_count({mask}, {int(np.count_nonzero(self.value_of_mask(args[1], mask)))})")
+                self.lines.append(f"_same_count({variable}, {int(np.count_nonzero(mask))})")
         expr = forward_source.expression(self, node)
         if expr in self.seen and op != "embedding":  # the same primitive of the same operands: computed once
             self.names[id(data)] = self.seen[expr]
@@ -203,14 +203,11 @@ class Builder:
         self.lines.append(f"{name} = {expr}")
         self.names[id(data)] = name
 
-    def varying_masks(self, index: Any) -> list[str]:
-        """The variables of the boolean arrays in ``index`` that the replay reads or computes anew."""
+    def varying_masks(self, index: Any) -> list[tuple[str, np.ndarray]]:
+        """(variable, traced value) of each boolean array in ``index`` that the replay reads or computes anew."""
         parts = index if isinstance(index, tuple) else (index,)
-        return [r for i in parts if isinstance(i, np.ndarray) and i.dtype == bool and SLOT.search(r := self.ref(i))]
-
-    def value_of_mask(self, index: Any, name: str) -> np.ndarray:
-        parts = index if isinstance(index, tuple) else (index,)
-        return next(i for i in parts if isinstance(i, np.ndarray) and i.dtype == bool and self.ref(i) == name)
+        masks = [i for i in parts if isinstance(i, np.ndarray) and i.dtype == bool]
+        return [(name, m) for m in masks if SLOT.search(name := self.ref(m))]
 
     # -- backward -----------------------------------------------------------------------------------
     def backward(self, r: int, root: Tensor, seed: Any, nodes: list[Tensor], reach: set[int]) -> None:
