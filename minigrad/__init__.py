@@ -11,31 +11,20 @@
 
 from numpy import float32, float64
 
+from . import methods  # noqa: F401  (gives the Tensor its methods and operators)
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
-from .forward_mode import jvp
-from .function import Function, FunctionCtx
-from .functional import grad, hessian, jacobian, value_and_grad, vjp
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .guard import InplaceError
-from .linalg import dot, einsum, matmul, outer
-from .ops import (
+from .elementwise import (
     abs,
     absolute,
     add,
-    clip,
     cos,
     divide,
     exp,
     expm1,
     log,
     log1p,
-    log_softmax,
-    logsumexp,
-    max,
     maximum,
-    mean,
-    min,
     minimum,
     multiply,
     negative,
@@ -44,12 +33,17 @@ from .ops import (
     sigmoid,
     sign,
     sin,
-    softmax,
     sqrt,
     subtract,
-    sum,
     tanh,
 )
+from .forward_mode import jvp
+from .function import Function, FunctionCtx
+from .functional import grad, hessian, jacobian, value_and_grad, vjp
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .guard import InplaceError
+from .linalg import dot, einsum, matmul, outer
+from .ops import clip, log_softmax, logsumexp, max, mean, min, softmax, sum
 from .shape_ops import (
     astype,
     broadcast_to,
@@ -62,7 +56,7 @@ from .shape_ops import (
     transpose,
     where,
 )
-from .tensor import Tensor, as_tensor  # noqa: I001  (first: the operation modules import it)
+from .tensor import Tensor, as_tensor
 
 __version__ = "0.1.0"
 

@@ -3,7 +3,7 @@
 Every node gets a creation id larger than its parents' ids, so visiting the reached nodes from the
 largest id down visits every node after all of its consumers: a heap of ids is a topological order
 that is built while walking. A node's gradient is complete when it leaves the heap; it is then
-handed to its parents through the rules in ``minigrad.rules.VJPS`` and dropped.
+handed to its parents through the rules in ``minigrad.registry.PRIMITIVES`` (``parent_gradient``) and dropped.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 from .anomaly import AnomalyError, backward_anomaly, check_backward
 from .anomaly import _on as _anomaly
 from .grad_mode import set_grad_enabled
-from .guard import SELF_ONLY, release_node
-from .rules import VJPS
+from .guard import release_node
+from .registry import PRIMITIVES, UNARY
 from .tensor import Tensor
 
 _accumulating = Lock()  # two threads' backward() into a shared leaf would otherwise lose updates
@@ -33,25 +33,39 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
     if lead < 0:
         return g.reshape(shape)
     gshape = g.shape
-    if lead == 1 and 1 not in shape:  # a bias: one leading axis, nothing stretched (no generators: 2 µs less)
+    if lead == 1 and 1 not in shape:  # a bias: one leading axis, nothing stretched
         axes = (0,) if gshape[0] != 1 else ()
     else:
-        # axes of length 1 in g need no sum (the reshape drops them): 1 µs saved on a (1, H) bias gradient
+        # axes of length 1 in g need no sum (the reshape drops them)
         axes = tuple(i for i in range(lead) if gshape[i] != 1)
         axes += tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
     if axes:
         if axes == (0,) and g.ndim == 2 and gshape[0] >= 64 and type(g) is np.ndarray and g.dtype.kind == "f":
-            g = np.ones(gshape[0], dtype=g.dtype) @ g  # 1ᵀG by BLAS: 64 -> 9 µs for a (4096, 8) bias gradient
+            g = np.ones(gshape[0], dtype=g.dtype) @ g  # 1ᵀG: BLAS sums many rows faster than sum(axis=0)
         else:
             g = g.sum(axis=axes)
     return g.reshape(shape)
 
 
-# Unary elementwise primitives: g has the node's shape and dtype, which are the input's, and so has
-# g ∘ f′(x); their gradients need neither ``unbroadcast`` nor a cast.
-_SAME_SHAPE_AND_DTYPE = frozenset(
-    {"negative", "absolute", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid", "relu"}
-)
+def parent_gradient(node: Any, i: int, g: Any, ans: Any, args: tuple, parent: Any) -> Any:
+    """Rule ``i`` of ``node`` applied to ``g`` (on arrays, or on Tensors when recording), summed over the axes
+    broadcasting added and cast to the parent's dtype: the gradient that flows to ``parent``.
+
+    ``ans`` and ``args`` are what the rule takes: the node's value and arguments (arrays), or for a
+    recorded backward the node and its arguments with the parents in place of their arrays.
+    """
+    primitive = PRIMITIVES[node._op]
+    pg = primitive.vjps[i](g, ans, *args)
+    if primitive.kind == UNARY:  # g ∘ f′(x) has the node's shape and dtype, which are x's
+        return pg
+    if not isinstance(pg, (np.ndarray, Tensor)):
+        pg = np.asarray(pg)
+    pdata = parent._data
+    if pg.shape != pdata.shape:
+        pg = unbroadcast(pg, pdata.shape)
+    if pg.dtype != pdata.dtype:
+        pg = pg.astype(pdata.dtype)
+    return pg
 
 
 def _freed(node: Tensor) -> RuntimeError:
@@ -114,7 +128,7 @@ def backward_pass(root: Tensor, g: Any, retain_graph: bool, create_graph: bool, 
 
 
 def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
-    """The walk on arrays, at NumPy speed: every line here runs once per node of the graph."""
+    """The walk on arrays: pop the node with the largest id, hand its gradient to its parents, repeat."""
     wanted = None if inputs is None else set(inputs)
     check = bool(_anomaly) and get_ident() in _anomaly  # detect_anomaly: every rule's result is checked
     grads = {root: g}
@@ -122,74 +136,42 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
     handed: set = set()  # ids of the arrays returned, so that no two results share memory
     found: dict = {}
     heap = [(-root._id, root)]
-    table, same, push = VJPS, _SAME_SHAPE_AND_DTYPE, heappush  # locals: the loop below looks them up per node
     while heap:
         node = heappop(heap)[1]
         g = grads.pop(node)
         while node is not None:  # the inner loop follows a chain of single parents without the heap
-            op = node._op
-            if wanted is not None and node in wanted:
+            if wanted is not None and node in wanted or wanted is None and node._op is None:
                 found[node] = _own(g, node in owned, handed)
-                if len(found) == len(wanted):  # every wanted gradient is complete: the rest is not needed
+                if wanted is not None and len(found) == len(wanted):  # every wanted gradient is complete
                     return found
-                if op is None:
-                    break
-            elif op is None:  # a leaf
-                if wanted is None:
-                    found[node] = _own(g, node in owned, handed)
+            if node._op is None:
                 break
             parents = node._parents
             if parents is None:
                 raise _freed(node)
-            args = node._args
-            n_args = len(args)
-            rules = table[op]
             follow = None
-            n = len(parents)
-            i = 0
-            while i < n:  # (a while loop: zip or enumerate would cost more than the rest of this line)
-                parent = parents[i]
+            for i, parent in enumerate(parents):
                 if parent is None:
-                    i += 1
                     continue
-                rule = rules[i]
-                i += 1
-                if n_args == 1:  # spelled out for one and two arguments: *args costs a tuple per call
-                    pg = rule(g, node._data, args[0])
-                elif n_args == 2:
-                    pg = rule(g, node._data, args[0], args[1])
-                else:
-                    pg = rule(g, node._data, *args)
-                if op not in same:
-                    pdata = parent._data
-                    if pg.shape != pdata.shape:
-                        pg = unbroadcast(pg, pdata.shape)
-                    if pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype:
-                        pg = pg.astype(pdata.dtype)
+                pg = parent_gradient(node, i, g, node._data, node._args, parent)
                 if check:
-                    check_backward(node, i - 1, g, pg)
-                if n == 1 and not heap:
+                    check_backward(node, i, g, pg)
+                if len(parents) == 1 and not heap:
                     # The only parent, and no other node is waiting (so none holds a gradient): every
                     # consumer of the parent that the walk can reach has a larger id, so it would be
                     # waiting. The parent's gradient is complete: go straight on to it.
                     follow = parent
-                elif parent in grads:
-                    if parent in owned:
-                        grads[parent] += pg
-                    else:  # copy on first accumulation: the first gradient may be shared (add hands g to both)
-                        grads[parent] = grads[parent] + pg
-                        owned.add(parent)
-                else:
+                elif parent not in grads:
                     grads[parent] = pg
-                    push(heap, (-parent._id, parent))
+                    heappush(heap, (-parent._id, parent))
+                elif parent in owned:
+                    grads[parent] += pg
+                else:  # copy on first accumulation: the first gradient may be shared (add hands g to both)
+                    grads[parent] = grads[parent] + pg
+                    owned.add(parent)
             if not retain_graph:
                 node._args = node._parents = None
-                saved = node._saved  # what its rules read may be written again:
-                if saved is SELF_ONLY:  # (the common case, tanh, exp..., inlined)
-                    node._saved = None
-                    node._held -= 1
-                elif saved is not None:
-                    release_node(node)
+                release_node(node)  # what its rules read may be written again
             node = follow
             g = pg
     return found
@@ -219,23 +201,16 @@ def _walk_recorded(root: Tensor, g: Tensor, inputs: Any) -> dict:
             continue
         if node._parents is None:
             raise _freed(node)
-        args = list(node._args)
-        for i, parent in enumerate(node._parents):
-            if parent is not None:
-                args[i] = parent
+        args = recorded_args(node)
         for i, parent in enumerate(node._parents):
             if parent is None:
                 continue
             try:
-                pg = VJPS[node._op][i](g, node, *args)
+                pg = parent_gradient(node, i, g, node, args, parent)
             except AnomalyError as e:  # an op of the rule, recorded in anomaly mode, made the NaN/Inf
                 raise backward_anomaly(node, i, e) from None
             if not isinstance(pg, Tensor):
                 pg = Tensor(pg)
-            if pg._data.shape != parent._data.shape:
-                pg = unbroadcast(pg, parent._data.shape)
-            if pg._data.dtype != parent._data.dtype:
-                pg = pg.astype(parent._data.dtype)
             if check:
                 check_backward(node, i, g, pg)
             if parent in grads:
@@ -244,6 +219,15 @@ def _walk_recorded(root: Tensor, g: Tensor, inputs: Any) -> dict:
                 grads[parent] = pg
                 heappush(heap, (-parent._id, parent))
     return found
+
+
+def recorded_args(node: Tensor) -> tuple:
+    """The node's arguments with its parents in place of their arrays: what its rules take to be recorded."""
+    args = list(node._args)
+    for i, parent in enumerate(node._parents):
+        if parent is not None:
+            args[i] = parent
+    return tuple(args)
 
 
 def _own(g: Any, owned: bool, handed: set) -> np.ndarray:

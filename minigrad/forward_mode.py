@@ -30,9 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from .engine import backward_pass, unbroadcast
+from .engine import backward_pass, parent_gradient, recorded_args
 from .grad_mode import enable_grad
-from .rules import VJPS
 from .tensor import Tensor, _constant
 from .tracing import finish, is_traced, nested, output, source
 
@@ -58,25 +57,14 @@ def _between(out: Tensor, sources: list) -> list:
 
 def _transpose(node: Tensor, i: int, parent: Tensor, nest: bool) -> tuple:
     """(g₀, r): the graph of r = Jᵢᵀ g₀, rule i of the node applied to a fresh g₀ that requires grad."""
-    if nest:
-        ans, args = node, list(node._args)
-        for k, p in enumerate(node._parents):
-            if p is not None:
-                args[k] = p
-    else:
-        ans, args = node._data, node._args
+    ans, args = (node, recorded_args(node)) if nest else (node._data, node._args)
     # Any value would do, the rule being linear in g; ones (not zeros) let a custom backward that drops
     # the graph of g show itself by a non-zero plain array (see minigrad.function).
     g0 = _constant(np.ones(node._data.shape, node._data.dtype))
     g0._rg = True  # a leaf that requires grad (node.data is a float array, as the node requires grad)
-    r = VJPS[node._op][i](g0, ans, *args)
+    r = parent_gradient(node, i, g0, ans, args, parent)
     if not isinstance(r, Tensor):
         r = _constant(np.asarray(r))
-    shape, dtype = parent._data.shape, parent._data.dtype
-    if r._data.shape != shape:
-        r = unbroadcast(r, shape)
-    if r._data.dtype != dtype:
-        r = r.astype(dtype)
     return g0, r
 
 

@@ -43,8 +43,9 @@ from typing import Any
 import numpy as np
 
 from .grad_mode import no_grad
-from .rules import VJPS, _EachInput
-from .tensor import Tensor, _is_float, record
+from .recording import record
+from .registry import EachInput, define
+from .tensor import Tensor, _is_float
 
 _HIGHER = "a higher derivative (create_graph=True, grad of grad, hessian, a transform inside a transform)"
 _FORWARD = "forward mode (mg.jvp, mg.jacobian(mode='fwd')), which transposes backward by running it on a Tensor g"
@@ -195,7 +196,7 @@ def function_vjp(i: int, g: Any, ans: Any, ctx: FunctionCtx, *args: Any) -> Any:
 
 
 # One entry of the rule table for every custom operation: position 0 of the node's args is its ctx.
-VJPS["function"] = _EachInput(function_vjp, offset=1)
+define("function", EachInput(function_vjp, offset=1))
 
 
 class Function:

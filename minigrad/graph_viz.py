@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .rules import VJPS, _EachInput
+from .registry import PRIMITIVES, EachInput
 from .tensor import Tensor
 
 __all__ = ["render_graph", "to_dot"]
@@ -92,8 +92,8 @@ def _short(value: Any, limit: int = 32) -> str:
 
 def _is_input_slot(op: str, i: int, arg: Any) -> bool:
     """Whether argument i of ``op`` is a tensor input (else a parameter such as an axis or an index)."""
-    rules = VJPS.get(op)
-    if op == "function" or isinstance(rules, _EachInput) or rules is None:
+    rules = PRIMITIVES[op].vjps if op in PRIMITIVES else None
+    if op == "function" or isinstance(rules, EachInput) or rules is None:
         return isinstance(arg, (np.ndarray, np.generic, float)) and (i > 0 or op != "function")  # 0: the ctx
     return i < len(rules) and rules[i] is not None
 

@@ -16,79 +16,19 @@ line that writes. This is what PyTorch's version counters check, moved from the 
   flag cost a quarter of a small step). Nor are tensors that share memory without a recorded link
   (``detach()``, a view made under ``no_grad`` or of a constant).
 
-What rules read is found once per rule from its bytecode: a parameter that the rule body loads counts as
-read, unless it is only asked for ``.shape``, ``.ndim``, ``.dtype`` or ``.size``; variadic rules declare it
-(``rules._EachInput``).
+What the rules read is the registry's to say (``minigrad.registry.plan``); this module only holds it.
 """
 
 from __future__ import annotations
 
-import dis
 import weakref
 from typing import Any
 
 import numpy as np
 
-_METADATA = frozenset({"shape", "ndim", "dtype", "size"})
-
 
 class InplaceError(RuntimeError):
     """A write to an array that a recorded operation saved for its backward pass."""
-
-
-# -- what a rule reads ------------------------------------------------------------------------------
-def _reads(rule: Any, n_args: int) -> tuple[bool, tuple[int, ...]]:
-    """(whether ``rule(g, ans, *args)`` reads ans, the positions of the args it reads)."""
-    declared = getattr(rule, "reads", None)  # a variadic rule says it (rules._EachInput)
-    if declared is not None:
-        return declared(n_args)
-    code = getattr(rule, "__code__", None)
-    everything = (True, tuple(range(n_args)))
-    if code is None or code.co_flags & 0x04 or code.co_cellvars:  # not plain Python, *args, or closures over params
-        return everything
-    names = code.co_varnames[: code.co_argcount]
-    if len(names) != n_args + 2:
-        return everything
-    read: set[str] = set()
-    instructions = list(dis.get_instructions(code))
-    for i, ins in enumerate(instructions):
-        if not ins.opname.startswith("LOAD_FAST"):
-            continue
-        loaded = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)  # Python 3.13 fuses two loads
-        after = instructions[i + 1] if i + 1 < len(instructions) else None
-        metadata = after is not None and after.opname == "LOAD_ATTR" and after.argval in _METADATA
-        read.update(loaded[:-1])  # the attribute that follows applies to the last name loaded only
-        if not metadata:
-            read.add(loaded[-1])
-    return names[1] in read, tuple(i for i, name in enumerate(names[2:]) if name in read)
-
-
-_plans: dict[tuple, tuple[bool, tuple[int, ...]]] = {}
-
-
-def saved_positions(op: str, n_args: int, mask: int) -> tuple[bool, tuple[int, ...]]:
-    """What the rules of ``op`` for the parents in ``mask`` (bit i: arg i requires grad) will read."""
-    key = (op, n_args, mask)
-    plan = _plans.get(key)
-    if plan is None:
-        from .rules import VJPS
-
-        rules = VJPS.get(op, ())
-        ans = False
-        args: set[int] = set()
-        for i in range(n_args):
-            if mask >> i & 1:
-                try:
-                    rule = rules[i]
-                except (IndexError, KeyError, TypeError):
-                    rule = None
-                if rule is None:
-                    continue
-                reads_ans, reads_args = _reads(rule, n_args)
-                ans |= reads_ans
-                args.update(reads_args)
-        plan = _plans[key] = (ans, tuple(sorted(args)))
-    return plan
 
 
 # -- holding ---------------------------------------------------------------------------------------
@@ -230,14 +170,14 @@ def _linked(t: Any) -> list:
     return out
 
 
-def node_saves(t: Any, op: str, args: tuple, parents: tuple, mask: int, inputs: Any = None) -> Any:
-    """Hold what the rules of node ``t`` will read; return what ``t`` keeps for letting go (its ``_saved``).
+def node_saves(t: Any, op: str, parents: tuple, reads: tuple, inputs: Any = None) -> Any:
+    """Hold what the rules of node ``t`` will read (``reads``: whether they read ``ans``, the arg positions
+    they read); return what ``t`` keeps for letting go (its ``_saved``).
 
     ``inputs``, when given, holds the tensors at every position (constants too), so that a constant
     tensor a rule reads is guarded as well; plain arrays handed to an operation are the caller's.
     """
-    plan = _plans.get((op, len(args), mask))
-    reads_ans, positions = plan if plan is not None else saved_positions(op, len(args), mask)
+    reads_ans, positions = reads
     if reads_ans:
         t._held = 1
         t._saver = op
@@ -249,12 +189,7 @@ def node_saves(t: Any, op: str, args: tuple, parents: tuple, mask: int, inputs: 
             if not hasattr(p, "_held"):  # a number or a plain array: the caller's
                 continue
         if p is not None:
-            if p._op is None:  # a leaf views no other tensor: hold it alone (``hold``, inlined)
-                p._held += 1
-                p._saver = op
-                saved.append(p)
-            else:
-                hold(p, op, saved)
+            hold(p, op, saved)
     if saved:
         return make_hold(tuple(saved) if len(saved) > 1 else saved[0], reads_ans)
     return SELF_ONLY if reads_ans else None

@@ -1,4 +1,4 @@
-"""Forward functions of the linear-algebra operations: matmul, dot, outer, einsum."""
+"""The linear-algebra operations: matmul and einsum (primitives, with their rules), dot and outer."""
 
 from __future__ import annotations
 
@@ -7,13 +7,115 @@ from typing import Any
 
 import numpy as np
 
-from .ops import _binary
-from .tensor import Tensor, as_tensor, record
+from . import recording
+from .recording import record
+from .registry import EachInput, define, primitive
+from .tensor import Tensor, as_tensor
+
+_SMALL, _SMALL_OUT, _MANY_ROWS = 4096, 65536, 64  # sizes (elements, rows) of the matmul rules' BLAS layouts
 
 
-@_binary(np.matmul)  # recorded as the elementwise binary ops are: the same short path
-def matmul(a: Any, b: Any) -> Tensor:
-    """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch axes."""
+def _column(v: Any) -> Any:
+    return v.reshape(v.shape + (1,))  # (…, n) -> (…, n, 1)
+
+
+def _row(v: Any) -> Any:
+    return v.reshape(v.shape[:-1] + (1, v.shape[-1]))  # (…, n) -> (…, 1, n)
+
+
+def _outer(u: Any, v: Any) -> Any:
+    """The outer product u vᵀ of two vectors."""
+    if type(u) is np.ndarray and type(v) is np.ndarray and u.size * v.size >= _SMALL:
+        # einsum's kernel writes the rows faster than the broadcast product, whose inner loop is v's length;
+        # at small sizes its call costs more than it saves
+        return np.einsum("i,j->ij", u, v)
+    return _column(u) * v
+
+
+# Elementwise rules whose expression makes temporaries: on arrays (the ordinary backward pass) they
+# compute into the one array they allocate, with ``out`` given positionally. At a million elements each
+# allocation avoided is a page-faulting 4-8 MB (a chain of tanh and sin: 12% of its backward pass); at 4
+# elements the positional ``out`` costs no more than the expression. On Tensors (``create_graph``) the
+# expression runs, recorded. g, ans and x share their shape and dtype here (``engine._SAME_SHAPE_AND_DTYPE``).
+_sub, _mul, _neg = np.subtract, np.multiply, np.negative
+
+
+def tanh_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if type(g) is np.ndarray and g.ndim:  # (0-d: NumPy makes scalars, which take no out)
+        t = ans * ans
+        return _mul(g, _sub(1, t, t), t)
+    return g * (1 - ans * ans)
+
+
+def sigmoid_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if type(g) is np.ndarray and g.ndim:
+        t = _sub(1, ans)
+        return _mul(g * ans, t, t)  # (g h)(1 − h), in the order of the expression
+    return g * ans * (1 - ans)
+
+
+def sin_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if type(g) is np.ndarray and g.ndim:
+        t = np.cos(x)
+        return _mul(g, t, t)
+    return g * np.cos(x)
+
+
+def cos_vjp(g: Any, ans: Any, x: Any) -> Any:
+    if type(g) is np.ndarray and g.ndim:
+        t = np.sin(x)
+        return _neg(_mul(g, t, t), t)  # −(g sin z) = (−g) sin z exactly
+    return -g * np.sin(x)
+
+
+def matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # z = A b: ∂z/∂A pairs row i of z with row i of A, so Jᵀg = g bᵀ (an outer product for vector b)
+    if a.ndim == 2 == b.ndim:  # the common case first
+        if len(g) >= _MANY_ROWS and b.size <= _SMALL and type(b) is np.ndarray:
+            return g @ np.ascontiguousarray(b.T)  # OpenBLAS multiplies by a small transposed B slower than by a copy
+        return g @ b.T
+    if b.ndim == 1:
+        if a.ndim == 2:
+            return _outer(g, b) if len(g) * len(b) >= _SMALL else g.reshape(-1, 1) * b
+        return _column(g) * b if a.ndim > 1 else g * b
+    if a.ndim == 1:  # z = aᵀB: Jᵀg = B g
+        z = b @ _column(g)
+        return z.reshape(z.shape[:-1])
+    bt = b.swapaxes(-1, -2)
+    if type(bt) is np.ndarray and bt.size <= _SMALL and g.shape[-2] >= _MANY_ROWS:
+        bt = np.ascontiguousarray(bt)
+    return g @ bt
+
+
+def matmul_vjp_b(g: Any, ans: Any, a: Any, b: Any) -> Any:
+    # z = A b: ∂z/∂b = A, so Jᵀg = Aᵀ g (for z = aᵀB: Jᵀg = a gᵀ)
+    if a.ndim == 2:
+        if b.ndim == 1:  # (n, k) @ (k,): Aᵀg with g of shape (n,)
+            return a.T @ g
+        if b.ndim == 2 and len(a) >= _MANY_ROWS and type(a) is np.ndarray and type(g) is np.ndarray:
+            k, n = a.shape[1], g.shape[1]
+            if n < k <= len(a) and k * n <= _SMALL_OUT:
+                # Aᵀg = (gᵀA)ᵀ: when Aᵀg has fewer columns than rows, OpenBLAS computes the transposed product
+                # faster; the copy puts the gradient in C order.
+                # (k <= rows: the copy's extra k x n array is then no larger than g, a small part of the peak)
+                return np.ascontiguousarray((g.T @ a).T)
+    elif a.ndim == 1:
+        if b.ndim == 2:
+            return _outer(a, g)
+        return _column(a) * _row(g) if b.ndim > 1 else g * a
+    if b.ndim == 1:
+        z = a.swapaxes(-1, -2) @ _column(g)
+        return z.reshape(z.shape[:-1])
+    return a.swapaxes(-1, -2) @ g
+
+
+# z = A b (z = W x + b is matmul then add): ∂z/∂x = W, ∂z/∂W pairs δ with xᵀ
+matmul = recording.binary("matmul", np.matmul)
+matmul.__name__ = matmul.__qualname__ = "matmul"
+matmul.__module__ = __name__
+matmul.__doc__ = """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch axes."""
+define("matmul", (matmul_vjp_a, matmul_vjp_b), forward=matmul, compute=np.matmul, numpy=(np.matmul,),
+       method="matmul", symbol="@")  # fmt: skip
 
 
 def dot(a: Any, b: Any) -> Tensor:
@@ -61,6 +163,37 @@ def parse_einsum(subscripts: str, shapes: list[tuple]) -> tuple[list[str], str]:
     return explicit, output
 
 
+def einsum_vjp(i: int, g: Any, ans: Any, spec: tuple, *operands: Any) -> Any:
+    # z = einsum(s₀,s₁,…->o): z is linear in each operand, so Jᵀg = einsum(o, the other sⱼ -> sᵢ)
+    # of g with the other operands; a letter repeated in sᵢ (a diagonal) gets an identity factor,
+    # a letter summed in sᵢ alone gets a factor of ones (the gradient is constant along it).
+    inputs, output = spec
+    target, sizes = inputs[i], operands[i].shape
+    terms = [output] + [s for j, s in enumerate(inputs) if j != i]
+    factors = [g] + [op for j, op in enumerate(operands) if j != i]
+    seen: set[str] = set()
+    spare = iter(sorted(set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") - set("".join(inputs))))
+    renamed = ""
+    for letter, size in zip(target, sizes):
+        if letter in seen:  # a repeated letter: δ(letter, fresh) puts g on the diagonal
+            fresh = next(spare)
+            terms.append(letter + fresh)
+            factors.append(np.eye(size, dtype=operands[i].dtype))
+            renamed += fresh
+            continue
+        seen.add(letter)
+        renamed += letter
+        if not any(letter in t for t in terms):
+            terms.append(letter)
+            factors.append(np.ones(size, dtype=operands[i].dtype))
+    return np.einsum(",".join(terms) + "->" + renamed, *factors)
+
+
+@primitive(
+    "einsum",
+    EachInput(einsum_vjp, offset=1, reads=lambda i, n: (False, tuple(j for j in range(1, n) if j != i))),
+    numpy=(np.einsum,),
+)
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation, as ``np.einsum`` (explicit or implicit output, ``...`` allowed)."""
     tensors = [as_tensor(t) for t in operands]

@@ -11,8 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from . import linalg, ops, shape_ops
-from .tensor import Tensor, unrecorded
+from . import linalg, ops, shape_ops  # noqa: F401  (their primitives are defined on import)
+from .recording import unrecorded
+from .registry import PRIMITIVES, generation
+from .tensor import Tensor
 
 
 def _plain(fn: Any) -> Any:
@@ -30,65 +32,35 @@ def _plain(fn: Any) -> Any:
     return call
 
 
-UFUNCS = {
-    np.add: ops.add,
-    np.subtract: ops.subtract,
-    np.multiply: ops.multiply,
-    np.divide: ops.divide,
-    np.power: ops.power,
-    np.negative: ops.negative,
-    np.absolute: ops.absolute,
-    np.maximum: ops.maximum,
-    np.minimum: ops.minimum,
-    np.exp: ops.exp,
-    np.log: ops.log,
-    np.log1p: ops.log1p,
-    np.expm1: ops.expm1,
-    np.sqrt: ops.sqrt,
-    np.sin: ops.sin,
-    np.cos: ops.cos,
-    np.tanh: ops.tanh,
-    np.matmul: linalg.matmul,
-    np.sign: ops.sign,
+# NumPy functions that are not primitives of their own: composites, and functions of the values only
+_COMPOSITES = {
     np.positive: lambda x: x,
-    np.greater: _plain(np.greater),
-    np.greater_equal: _plain(np.greater_equal),
-    np.less: _plain(np.less),
-    np.less_equal: _plain(np.less_equal),
-    np.equal: _plain(np.equal),
-    np.not_equal: _plain(np.not_equal),
-    np.isfinite: _plain(np.isfinite),
-    np.isnan: _plain(np.isnan),
-}
-
-FUNCTIONS = {
-    np.sum: ops.sum,
-    np.mean: ops.mean,
-    np.max: ops.max,
-    np.min: ops.min,
-    np.amax: ops.max,
-    np.amin: ops.min,
-    np.clip: ops.clip,
-    np.reshape: shape_ops.reshape,
-    np.transpose: shape_ops.transpose,
     np.swapaxes: shape_ops.swapaxes,
     np.expand_dims: shape_ops.expand_dims,
     np.squeeze: shape_ops.squeeze,
-    np.broadcast_to: shape_ops.broadcast_to,
-    np.concatenate: shape_ops.concatenate,
     np.stack: shape_ops.stack,
-    np.where: shape_ops.where,
-    np.einsum: linalg.einsum,
     np.dot: linalg.dot,
     np.outer: linalg.outer,
-    np.shape: _plain(np.shape),
-    np.ndim: _plain(np.ndim),
-    np.size: _plain(np.size),
 }
+_PLAIN = (np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal, np.isfinite, np.isnan,
+          np.shape, np.ndim, np.size)  # fmt: skip
+
+
+def _table() -> dict:
+    """Each NumPy function minigrad runs on Tensors, and what it runs: the primitives say which they answer."""
+    if _made[0] != generation[0]:
+        table = {fn: p.forward for p in PRIMITIVES.values() for fn in p.numpy}
+        table.update(_COMPOSITES)
+        table.update({fn: _plain(fn) for fn in _PLAIN})
+        _made[:] = generation[0], table
+    return _made[1]
+
+
+_made: list = [-1, {}]  # (the registry's generation, the table made from it)
 
 
 def call_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
-    fn = UFUNCS.get(ufunc)
+    fn = _table().get(ufunc) if method == "__call__" else None
     if method != "__call__" or fn is None or kwargs:
         raise TypeError(
             f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method}"
@@ -99,7 +71,7 @@ def call_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any
 
 
 def call_function(func: Any, args: tuple, kwargs: dict) -> Any:
-    fn = FUNCTIONS.get(func)
+    fn = _table().get(func)
     if fn is None:
         raise TypeError(f"numpy.{func.__name__} is not differentiable in minigrad; use t.data for a plain array")
     return fn(*args, **kwargs)

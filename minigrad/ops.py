@@ -1,307 +1,30 @@
-"""Forward functions of the arithmetic, elementwise and reduction operations.
+"""The reductions, ``clip``, and the composites ``softmax`` and ``log_softmax``, with the rules of the primitives.
 
-Each primitive computes its value with NumPy and records itself as a graph node; its derivative lives
-in ``minigrad.rules``. The elementwise and binary primitives are closures made by ``_elementwise`` and
-``_binary``, which record inline (the hot path); the others go through ``tensor.record``. Composites
-(``softmax``, ``log_softmax``...) are written with primitives and have no rule of their own.
+The elementwise primitives are in ``minigrad.elementwise``; the composites are written with primitives and
+have no rule of their own.
 """
 
 from __future__ import annotations
 
 import builtins
-import functools
+import math
 from typing import Any
 
 import numpy as np
 
-from .anomaly import _on as _anomaly
-from .anomaly import check_forward
-from .forget import forget, forget_at
-from .grad_mode import _off, get_ident
-from .guard import SELF_ONLY, Hold, _new_hold, node_saves, saved_positions
-from .tensor import REAL_KINDS, Tensor, _constant, _ids, _new, _not_real, as_tensor, record, unrecorded
-
-_SCALAR = (int, float, bool, np.generic)
-_ndarray = np.ndarray
+from .elementwise import exp, subtract
+from .recording import record
+from .registry import primitive
+from .tensor import Tensor, as_tensor
 
 
-def _operand(op: str, x: Any) -> Any:
-    """A non-tensor operand as the rules see it: numbers and plain arrays stay; anything array-like (lists,
-    ranges, buffers, objects with ``__array__``, ndarray subclasses) becomes a plain ndarray."""
-    if type(x) is float:
-        return x
-    if type(x) is _ndarray or isinstance(x, _SCALAR):
-        if x.dtype.kind in REAL_KINDS if hasattr(x, "dtype") else True:
-            return x
-        raise TypeError(f"{op}: {_not_real(np.asarray(x))}")
-    if not isinstance(x, (str, bytes)) and x is not None:
-        try:
-            a = np.asarray(x)
-        except (TypeError, ValueError):
-            a = None
-        if a is not None and a.dtype.kind in REAL_KINDS:
-            return a
-        if a is not None and a.dtype.kind == "c":
-            raise TypeError(f"{op}: {_not_real(a)}")
-    raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
-
-
-# ``_elementwise`` and ``_binary`` do what ``record`` does, written out: they are the hot path of every
-# elementwise chain, where a function call more per operation is a measurable share of the time.
-def _elementwise(fn: Any) -> Any:
-    """Make the decorated stub the forward function of a unary elementwise primitive computed by ``fn``.
-
-    The stub gives the op its name, signature and docstring. Each primitive gets a function of its own,
-    closed over its op and what its rule reads, rather than calling a shared one with its name: one
-    call and one lookup less per operation, 5% of a chain of operations on small arrays.
-    """
-    return lambda stub: _named(_elementwise_primitive(stub.__name__, fn), stub)
-
-
-def _named(forward: Any, stub: Any) -> Any:
-    """``forward`` under the stub's name, module and docstring (not wrapping it: the stub does nothing)."""
-    functools.update_wrapper(forward, stub)
-    del forward.__wrapped__
-    return forward
-
-
-def _elementwise_primitive(op: str, fn: Any) -> Any:
-    saves = -1  # what the rule reads: 0 nothing, 1 its value, 2 its argument, 3 both (found when first recorded)
-
-    def forward(x: Any) -> Tensor:
-        nonlocal saves
-        if type(x) is not Tensor:
-            x = as_tensor(x, op)  # subclasses pass through
-        d = x._data
-        out = fn(d)
-        if type(out) is not _ndarray:
-            out = np.asarray(out)
-        if x._rg and (not _off or get_ident() not in _off):
-            t = _new(Tensor)
-            t._data = out
-            t._grad = None
-            t._id = next(_ids)
-            t._rg = True
-            t._op = op
-            t._args = (d,)
-            t._parents = (x,)
-            t._held = 0
-            t._links = None
-            if saves < 0:
-                reads_ans, reads_args = saved_positions(op, 1, 1)
-                saves = bool(reads_ans) + 2 * bool(reads_args)
-            if saves == 1:  # the rule reads the value: tanh, exp, sigmoid... (held on t itself)
-                t._held = 1
-                t._saver = op
-                t._saved = SELF_ONLY
-            elif saves == 2 and x._op is not None and d.base is None:  # reads an intermediate, not a view: sin, log...
-                x._held += 1
-                x._saver = op
-                t._saved = h = _new_hold(Hold)  # (guard.make_hold, inlined)
-                h.items = x
-                h.self_too = False
-            else:
-                t._saved = None if not saves else node_saves(t, op, (d,), (x,), 1)
-            if out.size >= forget_at[0]:
-                forget(t._parents)
-        else:  # not recorded: a constant
-            t = _constant(out)
-            if unrecorded:
-                unrecorded[0](op, out, (d,))
-        if _anomaly and get_ident() in _anomaly:
-            check_forward(op, t, (d,))
-        return t
-
-    return forward
-
-
-def _binary(fn: Any) -> Any:
-    """Make the decorated stub the forward function of a binary primitive computed by ``fn(x, y)``.
-
-    As ``_elementwise``: the stub gives the name and docstring, and the function is closed over its op.
-    The Tensor operators are closures of the same kind (``tensor_methods``), so that ``h * 1.5`` costs one
-    Python call.
-    """
-    return lambda stub: _named(_binary_primitive(stub.__name__, fn), stub)
-
-
-def _binary_primitive(op: str, fn: Any) -> Any:
-    holds = None  # whether a node holds anything, by ``case`` (``_binary_holds``), found when first recorded
-
-    def forward(a: Any, b: Any) -> Tensor:
-        nonlocal holds
-        # ``case`` says which operands are tensors (bits 2, 3) and which of those require grad (bits 0, 1); the
-        # short paths set bit 0 or 1 regardless, as ``case`` is read only when a node is recorded
-        ta, tb = type(a), type(b)  # exact-type tests first: isinstance costs more, and most operands are one of these
-        if ta is Tensor and (tb is float or tb is int):  # a tensor and a Python number, the commonest pair: h * 1.5
-            x, y = a._data, b
-            pa, pb = (a, None) if a._rg else (None, None)
-            case = 5
-        elif tb is Tensor and (ta is float or ta is int):  # 1 - s
-            x, y = a, b._data
-            pa, pb = (None, b) if b._rg else (None, None)
-            case = 10
-        else:
-            case = 0
-            if ta is Tensor or ta is not float and isinstance(a, Tensor):
-                x = a._data
-                pa = a if a._rg else None
-                case = 4 + (pa is not None)
-            else:
-                x = a if ta is float else _operand(op, a)
-                pa = None
-            if tb is Tensor or tb is not float and isinstance(b, Tensor):
-                y = b._data
-                pb = b if b._rg else None
-                case += 8 + 2 * (pb is not None)
-            else:
-                y = b if tb is float else _operand(op, b)
-                pb = None
-        try:
-            out = fn(x, y)
-        except ValueError as e:
-            raise _binary_error(op, x, y, e) from None
-        if type(out) is not _ndarray:
-            out = np.asarray(out)
-        if (pa is not None or pb is not None) and (not _off or get_ident() not in _off):
-            t = _new(Tensor)
-            t._data = out
-            t._grad = None
-            t._id = next(_ids)
-            t._rg = True
-            t._op = op
-            t._args = (x, y)
-            t._parents = (pa,) if pb is None else (pa, pb)
-            t._held = 0
-            t._links = None
-            if holds is None:
-                holds = _binary_holds(op)
-            if holds[case]:
-                t._saved = node_saves(t, op, (x, y), (pa, pb), case & 3, (a, b))
-            else:  # add, subtract, or multiply by a number or a plain array (the caller's): nothing to hold
-                t._saved = None
-            if out.size >= forget_at[0]:
-                forget(t._parents)
-        else:  # not recorded: a constant
-            t = _constant(out)
-            if unrecorded:
-                unrecorded[0](op, out, (x, y))
-        if _anomaly and get_ident() in _anomaly:
-            check_forward(op, t, (x, y))
-        return t
-
-    forward._primitive = op, fn  # (for ``tensor_methods``)
-    return forward
-
-
-def tensor_methods(primitive: Any, name: str, symbol: str) -> tuple[Any, Any]:
-    """``Tensor.__name__`` and ``Tensor.__rname__`` for a binary primitive: closures of its op of their own,
-    named as the methods (so that a bound ``t.__add__`` pickles), the reflected one with the operands swapped."""
-    op, fn = primitive._primitive
-    method = _binary_primitive(op, fn)
-
-    def reflected(self: Tensor, other: Any) -> Tensor:
-        return method(other, self)
-
-    for f, dunder, doc in (
-        (method, f"__{name}__", f"self {symbol} other"),
-        (reflected, f"__r{name}__", f"other {symbol} self"),
-    ):
-        f.__name__, f.__qualname__, f.__module__ = dunder, f"Tensor.{dunder}", Tensor.__module__
-        f.__doc__ = f"``{doc}``, as ``mg.{primitive.__name__}``."
-    return method, reflected
-
-
-# Whether a binary op's node holds anything for its rules (``guard.saved_positions``), indexed by ``case``:
-# its value if a rule reads it, an operand if a rule reads it and it is a tensor.
-def _binary_holds(op: str) -> tuple[bool, ...]:
-    holds = []
-    for case in range(16):
-        mask, tensors = case & 3, case >> 2
-        if not mask or mask & ~tensors:  # no parent, or a parent that is not a tensor: never looked up
-            holds.append(False)
-            continue
-        reads_ans, args = saved_positions(op, 2, mask)
-        holds.append(bool(reads_ans or any(tensors >> i & 1 for i in args)))
-    return tuple(holds)
-
-
-def _binary_error(op: str, x: Any, y: Any, error: ValueError) -> ValueError:
-    if op == "matmul":
-        sx, sy = np.shape(x), np.shape(y)
-        if not sx or not sy:
-            return ValueError(f"matmul: operands must have at least 1 dimension, got shapes {sx} and {sy}")
-        inner = sy[-2] if len(sy) > 1 else sy[0]
-        try:
-            np.broadcast_shapes(sx[:-2], sy[:-2])
-            batch = True
-        except ValueError:
-            batch = False
-        if sx[-1] != inner or not batch:
-            what = f"inner sizes {sx[-1]} and {inner}" if sx[-1] != inner else f"batch axes {sx[:-2]} and {sy[:-2]}"
-            return ValueError(f"matmul: shapes {sx} and {sy} do not match ({what})")
-    try:
-        np.broadcast_shapes(np.shape(x), np.shape(y))
-    except ValueError:
-        return ValueError(f"{op}: operands with shapes {np.shape(x)} and {np.shape(y)} cannot be broadcast together")
-    return ValueError(f"{op}: {error} (operands of shapes {np.shape(x)} and {np.shape(y)})")
-
-
-# -- arithmetic ---------------------------------------------------------------------------------
-@_binary(np.add)
-def add(a: Any, b: Any) -> Tensor:
-    """a + b, with NumPy broadcasting."""
-
-
-@_binary(np.subtract)
-def subtract(a: Any, b: Any) -> Tensor:
-    """a - b, with NumPy broadcasting."""
-
-
-@_binary(np.multiply)
-def multiply(a: Any, b: Any) -> Tensor:
-    """a * b elementwise, with NumPy broadcasting."""
-
-
-@_binary(np.divide)
-def divide(a: Any, b: Any) -> Tensor:
-    """a / b elementwise; division by zero follows IEEE (inf or nan, with NumPy's warning)."""
-
-
-@_binary(np.power)
-def power(a: Any, b: Any) -> Tensor:
-    """a ** b elementwise. d/db is taken as 0 where a == 0 (0 ** b is flat in b for b > 0)."""
-
-
-@_binary(np.maximum)
-def maximum(a: Any, b: Any) -> Tensor:
-    """Elementwise maximum; at ties the gradient is split evenly between a and b."""
-
-
-@_binary(np.minimum)
-def minimum(a: Any, b: Any) -> Tensor:
-    """Elementwise minimum; at ties the gradient is split evenly between a and b."""
-
-
-@_elementwise(np.negative)
-def negative(x: Any) -> Tensor:
-    """-x, elementwise."""
-
-
-@_elementwise(np.absolute)
-def absolute(x: Any) -> Tensor:
-    """|x|; its gradient at 0 is taken as 0 (the subgradient sign(0) = 0, as in NumPy and PyTorch)."""
-
-
-abs = absolute
-
-
-def sign(x: Any) -> Tensor:
-    """sign(x): piecewise constant, so it carries no gradient."""
-    d = as_tensor(x)._data
-    return record("sign", np.sign(d), (d,), (None,))
-
-
+# z = clip(x, lo, hi): ∂z/∂x = diag(1 where lo ≤ x ≤ hi, else 0); the bounds are constants
+@primitive(
+    "clip",
+    ("g * ((lo is None or x >= lo) & (hi is None or x <= hi)).astype(g.dtype)", None, None),
+    ("x", "lo", "hi"),
+    numpy=(np.clip,),
+)
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
     """Limit x to [min, max]. The gradient passes where min <= x <= max (bounds included), else 0.
 
@@ -322,77 +45,85 @@ def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
     return record("clip", out, (d, bounds[0], bounds[1]), (x if x._rg else None,), (x, min, max))
 
 
-# -- elementwise functions ----------------------------------------------------------------------
-@_elementwise(np.exp)
-def exp(x: Any) -> Tensor:
-    """e^x, elementwise."""
-
-
-@_elementwise(np.log)
-def log(x: Any) -> Tensor:
-    """Natural log; log(0) = -inf and log(x < 0) = nan, with NumPy's warning."""
-
-
-@_elementwise(np.log1p)
-def log1p(x: Any) -> Tensor:
-    """log(1 + x), accurate for small x."""
-
-
-@_elementwise(np.expm1)
-def expm1(x: Any) -> Tensor:
-    """e^x - 1, accurate for small x."""
-
-
-@_elementwise(np.sqrt)
-def sqrt(x: Any) -> Tensor:
-    """Square root; its gradient at 0 is inf (IEEE), with NumPy's warning."""
-
-
-@_elementwise(np.sin)
-def sin(x: Any) -> Tensor:
-    """sin x, elementwise (radians)."""
-
-
-@_elementwise(np.cos)
-def cos(x: Any) -> Tensor:
-    """cos x, elementwise (radians)."""
-
-
-@_elementwise(np.tanh)
-def tanh(x: Any) -> Tensor:
-    """tanh x, elementwise; its derivative 1 - tanh² x is computed from the output."""
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # e^-x overflows to inf below x = -709 (float64) or -88 (float32); then 1 / (1 + inf) = 0, which is
-    # σ(x) rounded, so the overflow is expected and not worth NumPy's warning.
-    with np.errstate(over="ignore"):
-        return 1 / (1 + np.exp(-x))
-
-
-@_elementwise(_sigmoid)
-def sigmoid(x: Any) -> Tensor:
-    """σ(x) = 1 / (1 + e^-x), exact to rounding for every x (σ(-1e4) = 0, σ(1e4) = 1, no warning).
-
-    A primitive rather than a composite: 1 / (1 + exp(-x)) built from primitives gives nan gradients
-    at x = -1e4 (inf · 0 in the rule of the division), and one node costs less than four.
-    """
-
-
-def _relu(x: np.ndarray) -> np.ndarray:
-    return np.maximum(x, 0)
-
-
-@_elementwise(_relu)
-def relu(x: Any) -> Tensor:
-    """max(x, 0); its gradient at 0 is 0, as in PyTorch.
-
-    A primitive rather than ``where(x > 0, x, 0)``: ``np.where`` is 7-10x slower than ``np.maximum``
-    and a multiplication by the mask at a (256, 1024) activation (measured by benchmarks/).
-    """
-
-
 # -- reductions ---------------------------------------------------------------------------------
+
+
+# -- the rules of the reductions: g from a reduction over ``axis``, spread back over the reduced axes -------
+def _restore_axes(g: Any, ndim: int, axis: Any, keepdims: bool) -> Any:
+    """g from a reduction, reshaped so that it broadcasts against the input (size-1 reduced axes)."""
+    if keepdims:
+        return g
+    if axis is None:
+        return g.reshape((1,) * ndim)
+    shape = list(g.shape)
+    for a in sorted(axis if isinstance(axis, tuple) else (axis,)):
+        shape.insert(a, 1)
+    return g.reshape(tuple(shape))
+
+
+_BROADCAST_FROM = 4096  # from this many elements a broadcast view is cheaper than filling a new array
+
+
+def _repeat(g: Any, shape: tuple, axis: Any, keepdims: bool) -> Any:
+    """g from a reduction over ``axis``, repeated over the reduced axes of ``shape``.
+
+    Big gradients are read-only broadcast views; small ones are filled arrays, which NumPy's broadcast_to
+    costs more than. (The rules pass shapes, not arrays: what a rule hands to a function counts as read.)
+    """
+    if axis is not None:  # (reduced whole, g is 0-d or all size-1 axes: it broadcasts as it is)
+        g = _restore_axes(g, len(shape), axis, keepdims)
+    if isinstance(g, Tensor) or math.prod(shape) > _BROADCAST_FROM:
+        return np.broadcast_to(g, shape)
+    out = np.empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
+
+
+def over_count(g: Any, n: float) -> Any:
+    """g / n for a count n. A count past float16's largest number (65504) would be inf in float16, and the
+    gradient zero: float16 divides in float32 then."""
+    if n > 65504 and g.dtype == np.float16:
+        return (g.astype(np.float32) / n).astype(np.float16)
+    return g / n
+
+
+def sum_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # s = Σ x over axis: ∂s/∂x = 1 for every summed element, so Jᵀg = g repeated over the summed axes
+    return _repeat(g, x.shape, axis, keepdims)
+
+
+def mean_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # m = Σ x / n over axis: Jᵀg = g / n repeated over the averaged axes (n = 1 for an empty x: no elements)
+    return _repeat(over_count(g, x.size // ans.size if x.size else 1), x.shape, axis, keepdims)
+
+
+def extreme_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # m = max x (or min): ∂m/∂x = 1/k at the k elements equal to m, 0 elsewhere
+    m = _restore_axes(ans, x.ndim, axis, keepdims)
+    hit = x == m
+    count = hit.sum(axis=axis, keepdims=True)
+    if not count.all():  # a slice whose extreme is nan: the nan element gets the gradient, as in PyTorch
+        hit = hit | (np.isnan(x) & np.isnan(m))
+        count = hit.sum(axis=axis, keepdims=True)
+    share = (hit / count).astype(x.dtype)
+    return _restore_axes(g, x.ndim, axis, keepdims) * share
+
+
+def logsumexp_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # l = log Σ exp x: ∂l/∂x = exp(x − l) = softmax(x). l is rounded at the scale of x (at x ≈ 1e4 in float32
+    # off by 5e-4), which would scale every exp(x − l) by exp(error); dividing by their sum cancels it.
+    p = np.exp(x - _restore_axes(ans, x.ndim, axis, keepdims))
+    total = p.sum(axis=axis, keepdims=True)
+    sums = total._data if isinstance(total, Tensor) else total
+    if not x.size or not np.isfinite(sums).all():
+        # a slice holding +inf (l = inf) has no softmax: exp(x − l) is nan at the inf and 0 elsewhere, as in PyTorch,
+        # and a nan sum would make all of it nan; an empty slice has nothing to normalize
+        total = np.where(np.isfinite(sums) & (sums > 0), total, 1)
+    scale = 1 / total
+    p = np.multiply(p, scale, out=p) if type(p) is np.ndarray else p * scale  # p is this rule's own array
+    return _restore_axes(g, x.ndim, axis, keepdims) * p
+
+
 def _axis(op: str, x: Tensor, axis: Any) -> Any:
     """``axis`` checked against x and made non-negative: None, an int, or a tuple of ints."""
     if axis is None:
@@ -403,8 +134,10 @@ def _axis(op: str, x: Tensor, axis: Any) -> Any:
     for a in axes:
         # a 0-d tensor takes axis 0 or -1, as in PyTorch (NumPy refuses both)
         # (a bool is an int to Python: sum(axis=True) would sum over axis 1)
-        if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) or not (
-            -builtins.max(ndim, 1) <= a < builtins.max(ndim, 1)
+        if (
+            isinstance(a, (bool, np.bool_))
+            or not isinstance(a, (int, np.integer))
+            or not (-builtins.max(ndim, 1) <= a < builtins.max(ndim, 1))
         ):
             raise ValueError(f"{op}: axis {axis!r} is out of range for a tensor of shape {x.data.shape}")
         out.append(int(a) % builtins.max(ndim, 1))
@@ -434,16 +167,19 @@ def _reduces_empty(shape: tuple, axis: Any) -> bool:
     return not shape or any(shape[a] == 0 for a in axes) or axis is None
 
 
+@primitive("sum", (sum_vjp, None, None), numpy=(np.sum,))
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (None: all)."""
     return _reduce("sum", np.add.reduce, x, axis, keepdims)  # (what ndarray.sum calls, without its Python layer)
 
 
+@primitive("max", (extreme_vjp, None, None), numpy=(np.max, np.amax))
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Largest element over ``axis``; when several elements tie, the gradient is shared evenly."""
     return _reduce("max", np.ndarray.max, x, axis, keepdims)
 
 
+@primitive("min", (extreme_vjp, None, None), numpy=(np.min, np.amin))
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Smallest element over ``axis``; when several elements tie, the gradient is shared evenly."""
     return _reduce("min", np.ndarray.min, x, axis, keepdims)
@@ -459,6 +195,7 @@ def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.nd
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
+@primitive("logsumexp", (logsumexp_vjp, None, None), compute=_logsumexp)
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log Σ exp(x) over ``axis``, computed stably by shifting by the maximum.
 
@@ -472,9 +209,8 @@ _F16 = np.dtype(np.float16)
 
 
 def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> Any:
-    # np.add.reduce and /, not x.mean(): its Python layer costs 2 µs more, and np.divide on a NumPy scalar 10x /.
-    # float16 is summed in float32 and the mean rounded back, as np.mean does: a float16 sum overflows past
-    # 65504 (the mean of 7,000 tens would be inf). (``is``: a third of what testing dtype.type costs per mean.)
+    # the sum over n, without the Python layer of x.mean(). float16 is summed in float32 and the mean rounded
+    # back, as np.mean does: a float16 sum overflows past 65504 (the mean of 7,000 tens would be inf).
     wide = x.dtype is _F16
     if wide:
         total = np.add.reduce(x, axis=axis, dtype=np.float32, keepdims=keepdims)
@@ -484,11 +220,12 @@ def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> Any:
     return m.astype(np.float16) if wide else m
 
 
+@primitive("mean", (mean_vjp, None, None), compute=_mean, numpy=(np.mean,))
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``: the sum divided by the number of elements reduced.
 
-    A primitive, not a sum and a division: the loss of every step ends in one, and a node less is 7% of
-    a small model's step.
+    A primitive, not a sum and a division: the loss of every step ends in one, and a node less counts in a
+    small model's step.
     """
     return _reduce("mean", _mean, x, axis, keepdims)
 

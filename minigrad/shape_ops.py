@@ -1,4 +1,7 @@
-"""Forward functions of the shape, indexing and selection operations."""
+"""The shape, indexing and selection operations, with the rules of the primitives among them.
+
+Each primitive moves elements without changing them, so its rule moves g back.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,9 @@ from typing import Any
 import numpy as np
 
 from .guard import share
-from .tensor import Tensor, as_tensor, record
+from .recording import record
+from .registry import EachInput, primitive
+from .tensor import Tensor, as_tensor
 
 
 def _shape_tuple(shape: Any) -> tuple:
@@ -27,6 +32,7 @@ def _view(x: Tensor, t: Tensor) -> Tensor:
     return t
 
 
+@primitive("reshape", ("g.reshape(x.shape)", None), ("x", "shape"), numpy=(np.reshape,))
 def reshape(x: Any, shape: Any) -> Tensor:
     """The same elements in a new shape (one entry may be -1), as ``np.reshape``."""
     x = as_tensor(x)
@@ -39,6 +45,12 @@ def reshape(x: Any, shape: Any) -> Tensor:
     return _view(x, record("reshape", out, (d, shape), (x if x._rg else None,)))
 
 
+@primitive(
+    "transpose",
+    ("g.transpose(None if axes is None else tuple(np.argsort(axes)))", None),
+    ("x", "axes"),
+    numpy=(np.transpose,),
+)
 def transpose(x: Any, axes: Any = None) -> Tensor:
     """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``."""
     x = as_tensor(x)
@@ -83,6 +95,7 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     return reshape(x, shape)
 
 
+@primitive("broadcast_to", ("g", None), ("x", "shape"), numpy=(np.broadcast_to,))  # the engine sums the repeats
 def broadcast_to(x: Any, shape: Any) -> Tensor:
     """x repeated along new or size-1 axes to ``shape``, as ``np.broadcast_to``."""
     x = as_tensor(x)
@@ -95,6 +108,7 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
     return _view(x, record("broadcast_to", out, (d, shape), (x if x._rg else None,)))
 
 
+@primitive("astype", ("g.astype(x.dtype)", None), ("x", "dtype"))
 def astype(x: Any, dtype: Any) -> Tensor:
     """x converted to ``dtype``; the gradient is converted back to x's dtype."""
     x = as_tensor(x)
@@ -111,6 +125,12 @@ def _index(index: Any) -> Any:
     return index._data if isinstance(index, Tensor) else index
 
 
+def _getitem_vjp(g: Any, ans: Any, x: Any, index: Any) -> Any:
+    # y = x[i] picks elements, so Jᵀg adds g back at i (repeated indices add up)
+    return scatter_add(g, index, x.shape) if isinstance(g, Tensor) else _scatter_add(g, index, x.shape)
+
+
+@primitive("getitem", (_getitem_vjp, None))
 def getitem(x: Any, index: Any) -> Tensor:
     """``x[index]``: basic slicing and integer or boolean array indexing, as in NumPy.
 
@@ -137,6 +157,7 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple) -> np.ndarray:
     return out
 
 
+@primitive("scatter_add", ("g[index]", None, None), ("x", "index", "shape"), compute=_scatter_add)
 def scatter_add(g: Any, index: Any, shape: tuple) -> Tensor:
     """zeros(shape) with ``g`` added at ``index``, repeated indices adding up: the adjoint of ``x[index]``."""
     g = as_tensor(g)
@@ -144,6 +165,14 @@ def scatter_add(g: Any, index: Any, shape: tuple) -> Tensor:
     return record("scatter_add", _scatter_add(d, index, shape), (d, index, shape), (g if g._rg else None,))
 
 
+def _concatenate_vjp(i: int, g: Any, ans: Any, *args: Any) -> Any:
+    # c = [x₀ x₁ …] along axis: ∂c/∂xᵢ selects xᵢ's block, so Jᵀg = that block of g
+    *arrays, axis = args
+    start = sum(a.shape[axis] for a in arrays[:i])
+    return g[(slice(None),) * axis + (slice(start, start + arrays[i].shape[axis]),)]
+
+
+@primitive("concatenate", EachInput(_concatenate_vjp, reads=lambda i, n: (False, ())), numpy=(np.concatenate,))
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis, as ``np.concatenate``."""
     tensors = [as_tensor(t, "concatenate") for t in tensors]
@@ -173,6 +202,8 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
     return concatenate([expand_dims(t, axis) for t in tensors], axis)
 
 
+# z = where(c, a, b): ∂z/∂a = diag(c), ∂z/∂b = diag(¬c); the condition has no gradient
+@primitive("where", (None, "np.where(c, g, 0)", "np.where(c, 0, g)"), ("c", "a", "b"), numpy=(np.where,))
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """a where condition holds, else b (broadcast together). The condition carries no gradient."""
     cond = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)

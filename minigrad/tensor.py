@@ -1,10 +1,11 @@
 """The Tensor: a NumPy array that remembers which primitive made it, from which parents.
 
 A tensor made by a recorded primitive holds
-- ``_op``: the primitive's name, the key of its rules in ``minigrad.rules.VJPS``;
+- ``_op``: the primitive's name, the key of its entry in ``minigrad.registry.PRIMITIVES``;
 - ``_args``: the primitive's arguments as the rules take them (arrays in place of tensors, then parameters);
 - ``_parents``: aligned with ``_args``: the tensor at each position that requires grad, else None.
 A leaf has ``_op = None``. After backward frees the graph, ``_parents`` is ``None``.
+Nodes are made in one place, ``minigrad.recording``.
 Nothing points from a parent to its child, so a step's graph is a DAG of plain references that
 reference counting frees without the garbage collector.
 """
@@ -16,11 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from .anomaly import _on as _anomaly
-from .anomaly import check_forward
-from .forget import Forgotten, forget, forget_at
-from .grad_mode import _off, get_ident
-from .guard import SELF_ONLY, Hold, _plans, inplace_error, node_saves, saver, share
+from .forget import Forgotten
+from .guard import SELF_ONLY, Hold, inplace_error, saver, share
 from .guarded_array import guarded
 
 _ids = itertools.count()  # creation order; a child always has a larger id than its parents
@@ -154,10 +152,6 @@ class Tensor:
     size = property(lambda self: self._data.size)
     dtype = property(lambda self: self._data.dtype)
 
-    @property
-    def T(self) -> Tensor:
-        return transpose(self)
-
     def __len__(self) -> int:
         return len(self._data)
 
@@ -207,12 +201,6 @@ class Tensor:
             return self._data.astype(dtype) if dtype is not None else self._data.copy()
         return self.data if dtype is None else self._data.astype(dtype)
 
-    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        return call_ufunc(ufunc, method, inputs, kwargs)
-
-    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
-        return call_function(func, args, kwargs)
-
     __hash__ = object.__hash__  # identity: == compares values elementwise, as in NumPy
 
     def __bool__(self) -> bool:
@@ -224,29 +212,8 @@ class Tensor:
     def __int__(self) -> int:
         return int(self._data)
 
-    # -- autograd --------------------------------------------------------------------------------
-    def backward(self, gradient: Any = None, retain_graph: bool = False, create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into ``.grad`` of every leaf that requires grad.
-
-        ``gradient`` is the vector of the vector-Jacobian product; it may be omitted for a scalar.
-        """
-        _backward(self, gradient, retain_graph=retain_graph, create_graph=create_graph)
-
-    # -- operators (NumPy semantics, broadcasting) -----------------------------------------------
-    # + - * / ** @ and their reflected forms are set below the class (``ops.tensor_methods``): each is a
-    # closure of its primitive's own, not a method calling it, one call less on the hottest path there is.
-
-    def __neg__(self) -> Tensor:
-        return negative(self)
-
-    def __pos__(self) -> Tensor:
-        return self
-
-    def __abs__(self) -> Tensor:
-        return absolute(self)
-
-    def __getitem__(self, index: Any) -> Tensor:
-        return getitem(self, index)
+    # The operations as methods and operators (``t.sum()``, ``t @ w``, ``t.T``, ``-t``, ``t[i]``), ``backward``
+    # and NumPy's protocols are attached by ``minigrad.methods``, above the operations they call.
 
     def __setitem__(self, index: Any, value: Any) -> None:
         raise TypeError(
@@ -272,73 +239,6 @@ class Tensor:
 
     def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
         return self._data != _value(other)
-
-    # -- methods that mirror the mg. functions ---------------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return sum(self, axis, keepdims)
-
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return mean(self, axis, keepdims)
-
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return max(self, axis, keepdims)
-
-    def min(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return min(self, axis, keepdims)
-
-    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return logsumexp(self, axis, keepdims)
-
-    def exp(self) -> Tensor:
-        return exp(self)
-
-    def log(self) -> Tensor:
-        return log(self)
-
-    def sqrt(self) -> Tensor:
-        return sqrt(self)
-
-    def tanh(self) -> Tensor:
-        return tanh(self)
-
-    def sigmoid(self) -> Tensor:
-        return sigmoid(self)
-
-    def relu(self) -> Tensor:
-        return relu(self)
-
-    def abs(self) -> Tensor:
-        return absolute(self)
-
-    def clip(self, min: Any = None, max: Any = None) -> Tensor:
-        return clip(self, min, max)
-
-    def reshape(self, *shape: Any) -> Tensor:
-        return reshape(self, shape[0] if len(shape) == 1 else shape)
-
-    def transpose(self, *axes: Any) -> Tensor:
-        """``t.transpose()``, ``t.transpose(1, 0)`` or ``t.transpose((1, 0))``, as in NumPy."""
-        if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)):
-            axes = axes[0]
-        return transpose(self, axes or None)
-
-    def swapaxes(self, axis1: int, axis2: int) -> Tensor:
-        return swapaxes(self, axis1, axis2)
-
-    def squeeze(self, axis: Any = None) -> Tensor:
-        return squeeze(self, axis)
-
-    def expand_dims(self, axis: Any) -> Tensor:
-        return expand_dims(self, axis)
-
-    def broadcast_to(self, shape: Any) -> Tensor:
-        return broadcast_to(self, shape)
-
-    def astype(self, dtype: Any) -> Tensor:
-        return astype(self, dtype)
-
-    def dot(self, other: Any) -> Tensor:
-        return dot(self, other)
 
 
 def _value(x: Any) -> Any:
@@ -388,99 +288,3 @@ def _not_real(a: np.ndarray) -> str:
             "would be silently wrong: pass the real and imaginary parts as two real tensors"
         )
     return f"unsupported operand of dtype {a.dtype} (give numbers or a numeric array)"
-
-
-def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None = None) -> Tensor:
-    """The result of primitive ``op``: a graph node when recording is on and a parent requires grad.
-
-    ``args`` are the primitive's arguments as its rules take them (arrays for tensors); ``parents``
-    holds, position by position, the argument tensors that require grad and None elsewhere; ``inputs``,
-    if given, every argument tensor (constants too: the in-place guard then covers those a rule reads).
-    """
-    if type(data) is not np.ndarray:
-        data = np.asarray(data)  # NumPy returns scalars from 0-d operations
-    if len(parents) == 1:  # reductions, shape ops: most recorded ops have one parent
-        mask = 0 if parents[0] is None else 1
-    else:
-        mask = 0  # bit i: parent i requires grad (a loop, not any(): a generator costs more)
-        bit = 1
-        for p in parents:
-            if p is not None:
-                mask |= bit
-            bit <<= 1
-    if mask and (not _off or get_ident() not in _off):
-        t = _new(Tensor)
-        t._data = data
-        t._grad = None
-        t._id = next(_ids)
-        t._saved = None
-        t._held = 0
-        t._links = None
-        t._rg = True
-        t._op = op
-        t._args = args
-        t._parents = parents
-        plan = _plans.get((op, len(args), mask))  # (reads its value, the args it reads), once known
-        # (positions past the parents are numbers or axes unless ``inputs`` gives tensors there: nothing to hold)
-        if plan is None or plan[0] or plan[1] and (inputs is not None or plan[1][0] < len(parents)):
-            t._saved = node_saves(t, op, args, parents, mask, inputs)
-        if data.size >= forget_at[0]:
-            forget(parents)
-    else:  # not recorded: a constant
-        t = _constant(data)
-        if unrecorded:
-            unrecorded[0](op, data, args)
-    if _anomaly and get_ident() in _anomaly:
-        check_forward(op, t, args)
-    return t
-
-
-# While mg.compile traces a step, the function it puts here is told of every primitive's result that is not
-# recorded (computed from constants, detached values or with recording off): its replay recomputes those
-# from their arguments instead of keeping the values of the traced call. Empty otherwise.
-unrecorded: list = []
-
-
-# The operator methods above call these; they are imported last because they import Tensor.
-from .engine import backward as _backward  # noqa: E402
-from .linalg import dot, matmul  # noqa: E402
-from .numpy_dispatch import call_function, call_ufunc  # noqa: E402
-from .ops import (  # noqa: E402
-    absolute,
-    add,
-    clip,
-    divide,
-    exp,
-    log,
-    logsumexp,
-    max,
-    mean,
-    min,
-    multiply,
-    negative,
-    power,
-    relu,
-    sigmoid,
-    sqrt,
-    subtract,
-    sum,
-    tanh,
-    tensor_methods,
-)
-from .shape_ops import (  # noqa: E402
-    astype,
-    broadcast_to,
-    expand_dims,
-    getitem,
-    reshape,
-    squeeze,
-    swapaxes,
-    transpose,
-)
-
-Tensor.__add__, Tensor.__radd__ = tensor_methods(add, "add", "+")
-Tensor.__sub__, Tensor.__rsub__ = tensor_methods(subtract, "sub", "-")
-Tensor.__mul__, Tensor.__rmul__ = tensor_methods(multiply, "mul", "*")
-Tensor.__truediv__, Tensor.__rtruediv__ = tensor_methods(divide, "truediv", "/")
-Tensor.__pow__, Tensor.__rpow__ = tensor_methods(power, "pow", "**")
-Tensor.__matmul__, Tensor.__rmatmul__ = tensor_methods(matmul, "matmul", "@")

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from .grad_mode import is_grad_enabled
-from .tensor import Tensor, _constant, _is_float, record
+from .recording import record
+from .tensor import Tensor, _constant, _is_float
 
 
 def name_of(f: Callable) -> str:

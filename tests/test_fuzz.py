@@ -5,7 +5,7 @@ operations, each applied to one or two values computed so far (so values are reu
 accumulate), ending in a weighted sum of squares of every value. Some operations only lay the same values
 out anew (Fortran order, a strided view, permutations that keep the shape), so that every other operation
 also meets non-contiguous operands. ``test_the_programs_reach_every_rule``
-checks that the operations below reach every entry of ``minigrad.rules.VJPS``, so a new rule must be
+checks that the operations below reach every entry of ``minigrad.registry.PRIMITIVES``, so a new rule must be
 added here.
 
 Kinked operations (abs, relu, clip, max, min, maximum, minimum) note how far their inputs are from
@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad.engine import backward_pass
 from minigrad.nn import functional as F
-from minigrad.rules import VJPS
+from minigrad.registry import with_rules
 from minigrad.testing import gradcheck, gradgradcheck
 from minigrad.testing import strategies as mst
 
@@ -258,7 +258,7 @@ def test_the_programs_reach_every_rule():
         out = run([("u", name, 0)], x, y)
         (gx,) = backward_pass(out, mg.tensor(1.0), True, True, [x]).values()
         reached |= _ops(gx) | _ops(backward_pass((gx * gx).sum(), mg.tensor(1.0), True, True, [x])[x])
-    assert reached >= set(VJPS), f"no program reaches {sorted(set(VJPS) - reached)}"
+    assert reached >= with_rules(), f"no program reaches {sorted(with_rules() - reached)}"
 
 
 def test_the_mixed_second_derivative_of_power_at_a_zero_exponent():

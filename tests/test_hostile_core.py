@@ -136,9 +136,16 @@ def test_a_string_operand_is_named_by_the_operation():
 # -- writes through memory shared without a recorded link -----------------------------------------------------
 def _writes(t):
     """The write paths of the in-place guard, each through ``t.data``."""
-    def assign(): t.data[...] = 0.0  # noqa: E702
-    def augmented(): t.data.__iadd__(1.0)  # noqa: E702  (t.data += 1 rebinds t.data: the same check)
-    def ufunc(): np.multiply(t.data, 2.0, out=t.data)  # noqa: E702
+
+    def assign():
+        t.data[...] = 0.0  # noqa: E702
+
+    def augmented():
+        t.data.__iadd__(1.0)  # noqa: E702  (t.data += 1 rebinds t.data: the same check)
+
+    def ufunc():
+        np.multiply(t.data, 2.0, out=t.data)  # noqa: E702
+
     return [assign, augmented, ufunc]
 
 

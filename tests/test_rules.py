@@ -1,4 +1,4 @@
-"""Every rule in ``minigrad.rules.VJPS`` against central differences, in float64 and float32, and its
+"""Every rule in ``minigrad.registry.PRIMITIVES`` against central differences, in float64 and float32, and its
 second derivative (the rule run on Tensors with ``create_graph``) against differences of the first.
 
 ``CASES`` maps each primitive to a hypothesis strategy that draws ``(f, inputs)``: a function of
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import minigrad as mg
-from minigrad.rules import VJPS
+from minigrad.registry import PRIMITIVES, with_rules
 from minigrad.shape_ops import getitem, scatter_add
 from minigrad.testing import check_function, gradgradcheck
 from minigrad.testing import strategies as mst
@@ -246,7 +246,9 @@ CASES = {
 
 
 def test_every_rule_has_a_case():
-    assert set(VJPS) == set(CASES), f"rules without a case: {set(VJPS) - set(CASES)}; stale: {set(CASES) - set(VJPS)}"
+    assert set(with_rules()) == set(CASES), (
+        f"rules without a case: {set(with_rules()) - set(CASES)}; stale: {set(CASES) - set(with_rules())}"
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -363,7 +365,7 @@ def test_in_place_array_form_of_a_rule_equals_its_expression(op, shape, dtype):
     rng = np.random.default_rng(len(shape))
     x = rng.standard_normal(shape).astype(dtype)
     ans = getattr(mg, op)(mg.tensor(x)).data
-    rule = VJPS[op][0]
+    rule = PRIMITIVES[op].vjps[0]
     for g in (rng.standard_normal(shape).astype(dtype), np.broadcast_to(np.asarray(0.7, dtype), shape)):
         on_arrays = np.asarray(rule(g, ans, x))  # (0-d: NumPy's scalar, as the expression gives)
         on_tensors = rule(mg.tensor(g), mg.tensor(ans), mg.tensor(x)).data

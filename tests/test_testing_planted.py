@@ -1,4 +1,4 @@
-"""The kit catches real mistakes: wrong rules planted in ``minigrad.rules.VJPS`` for one test each.
+"""The kit catches real mistakes: wrong rules planted in ``minigrad.registry`` for one test each.
 
 Every planted bug is paired with the correct rule, which must pass, so the check neither misses bugs
 nor cries wolf. The messages are checked too: they name the input, the element, the two values, the op.

@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 
 from ..engine import unbroadcast
+from ..expressions import NAMESPACE
 from ..nn.sparse import note_rows
-from ..ops import _logsumexp, _mean, _relu, _sigmoid
-from ..rules import VJPS
-from ..shape_ops import _scatter_add
+from ..registry import PRIMITIVES
 from ..tensor import Tensor, _constant, _new
 from . import forward_source, vjp_source
 from .lines import tidy
@@ -40,17 +39,11 @@ class Builder:
     def __init__(self, recorder: Recorder, args: tuple, stand_ins: dict[int, Tensor]) -> None:
         self.recorder = recorder
         self.ns: dict[str, Any] = {
+            **NAMESPACE,  # what the rules written as expressions call
             "np": np,
-            "_sigmoid": _sigmoid,
-            "_relu": _relu,
-            "_logsumexp": _logsumexp,
-            "_mean": _mean,
-            "_scatter_add": _scatter_add,
             "_note_rows": note_rows,
             "_constant": _constant,
             "_dot": np.dot,
-            "_heaviside": np.heaviside,
-            "_fmax": np.fmax,
             "_concatenate": np.concatenate,
         }
         self.lines: list[str] = []
@@ -259,7 +252,7 @@ class Builder:
             for i, parent in enumerate(node._parents):
                 if parent is None or id(parent) not in reach:
                     continue
-                pv = np.asarray(VJPS[node._op][i](gv, node._data, *args))
+                pv = np.asarray(PRIMITIVES[node._op].vjps[i](gv, node._data, *args))
                 shape, dtype = parent._data.shape, parent._data.dtype
                 expr, new = vjp_source.rule(self, node, i, g, pv)
                 if pv.shape != shape:

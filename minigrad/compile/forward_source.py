@@ -10,36 +10,29 @@ from typing import Any
 
 import numpy as np
 
+from ..registry import BINARY, PRIMITIVES, UNARY
 from ..tensor import Tensor
 from .peephole import aligned, small_matmul
 from .trace import CompileError
 from .vjp_source import is_matrix_transpose
 
-_UFUNCS = {
-    name: getattr(np, name)
-    for name in ("add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative", "absolute",
-                 "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sign")
-}  # fmt: skip
-_OPERATORS = {"add": "+", "subtract": "-", "multiply": "*", "divide": "/", "power": "**"}
 _SMALL_COPY = 4096  # parameters up to this size are transposed into a C-ordered copy
 _ROWS = 64  # ... unless multiplied by fewer rows than this (1 row: 0.66 µs by Wᵀ, 0.39 + 0.54 µs copied)
 _FORWARD = {
-    "sigmoid": "_sigmoid({0})",
-    "relu": "_relu({0})",
     "clip": "np.clip({0}, {1}, {2})",
     "where": "np.where({0}, {1}, {2})",
     "sum": "{0}.sum(axis={1}, keepdims={2})",  # ({0}.sum() when axis is None and keepdims False)
     "max": "{0}.max(axis={1}, keepdims={2})",
     "min": "{0}.min(axis={1}, keepdims={2})",
-    "logsumexp": "_logsumexp({0}, axis={1}, keepdims={2})",
-    "mean": "_mean({0}, axis={1}, keepdims={2})",
+    "logsumexp": "{compute}({0}, axis={1}, keepdims={2})",
+    "mean": "{compute}({0}, axis={1}, keepdims={2})",
     "matmul": "{0} @ {1}",
     "reshape": "{0}.reshape({1})",
     "transpose": "{0}.transpose({1})",
     "broadcast_to": "np.broadcast_to({0}, {1})",
     "astype": "{0}.astype({1})",
     "getitem": "{0}[{1}]",
-    "scatter_add": "_scatter_add({0}, {1}, {2})",
+    "scatter_add": "{compute}({0}, {1}, {2})",
     "embedding": "{0}[{1}]",
 }
 
@@ -55,7 +48,8 @@ def _copied(t: Tensor) -> bool:
 def expression(b: Any, node: Tensor) -> str:
     """The expression computing ``node._data`` from the variables of the replay."""
     op, args, data = node._op, node._args, node._data
-    if op in _UFUNCS:
+    primitive = PRIMITIVES.get(op)
+    if primitive is not None and primitive.kind in (UNARY, BINARY):
         refs = [b.ref(a) for a in args]
         if len(args) == 2:  # a Python number against a float array: a 0-d array of its dtype costs half
             for k, (number, other) in enumerate((args, args[::-1])):
@@ -63,10 +57,10 @@ def expression(b: Any, node: Tensor) -> str:
                     refs[k] = b.number(number, other.dtype)
         if len(args) == 2:
             refs = aligned(refs, args)
-        if op in _OPERATORS:
-            expr = f"{refs[0]} {_OPERATORS[op]} {refs[1]}"
+        if primitive.symbol is not None:
+            expr = f"{refs[0]} {primitive.symbol} {refs[1]}"
         else:
-            expr = f"{b.const(_UFUNCS[op], 'U')}({', '.join(refs)})"
+            expr = f"{b.const(primitive.compute, 'U')}({', '.join(refs)})"
     elif op == "einsum":
         (inputs, output), *arrays = args
         spec = b.const(",".join(inputs) + "->" + output)
@@ -91,7 +85,7 @@ def expression(b: Any, node: Tensor) -> str:
     elif op == "sum" and args[1] is None and not args[2]:
         expr = f"np.asarray({b.ref(args[0])}.sum())"
     elif op == "mean" and args[1] is None and not args[2] and args[0].size and args[0].dtype != np.float16:
-        # as ops._mean: the sum over n (float16 goes through ops._mean, which sums in float32)
+        # the sum over n, as the eager mean computes it (float16 goes through that, which sums in float32)
         total = (
             f"_dot({b.ref(args[0])}, {b.const(np.ones(args[0].shape))})"
             if args[0].ndim == 1 and args[0].dtype == np.float64
@@ -99,7 +93,8 @@ def expression(b: Any, node: Tensor) -> str:
         )
         expr = f"np.asarray({total} / {args[0].size})"
     elif op in _FORWARD:
-        expr = _FORWARD[op].format(*(b.ref(a) for a in args))
+        compute = b.const(primitive.compute, "U") if "{compute}" in _FORWARD[op] else None
+        expr = _FORWARD[op].format(*(b.ref(a) for a in args), compute=compute)
         if data.ndim == 0:
             expr = f"np.asarray({expr})"
     else:

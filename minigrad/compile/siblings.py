@@ -36,12 +36,10 @@ from typing import Any
 
 import numpy as np
 
+from ..registry import elementwise_names
 from ..tensor import Tensor, _ids, _new
 from .trace import Recorder
 
-_ELEMENTWISE = frozenset({"add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative",
-                          "absolute", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh", "sigmoid",
-                          "relu"})  # fmt: skip
 _MIN_PAIRS = 3
 _MAX_SIZE = 4096
 _CANDIDATES = 16  # the latest unpaired nodes of one operation, shape and dtype that a new node is matched with
@@ -58,8 +56,9 @@ def batch_siblings(nodes: list[Tensor], recorder: Recorder) -> tuple[list[Tensor
     group_of: dict[int, tuple[int, int]] = {}  # id(node) -> (pair, member)
     pairs: list[tuple[Tensor, Tensor, list]] = []
     waiting: dict[tuple, list[Tensor]] = {}
+    batched = elementwise_names() | {"matmul"}
     for n in order:
-        if n._op not in _ELEMENTWISE and n._op != "matmul" or not 0 < n._data.ndim or n._data.size > _MAX_SIZE:
+        if n._op not in batched or not 0 < n._data.ndim or n._data.size > _MAX_SIZE:
             continue
         bucket = waiting.setdefault((n._op, n._data.shape, n._data.dtype.str), [])
         above = _ancestors(n, min((m._id for m in bucket), default=n._id))  # n is not paired with what it uses

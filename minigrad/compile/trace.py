@@ -32,7 +32,8 @@ import numpy as np
 from ..engine import backward as engine_backward
 from ..forget import forget_at
 from ..nn import functional as F
-from ..tensor import Tensor, _ids, as_tensor, unrecorded
+from ..recording import unrecorded
+from ..tensor import Tensor, _ids, as_tensor
 
 
 class CompileError(RuntimeError):

@@ -1,4 +1,4 @@
-"""The backward rules as source: the common ones inline, the others as calls into ``minigrad.rules``.
+"""The backward rules as source: those written as expressions inline, the others as calls of the rule.
 
 Each returns the expression of one rule's Jᵀg for the replay and whether it makes a new array (a gradient
 that may be shared is copied before it is accumulated in place or handed to ``.grad``). ``b`` is the
@@ -12,33 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from ..rules import VJPS
+from .. import expressions
+from ..registry import BINARY, PRIMITIVES, UNARY
 from ..tensor import Tensor
 from .peephole import small_matmul
 
 _BUFFER_SIZE = 4096  # up to this size, the gradient of a sum is a filled array rather than a broadcast view
 # a variable (or a buffer) whose value changes from call to call: an expression without one is a constant
 SLOT = re.compile(r"\b(?:[sgruvap]\d+(?:_\d+)?|B\d+)\b")
-_UFUNC_OPS = frozenset({"add", "subtract", "multiply", "divide", "power", "maximum", "minimum", "negative",
-                        "absolute", "exp", "log", "log1p", "expm1", "sqrt", "sin", "cos", "tanh"})  # fmt: skip
-
-# Rules written inline: (template, whether it makes a new array). {g} is the gradient, {ans} the output.
-_INLINE = {
-    "add": (("{g}", False), ("{g}", False)),
-    "subtract": (("{g}", False), ("-{g}", True)),
-    "multiply": (("{g} * {1}", True), ("{g} * {0}", True)),
-    "divide": (("{g} / {1}", True), ("-{g} * {ans} / {1}", True)),
-    "negative": (("-{g}", True),),
-    "exp": (("{g} * {ans}", True),),
-    "log": (("{g} / {0}", True),),
-    "sqrt": (("{g} / (2 * {ans})", True),),
-    "tanh": (("{g} * ({one} - {ans} * {ans})", True),),
-    "sigmoid": (("{g} * {ans} * ({one} - {ans})", True),),
-    "relu": (("{g} * ({ans} > 0)", True),),
-    "reshape": (("{g}.reshape({0}.shape)", False),),
-}
-
-
 # matmul's rules for 1-D and 2-D operands, by (a.ndim, b.ndim): the cases of rules.matmul_vjp_a/_b, inline
 # (np.dot rather than @: the same product for these ranks at half the call overhead, see peephole.small_matmul)
 # Outer products are products with an inner axis of 1: BLAS writes them 5x faster than a broadcast multiply
@@ -55,14 +36,11 @@ _TALL = 64  # from this many rows in A, AᵀG is computed as (GᵀA)ᵀ even whe
 
 def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, bool]:
     """The expression of rule ``i`` of ``node`` (and whether it makes a new array)."""
-    op, args = node._op, node._args
-    floating = node._data.dtype.kind == "f" and op in _UFUNC_OPS  # (other ops take numbers as axes, shapes...)
-    refs = [b.number(a, node._data.dtype) if floating and type(a) in (int, float) else b.ref(a) for a in args]
+    op, args, dtype = node._op, node._args, node._data.dtype
+    primitive = PRIMITIVES[op]
+    floating = dtype.kind == "f" and primitive.kind in (UNARY, BINARY)  # (others take numbers as axes, shapes...)
+    refs = [b.number(a, dtype) if floating and type(a) in (int, float) else b.ref(a) for a in args]
     ans = b.names[id(node._data)]
-    if op in _INLINE:
-        template, new = _INLINE[op][i]
-        one = b.number(1, node._data.dtype) if node._data.dtype.kind == "f" else "1"
-        return template.format(*refs, g=g, ans=ans, one=one), new
     if op == "matmul" and small_matmul(*args):
         x, y = refs
         template = _MATMUL[(args[0].ndim, args[1].ndim)][i]
@@ -75,19 +53,6 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
             # when the forward multiplies few rows by Wᵀ as a view
             template = "_dot({g}, " + b.ref(right[1]._args[0]) + ")"
         return template.format(a=x, b=y, g=g), True
-    if op in ("maximum", "minimum") and pv.dtype == node._data.dtype and pv.dtype.kind == "f" \
-            and finite_constant(b, args[1 - i]):  # fmt: skip
-        # the other operand c is a finite constant (max(0, x)): 1 where x wins, ½ at a tie, 0 else (NaN
-        # included, as in eager's comparisons) is H(±(x − c)) with H(0) = ½, NaN sent to 0 by fmax: 2 calls, not 4
-        x, c = refs[i], refs[1 - i]
-        diff = x if not np.any(args[1 - i]) else f"{x} - {c}"
-        diff = diff if op == "maximum" else f"-({diff})"
-        half, zero = b.number(0.5, pv.dtype), b.number(0.0, pv.dtype)
-        return f"{g} * _fmax(_heaviside({diff}, {half}), {zero})", True
-    if op in ("maximum", "minimum") and pv.dtype == np.float64:
-        x, y = (refs[0], refs[1]) if i == 0 else (refs[1], refs[0])
-        wins = ">" if op == "maximum" else "<"  # rules._share: 1 where this input wins, ½ at ties, else 0
-        return f"{g} * (({x} {wins} {y}) + {b.number(0.5, pv.dtype)} * ({x} == {y}))", True
     if op == "concatenate" and args[-1] == 0:  # c = [x₀; x₁; …]: Jᵀg is xᵢ's rows of g, a view
         start = sum(a.shape[0] for a in args[:i])
         return f"{g}[{b.const(slice(start, start + args[i].shape[0]))}]", False
@@ -105,13 +70,17 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
     if op == "mean" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
         n = args[0].size or 1  # Σ x / n: g / n repeated (rules.mean_vjp)
         return f"np.full({b.const(pv.shape)}, {g} / {n})", True
-    rule = b.const(VJPS[op][i], "R")
-    return f"{rule}({g}, {ans}, {', '.join(refs)})", False
-
-
-def is_matrix_transpose(node: Any) -> bool:
-    """Whether ``node`` is the transpose xᵀ of a matrix (``x.T``, ``x.transpose(1, 0)``), not another permutation."""
-    return node is not None and node._op == "transpose" and node._data.ndim == 2 and node._args[1] in (None, (1, 0))
+    rule = primitive.vjps[i]
+    expression = getattr(rule, "expression", None)
+    if primitive.against_constant and pv.dtype == dtype and dtype.kind == "f" \
+            and finite_constant(b, args[1 - i]):  # fmt: skip
+        expression = primitive.against_constant[i]
+    if expression is not None:  # written into the replay, numbers as 0-d arrays of the node's dtype
+        params = rule.__code__.co_varnames[2 : rule.__code__.co_argcount]
+        names = {"g": g, "ans": ans, **dict(zip(params, refs))}
+        number = (lambda v: b.number(v, dtype)) if dtype.kind == "f" else None
+        return expressions.inline(expression, names, number), expressions.makes_new_array(expression)
+    return f"{b.const(rule, 'R')}({g}, {ans}, {', '.join(refs)})", False
 
 
 def finite_constant(b: Any, value: Any) -> bool:
@@ -121,6 +90,11 @@ def finite_constant(b: Any, value: Any) -> bool:
     if not isinstance(value, np.ndarray) or id(value) in b.names or id(value) in b.recorder.recipes:
         return False  # (a variable of the replay, or recomputed at every call)
     return value.base is None and value.dtype.kind == "f" and bool(np.isfinite(value).all())
+
+
+def is_matrix_transpose(node: Any) -> bool:
+    """Whether ``node`` is the transpose xᵀ of a matrix (``x.T``, ``x.transpose(1, 0)``), not another permutation."""
+    return node is not None and node._op == "transpose" and node._data.ndim == 2 and node._args[1] in (None, (1, 0))
 
 
 def unbroadcast(b: Any, expr: str, have: tuple, shape: tuple, dtype: np.dtype) -> tuple[str, bool]:

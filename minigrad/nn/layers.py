@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import relu, sigmoid, tanh
+from ..elementwise import relu, sigmoid, tanh
 from ..tensor import Tensor
 from . import functional as F
 from . import init

@@ -1,4 +1,4 @@
-"""``temporary_primitive``: a primitive and its rules in ``minigrad.rules.VJPS`` for the length of a test.
+"""``temporary_primitive``: a primitive and its rules in ``minigrad.registry`` for the length of a test.
 
 Tests of the testing kit plant wrong rules this way (a sign error, a missing transpose) and check that
 ``gradcheck`` catches them; users can try a rule out before it goes into the table.
@@ -18,13 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from ..ops import as_tensor
-from ..rules import VJPS
-from ..tensor import Tensor, record
+from ..recording import record
+from ..registry import PRIMITIVES, define
+from ..tensor import Tensor, as_tensor
 
 
 def make_primitive(name: str, forward: Callable) -> Callable[..., Tensor]:
-    """The op ``name(*tensors)``: ``forward`` on the arrays, recorded so that ``VJPS[name]`` runs on backward."""
+    """The op ``name(*tensors)``: ``forward`` on the arrays, recorded so that the rules of ``name`` run on backward."""
 
     def op(*xs: Any) -> Tensor:
         ts = [as_tensor(x) for x in xs]
@@ -44,13 +44,17 @@ def temporary_primitive(name: str, forward: Callable, *vjps: Callable | None) ->
     """
     if not vjps:
         raise ValueError(f"temporary_primitive: give one rule per input of '{name}'")
-    missing = object()
-    previous = VJPS.get(name, missing)
-    VJPS[name] = tuple(vjps)
+    previous = PRIMITIVES.get(name)
+    if previous is None:
+        define(name, tuple(vjps))
+    else:  # new rules, the other facts kept (NumPy dispatch, the kind)
+        define(name, tuple(vjps), kind=previous.kind, forward=previous.forward, compute=previous.compute,
+               numpy=previous.numpy, method=previous.method, symbol=previous.symbol)  # fmt: skip
     try:
         yield make_primitive(name, forward)
     finally:
-        if previous is missing:
-            del VJPS[name]
+        if previous is None:
+            del PRIMITIVES[name]
         else:
-            VJPS[name] = previous
+            define(name, previous.vjps, kind=previous.kind, forward=previous.forward, compute=previous.compute,
+                   numpy=previous.numpy, method=previous.method, symbol=previous.symbol)  # fmt: skip

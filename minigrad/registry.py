@@ -1,0 +1,171 @@
+"""The primitive registry: each primitive minigrad differentiates, its rules, and the facts about it.
+
+A primitive is an operation with vector-Jacobian rules of its own: for ``ans = op(*args)`` and the
+upstream gradient ``g`` (shaped like ``ans``), rule ``i`` returns Jᵢᵀg, where Jᵢ = ∂ans/∂argsᵢ, and
+``None`` marks an argument that never carries a gradient. Rules use NumPy functions, operators and array
+methods only, so they run on arrays in an ordinary backward pass and on Tensors (recorded, through NumPy
+dispatch) for higher derivatives. A rule may return a gradient larger than its input when the input was
+broadcast: the engine sums the broadcast axes away in one place.
+
+Everything else reads what it needs from ``PRIMITIVES``: the engine and forward mode the rules, the
+in-place guard what they read (``plan``), NumPy dispatch ``numpy``, ``mg.compile`` ``compute`` and the
+rules written as expressions, the Tensor its operators (``method``, ``symbol``). A primitive is defined
+with ``define``, through ``minigrad.elementwise``'s one-line ``unary``/``binary`` for elementwise ones.
+"""
+
+from __future__ import annotations
+
+import dis
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from . import expressions
+
+UNARY, BINARY = "unary", "binary"  # the elementwise kinds: see ``Primitive.kind``
+
+
+@dataclass(eq=False)
+class Primitive:
+    """What the package knows of one primitive.
+
+    ``kind`` is ``"unary"`` for an elementwise function of one tensor (g, ans and the argument then share
+    one shape and dtype, so the engine neither unbroadcasts nor casts its gradient), ``"binary"`` for an
+    elementwise function of two broadcast operands, ``"other"`` for the rest.
+    """
+
+    name: str
+    vjps: Any  # a tuple of rules, one per argument (or an ``EachInput`` for any number of them)
+    kind: str = "other"
+    forward: Any = None  # the public function (mg.exp)
+    compute: Any = None  # the NumPy function computing an elementwise primitive's value
+    numpy: tuple = ()  # NumPy functions that run ``forward`` on Tensors (np.exp(t) is mg.exp(t))
+    method: str | None = None  # a binary primitive's Tensor operator: "add" for __add__ and __radd__
+    symbol: str | None = None  # ... and its Python symbol, "+", which mg.compile writes too
+    # a binary primitive's rules for mg.compile where the other operand is a finite constant: expressions equal
+    # to ``vjps`` there, in fewer operations
+    against_constant: tuple = ()
+
+
+PRIMITIVES: dict[str, Primitive] = {}
+generation = [0]  # counts the definitions: tables derived from PRIMITIVES are made again when it moves on
+
+
+def define(name: str, vjps: Any, params: tuple[str, ...] = (), kind: str = "other", **facts: Any) -> Primitive:
+    """Enter primitive ``name`` with its rules; a rule given as a string is an expression in g, ans and
+    ``params`` (see ``minigrad.expressions``). A name already defined is replaced."""
+    if not isinstance(vjps, EachInput):
+        vjps = tuple(
+            expressions.function(name, rule, params, kind == UNARY) if isinstance(rule, str) else rule for rule in vjps
+        )
+    primitive = Primitive(name, vjps, kind, **facts)
+    PRIMITIVES[name] = primitive
+    generation[0] += 1
+    for key in [k for k in _plans if k[0] == name]:  # what the old rules read no longer holds
+        del _plans[key]
+    return primitive
+
+
+def primitive(name: str, vjps: Any, params: tuple[str, ...] = (), **facts: Any) -> Any:
+    """Decorator: define primitive ``name`` whose public function (which records it) is the decorated one."""
+
+    def register(forward: Any) -> Any:
+        define(name, vjps, params, forward=forward, **facts)
+        return forward
+
+    return register
+
+
+def with_rules() -> frozenset[str]:
+    """The names of the primitives that have a rule for some argument (``sign`` has none)."""
+    return frozenset(name for name, p in PRIMITIVES.items() if isinstance(p.vjps, EachInput) or any(p.vjps))
+
+
+def elementwise_names(*kinds: str) -> frozenset[str]:
+    """The names of the elementwise primitives of these kinds (both by default)."""
+    kinds = kinds or (UNARY, BINARY)
+    return frozenset(name for name, p in PRIMITIVES.items() if p.kind in kinds)
+
+
+class EachInput:
+    """The rules of a primitive with any number of inputs: ``rule(i, g, ans, *args)`` for input i.
+
+    ``reads(position, n_args)`` says which of ``ans`` and the args rule ``position`` reads (the bytecode of
+    a rule taking ``*args`` cannot tell): (reads ans, the arg positions it reads).
+    """
+
+    def __init__(self, rule: Any, offset: int = 0, reads: Any = None) -> None:
+        self.rule, self.offset, self.reads = rule, offset, reads
+
+    def __getitem__(self, position: int) -> Any:
+        rule = functools.partial(self.rule, position - self.offset)
+        if self.reads is not None:
+            rule.reads = functools.partial(self.reads, position)  # type: ignore[attr-defined]
+        return rule
+
+
+# -- what the rules read (the in-place guard holds it) -------------------------------------------------
+_plans: dict[tuple, tuple[bool, tuple[int, ...]]] = {}
+
+
+def plan(op: str, n_args: int, mask: int) -> tuple[bool, tuple[int, ...]]:
+    """What the rules of ``op`` for the parents in ``mask`` (bit i: arg i requires grad) read: (whether they
+    read ``ans``, the positions of the args they read). Worked out once per op, arity and mask."""
+    key = (op, n_args, mask)
+    found = _plans.get(key)
+    if found is None:
+        primitive = PRIMITIVES.get(op)
+        ans, args = False, set()
+        for i in range(n_args):
+            rule = _rule(primitive, i) if mask >> i & 1 else None
+            if rule is not None:
+                reads_ans, reads_args = reads(rule, n_args)
+                ans |= reads_ans
+                args.update(reads_args)
+        found = _plans[key] = (ans, tuple(sorted(args)))
+    return found
+
+
+def _rule(primitive: Primitive | None, i: int) -> Any:
+    try:
+        return primitive.vjps[i]  # type: ignore[union-attr]
+    except (AttributeError, IndexError, TypeError):
+        return None
+
+
+def reads(rule: Any, n_args: int) -> tuple[bool, tuple[int, ...]]:
+    """(whether ``rule(g, ans, *args)`` reads ans, the positions of the args it reads).
+
+    A rule written as an expression reads the names in it; a variadic rule declares it (``EachInput``);
+    for a Python function, a parameter its bytecode loads is read unless only its ``.shape``, ``.ndim``,
+    ``.dtype`` or ``.size`` is asked for. Anything else is taken to read everything.
+    """
+    everything = (True, tuple(range(n_args)))
+    declared = getattr(rule, "reads", None)
+    if declared is not None:
+        return declared(n_args)
+    code = getattr(rule, "__code__", None)
+    if code is None or code.co_flags & 0x04 or code.co_cellvars:  # not plain Python, *args, or closures over params
+        return everything
+    names = code.co_varnames[: code.co_argcount]
+    if len(names) != n_args + 2:
+        return everything
+    expression = getattr(rule, "expression", None)
+    read = expressions.names_read(expression) if expression is not None else _loaded(code)
+    return names[1] in read, tuple(i for i, name in enumerate(names[2:]) if name in read)
+
+
+def _loaded(code: Any) -> set[str]:
+    """The names a function's bytecode loads as values (not only for their metadata)."""
+    read: set[str] = set()
+    instructions = list(dis.get_instructions(code))
+    for i, ins in enumerate(instructions):
+        if not ins.opname.startswith("LOAD_FAST"):
+            continue
+        loaded = ins.argval if isinstance(ins.argval, tuple) else (ins.argval,)  # Python 3.13 fuses two loads
+        after = instructions[i + 1] if i + 1 < len(instructions) else None
+        metadata = after is not None and after.opname == "LOAD_ATTR" and after.argval in expressions.METADATA
+        read.update(loaded[:-1])  # the attribute that follows applies to the last name loaded only
+        if not metadata:
+            read.add(loaded[-1])
+    return read
