@@ -124,11 +124,38 @@ def to_dot(t: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None = No
         ``digraph minigrad { ... }``: render it with ``dot -Tsvg`` or ``mg.render_graph``.
     """
     roots = _roots(t)
+    label_of = _labels(names)
+    nodes, edges, constants = _walk(roots, label_of)
+    # nodes are numbered in creation order (a parent before its children), from 0: the same graph
+    # gives the same text in any process
+    order = sorted(nodes.values(), key=lambda n: n._id)
+    number = {id(t): k for k, t in enumerate(order)}
+    lines = [
+        "digraph minigrad {",
+        "  rankdir=BT;",
+        '  node [fontname="Helvetica", fontsize=11];',
+        '  edge [fontname="Helvetica", fontsize=9];',
+    ]
+    lines += _node_lines(order, number, {id(r) for r in roots}, label_of)
+    lines += constants
+    lines += _edge_lines(edges, number)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _labels(names: Mapping[str, Tensor] | None) -> dict[int, str]:
+    """The label of each named object, by id(): the tensor, and the array of a tensor without grad."""
     label_of = {id(v): k for k, v in (names or {}).items()}
     # a named tensor without grad is not in the graph, its array is: name the array
     label_of.update({id(v._data): k for k, v in (names or {}).items() if isinstance(v, Tensor) and not v._rg})
-    from .nn.module import Parameter  # late: nn builds on this package
+    return label_of
 
+
+def _walk(roots: list[Tensor], label_of: dict[int, str]) -> tuple[dict[int, Tensor], list, list[str]]:
+    """The tensors the roots were computed from, the edges into each, and the constant nodes' DOT lines.
+
+    Iterative, so that a long chain does not reach the recursion limit; it only reads the graph.
+    """
     nodes: dict[int, Tensor] = {}  # id(tensor) -> tensor
     edges: list[tuple[Tensor | str, Tensor, int]] = []  # (parent tensor or constant key, child, position)
     constants: list[str] = []
@@ -159,32 +186,32 @@ def to_dot(t: Tensor | Sequence[Tensor], names: Mapping[str, Tensor] | None = No
                     text = _quote(label_of.get(id(arg), "constant") + "\n" + _describe(arg))
                     constants.append(f"  {key} [label={text}, {_STYLE['constant']}];")
                 edges.append((key, node, i))
+    return nodes, edges, constants
 
-    # nodes are numbered in creation order (a parent before its children), from 0: the same graph
-    # gives the same text in any process
-    order = sorted(nodes.values(), key=lambda n: n._id)
-    number = {id(t): k for k, t in enumerate(order)}
-    lines = [
-        "digraph minigrad {",
-        "  rankdir=BT;",
-        '  node [fontname="Helvetica", fontsize=11];',
-        '  edge [fontname="Helvetica", fontsize=9];',
-    ]
-    root_ids = {id(r) for r in roots}
+
+def _node_lines(order: list[Tensor], number: dict[int, int], root_ids: set[int], label_of: dict[int, str]) -> list[str]:
+    """One DOT line per tensor, in the order numbered; the outputs get a double border."""
+    from .nn.module import Parameter  # late: nn builds on this package
+
+    lines = []
     for tensor in order:
         kind, text = _node_label(tensor, label_of.get(id(tensor)), isinstance(tensor, Parameter))
         extra = ", peripheries=2" if id(tensor) in root_ids else ""
         lines.append(f"  n{number[id(tensor)]} [label={_quote(text)}, {_STYLE[kind]}{extra}];")
-    lines += constants
+    return lines
+
+
+def _edge_lines(edges: list[tuple[Tensor | str, Tensor, int]], number: dict[int, int]) -> list[str]:
+    """One DOT line per edge, by child and position; an input's position is shown where it matters."""
     inputs: dict[int, int] = {}  # how many inputs each node has: number the edges of those with several
     for _, child, _ in edges:
         inputs[id(child)] = inputs.get(id(child), 0) + 1
+    lines = []
     for source, child, i in sorted(edges, key=lambda e: (number[id(e[1])], e[2])):
         name = source if isinstance(source, str) else f"n{number[id(source)]}"
         label = f' [label="{i}"]' if inputs[id(child)] > 1 and child._op not in _COMMUTATIVE else ""
         lines.append(f"  {name} -> n{number[id(child)]}{label};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _node_label(t: Tensor, name: str | None, is_parameter: bool) -> tuple[str, str]:

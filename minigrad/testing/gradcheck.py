@@ -128,16 +128,9 @@ def _check_shapes(grads: list, inputs: tuple, checked: list, names: list, op: st
 
 
 def _check(
-    f: Callable,
-    inputs: tuple,
-    method: str,
-    eps: float,
-    atol: float | None,
-    rtol: float | None,
-    seed: int,
-    kinks: str,
-    what: str = "",
+    f: Callable, inputs: tuple, method: str, eps: float, atol, rtol, seed: int, kinks: str, what: str = ""
 ) -> bool:
+    """gradcheck's body; ``what`` names the output in messages when f is not the user's function."""
     if method not in METHODS:
         raise ValueError(f"gradcheck: method must be one of {METHODS}, got {method!r}")
     if kinks not in ("warn", "raise", "ignore"):
@@ -149,37 +142,18 @@ def _check(
     outs, v, analytic, op = analytic_vjp(f, inputs, checked, seed, what)
     _check_shapes(analytic, inputs, checked, names, op)
     probe = Probe(f, inputs, checked, v)
-    shapes = tuple((o._data.shape, o._data.dtype) for o in outs)
     if method == "projection":
         return _check_projection(probe, analytic, names, op, eps, atol, rtol, seed)
     used, numerical = _numerical(method, probe, eps, seed)
+    shapes = tuple((o._data.shape, o._data.dtype) for o in outs)
     found_kinks = []
     for j, (i, a, n) in enumerate(zip(checked, analytic, numerical)):
-        tol_a, tol_r = _tolerance(a.dtype, used, atol, rtol)
-        a64 = a.astype(np.float64)
-        bad = ~(np.abs(a64 - n) <= tol_a + tol_r * np.abs(n))  # nan counts as a failure
-        wrong, notes = [], {}
-        for k in (k for k in np.ndindex(bad.shape) if bad[k]):
-            if len(wrong) >= 20:  # enough evidence: count the rest without the extra calls
-                wrong.append(k)
-                continue
-            tol = tol_a + tol_r * abs(n[k])
-            if used == "central":  # a kink within eps of x spoils the first estimate, not one 16× finer
-                finer = central_at(probe, j, k, eps / 16)
-                if abs(a64[k] - finer) <= tol_a + tol_r * abs(finer):
-                    continue
-            s = slopes(probe, j, k, eps)
-            if is_kink(s, tol) and min(s) - tol <= a64[k] <= max(s) + tol:
-                found_kinks.append((names[i], k, a64[k], s))
-                continue
-            wrong.append(k)
-            notes[k] = s
+        tol = _tolerance(a.dtype, used, atol, rtol)
+        wrong, notes, at_kinks = _disagreements(probe, j, a, n, tol, used, eps)
         if wrong:
-            raise GradcheckError(
-                mismatch_message(
-                    names[i], as_array(probe.inputs[i]), op, used, eps, a, n, wrong, notes, (tol_a, tol_r), shapes
-                )
-            )
+            x = as_array(probe.inputs[i])
+            raise GradcheckError(mismatch_message(names[i], x, op, used, eps, a, n, wrong, notes, tol, shapes))
+        found_kinks += [(names[i], k, a_k, s) for k, a_k, s in at_kinks]
     if found_kinks and kinks != "ignore":
         name, k, a_k, s = found_kinks[0]
         message = (
@@ -192,6 +166,30 @@ def _check(
             raise KinkError(message)
         warnings.warn(message, KinkWarning, stacklevel=3)
     return True
+
+
+def _disagreements(probe: Probe, j: int, a: np.ndarray, n: np.ndarray, tol: tuple, used: str, eps: float) -> tuple:
+    """(wrong elements, their one-sided slopes, (element, analytic, slopes) at a kink) of checked input j."""
+    tol_a, tol_r = tol
+    a64 = a.astype(np.float64)
+    bad = ~(np.abs(a64 - n) <= tol_a + tol_r * np.abs(n))  # nan counts as a failure
+    wrong, notes, kinks = [], {}, []
+    for k in (k for k in np.ndindex(bad.shape) if bad[k]):
+        if len(wrong) >= 20:  # enough evidence: count the rest without the extra calls
+            wrong.append(k)
+            continue
+        tol_k = tol_a + tol_r * abs(n[k])
+        if used == "central":  # a kink within eps of x spoils the first estimate, not one 16× finer
+            finer = central_at(probe, j, k, eps / 16)
+            if abs(a64[k] - finer) <= tol_a + tol_r * abs(finer):
+                continue
+        s = slopes(probe, j, k, eps)
+        if is_kink(s, tol_k) and min(s) - tol_k <= a64[k] <= max(s) + tol_k:
+            kinks.append((k, a64[k], s))
+            continue
+        wrong.append(k)
+        notes[k] = s
+    return wrong, notes, kinks
 
 
 def _check_projection(probe: Probe, analytic: list, names: list, op: str, eps: float, atol, rtol, seed: int) -> bool:
