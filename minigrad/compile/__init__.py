@@ -85,19 +85,34 @@ class Compiled:
     def _trace(self, key: tuple, args: tuple) -> Any:
         start = time.perf_counter()
         recorder = Recorder()
-        stand_ins: dict[int, Tensor] = {}
-        call_args = list(args)
-        for i, a in enumerate(args):
-            if isinstance(a, Tensor) and not a._rg and _is_float(a._data.dtype) and is_grad_enabled():
-                stand_in = _constant(a._data)  # records what the step computes from it; its grad is dropped
-                stand_in._rg = True
-                stand_ins[i] = call_args[i] = stand_in
+        call_args, stand_ins = _stand_ins(args)
         with tracing(recorder):
             out = self.fn(*call_args)
         builder = Builder(recorder, tuple(call_args), stand_ins)
         for i in stand_ins:
             builder.leaf_expr[id(stand_ins[i])] = f"A[{i}]"
         traced, leaves = _graph([r for r, _ in recorder.roots] + _tensors(out))
+        source = self._write(builder, recorder, traced, leaves, out)
+        namespace = builder.ns
+        exec(compile_source(source, self.__name__), namespace)
+        rngs = [recipe[1][0] for k, recipe in recorder.recipes.items() if k in recorder.randoms]
+        wanted_leaves = [leaf for leaf in leaves if id(leaf) in builder.wanted]
+        plan = _Plan(namespace["replay"], source, wanted_leaves, [i for i, a in enumerate(args) if _wants(a)], rngs)
+        plan.keep = (builder.keep, recorder.keep)  # type: ignore[attr-defined]
+        # the check's tolerance: that of the least precise dtype the step computes in (a float64 parameter
+        # multiplied in float32 has a float64 gradient rounded as float32's)
+        plan.tolerance = max((_TOLERANCE.get(t._data.dtype.type, 1e-9) for t in traced), default=1e-9)  # type: ignore[attr-defined]
+        for node in traced:  # the traced graph is only read: its arrays are writeable again (see minigrad.guard)
+            release_node(node)
+        self.cache[key] = plan
+        while len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
+        self.traces += 1
+        self.trace_seconds.append(time.perf_counter() - start)
+        return _detached(out)  # as a replay returns them: the traced graph was let go of above
+
+    def _write(self, builder: Builder, recorder: Recorder, traced: list[Tensor], leaves: list[Tensor], out: Any) -> str:
+        """The source of the replay of the graph ``traced`` (of leaves ``leaves``) returning ``out``."""
         nodes, roots = traced, recorder.roots
         if self.batch:
             nodes, stand, builder.unstack = batch_siblings(nodes, recorder)
@@ -116,27 +131,10 @@ class Compiled:
         reach = _reaching(nodes, builder.wanted)
         for r, (root, seed) in enumerate(roots):
             builder.backward(r, root, seed, nodes, reach)
-        for key_ in recorder.randoms:  # random masks drawn but unused: draw them too, to keep the generator in step
-            if key_ not in builder.names:
-                builder.ref(next(a for a in recorder.keep if id(a) == key_))
-        source = builder.source(outputs)
-        namespace = builder.ns
-        exec(compile_source(source, self.__name__), namespace)
-        rngs = [recipe[1][0] for k, recipe in recorder.recipes.items() if k in recorder.randoms]
-        wanted_leaves = [leaf for leaf in leaves if id(leaf) in builder.wanted]
-        plan = _Plan(namespace["replay"], source, wanted_leaves, [i for i, a in enumerate(args) if _wants(a)], rngs)
-        plan.keep = (builder.keep, recorder.keep)  # type: ignore[attr-defined]
-        # the check's tolerance: that of the least precise dtype the step computes in (a float64 parameter
-        # multiplied in float32 has a float64 gradient rounded as float32's)
-        plan.tolerance = max((_TOLERANCE.get(t._data.dtype.type, 1e-9) for t in traced), default=1e-9)  # type: ignore[attr-defined]
-        for node in traced:  # the traced graph is only read: its arrays are writeable again (see minigrad.guard)
-            release_node(node)
-        self.cache[key] = plan
-        while len(self.cache) > self.cache_size:
-            self.cache.popitem(last=False)
-        self.traces += 1
-        self.trace_seconds.append(time.perf_counter() - start)
-        return _detached(out)  # as a replay returns them: the traced graph was let go of above
+        for key in recorder.randoms:  # random masks drawn but unused: draw them too, to keep the generator in step
+            if key not in builder.names:
+                builder.ref(next(a for a in recorder.keep if id(a) == key))
+        return builder.source(outputs)
 
     # -- the check of the first replay --------------------------------------------------------------
     def _check(self, plan: _Plan, args: tuple) -> Any:
@@ -189,6 +187,19 @@ def compile_source(source: str, name: str) -> Any:
     import builtins
 
     return builtins.compile(source, f"<mg.compile {name}>", "exec")
+
+
+def _stand_ins(args: tuple) -> tuple[list, dict[int, Tensor]]:
+    """The arguments to trace with: each float tensor that does not require grad replaced by a stand-in that
+    does, so that what the step computes from it is recorded (its gradient is dropped); and the stand-ins."""
+    stand_ins: dict[int, Tensor] = {}
+    call_args = list(args)
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor) and not a._rg and _is_float(a._data.dtype) and is_grad_enabled():
+            stand_in = _constant(a._data)
+            stand_in._rg = True
+            stand_ins[i] = call_args[i] = stand_in
+    return call_args, stand_ins
 
 
 def _wants(a: Any) -> bool:

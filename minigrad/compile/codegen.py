@@ -3,34 +3,29 @@
 Every array of the step gets a local variable: inputs (``a0 = A[0]._data``), parameters (``p0 = P0._data``,
 read at every call), constants (``K3``, folded at trace time), the forward nodes (``s12``) and the
 gradients (``g0_12``). The forward is one NumPy call per primitive, in creation order (``forward_source``).
-The backward is the engine's walk unrolled: its order, the broadcast axes to sum and the casts are decided
-once here, not at every call; common rules are written inline (``g0_9 * s4``, see ``vjp_source``), the
-others call their rule from ``minigrad.rules``. Gradients are accumulated as the engine does (copy on the
-first addition, in place after). ``lines.tidy`` then folds transposes, drops forward values nobody reads
-and deletes each variable after its last use, so a large batch keeps no more intermediates alive than eager
-execution does. Buffers made once (``B5``) hold only the stacked gradients of batched siblings
-(``siblings.py``); for the forward, ``out=`` buffers measured no gain (NumPy reuses freed memory of the
-same size) and were dropped.
+The backward is the engine's walk unrolled (``backward_source``): its order, the broadcast axes to sum and
+the casts are decided once at trace time, not at every call; rules written as expressions are inline (``g0_9 * s4``,
+see ``vjp_source``), the others are calls of the rule. Gradients are accumulated as the
+engine does (copy on the first addition, in place after). ``lines.tidy`` then folds transposes, drops
+forward values nobody reads and deletes each variable after its last use, so a large batch keeps no more
+intermediates alive than eager execution does. Buffers made once (``B5``) hold only the stacked gradients
+of batched siblings (``siblings.py``); the forward writes no ``out=`` buffers, because NumPy already reuses
+freed memory of the same size for a new result, so they would save nothing.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
 
-from ..engine import unbroadcast
 from ..expressions import NAMESPACE
 from ..nn.sparse import note_rows
-from ..registry import PRIMITIVES
 from ..tensor import Tensor, _constant, _new
-from . import forward_source, vjp_source
+from . import backward_source, forward_source
 from .lines import tidy
 from .trace import CompileError, Recorder
 from .vjp_source import SLOT
-
-_NAME = re.compile(r"[A-Za-z_]\w*")
 
 
 class Builder:
@@ -204,110 +199,14 @@ class Builder:
 
     # -- backward -----------------------------------------------------------------------------------
     def backward(self, r: int, root: Tensor, seed: Any, nodes: list[Tensor], reach: set[int]) -> None:
-        """The engine's walk from ``root``, unrolled; ``reach`` holds the ids of nodes leading to a wanted leaf."""
-        if seed is None:
-            seed = np.array(1, dtype=root._data.dtype) if root._data.shape == () else np.ones_like(root._data)
-        else:
-            seed = np.array(seed, dtype=root._data.dtype)
-        gname = {id(root): self.ref(seed)}
-        values = {id(root): seed}  # the dry run: the gradients themselves, for their shapes and dtypes
-        adds: dict[int, int] = {}
-        fresh: dict[int, bool] = {id(root): False}
-        leaves: list[Tensor] = []
-        handed: set[str] = set()
-        pieces: dict[int, list] = {}  # id(stacked node) -> the gradients of its two members (see siblings.py)
-
-        def accumulate(parent: Tensor, expr: str, pv: np.ndarray, new: bool) -> None:
-            key, var = id(parent), f"g{r}_{parent._id}"
-            count = adds.get(key, 0)
-            if count == 0:
-                if _NAME.fullmatch(expr):  # a variable or constant as it is (add's rule): no copy, no line
-                    var = expr
-                else:
-                    self.lines.append(f"{var} = {expr}")
-                gname[key], values[key], fresh[key] = var, pv, new
-            elif count == 1:
-                self.lines.append(f"{var} = {gname[key]} + {expr}")
-                gname[key] = var
-                values[key], fresh[key] = values[key] + pv, True
-            else:
-                self.lines.append(f"{var} += {expr}")
-                values[key] = values[key] + pv
-            adds[key] = count + 1
-
-        for node in sorted((n for n in nodes if id(n) in reach), key=lambda n: -n._id):
-            if id(node) in self.unstack:  # a member of a stacked node: its gradient is a half of the stacked one
-                big, j = self.unstack[id(node)]
-                pieces.setdefault(id(big), [None, None])[j] = node
-                if j == 0:  # (member 1 has the larger id: it came first)
-                    self.stack_gradients(big, pieces[id(big)], gname, values, accumulate)
-                continue
-            if id(node) not in gname:
-                continue
-            g, gv = gname[id(node)], values[id(node)]
-            if node._op is None:
-                leaves.append(node)
-                continue
-            args = node._args
-            for i, parent in enumerate(node._parents):
-                if parent is None or id(parent) not in reach:
-                    continue
-                pv = np.asarray(PRIMITIVES[node._op].vjps[i](gv, node._data, *args))
-                shape, dtype = parent._data.shape, parent._data.dtype
-                expr, new = vjp_source.rule(self, node, i, g, pv)
-                if pv.shape != shape:
-                    expr, new = vjp_source.unbroadcast(self, expr, pv.shape, shape, pv.dtype)
-                    pv = unbroadcast(pv, shape)
-                if pv.dtype != dtype:
-                    pv = pv.astype(dtype)
-                    expr = f"({expr}).astype({self.const(dtype)})"
-                    new = True
-                if not SLOT.search(expr):
-                    expr, new = self.const(pv), False  # only constants in it: folded
-                accumulate(parent, expr, pv, new)
-        for leaf in leaves:
-            if id(leaf) not in self.wanted:
-                continue
-            obj = self.leaf_expr.get(id(leaf)) or self.const(leaf, "P")
-            g = gname[id(leaf)]
-            # what .grad receives shares memory with nothing (engine._own): a new array as it is; a buffer, a
-            # constant, a 0-d result (a NumPy scalar) or a gradient handed already, copied; else checked per call
-            if fresh[id(leaf)] and leaf._data.ndim and g not in handed:
-                own = g
-            elif g in handed or not leaf._data.ndim or g.startswith("B") or not SLOT.fullmatch(g):
-                own = f"np.array({g}, order='C')"
-            else:
-                own = f"_own({g})"
-                self.ns["_own"] = _own
-            handed.add(g)
-            self.lines.append(f"{obj}._grad = {own} if {obj}._grad is None else {obj}._grad + {g}")  # (as the engine)
-
-    def stack_gradients(self, big: Tensor, members: list, gname: dict, values: dict, accumulate: Any) -> None:
-        """The gradient of a stacked node: its members' gradients one above the other, written into a buffer
-        made once (the half of a member without gradient stays 0). The buffer is never handed out: ``.grad``
-        receives a copy of it or of a view of it (``Builder.backward``), and no line adds into it in place."""
-        present = [m is not None and id(m) in gname for m in members]
-        if not any(present):
-            return
-        rows = big._data.shape[0] // 2
-        buffer = self.const(np.zeros(big._data.shape, big._data.dtype), "B")
-        for j, m in enumerate(members):
-            if present[j]:
-                self.lines.append(f"{buffer}[{self.const(slice(j * rows, (j + 1) * rows))}] = {gname[id(m)]}")
-        parts = [values[id(m)] if ok else np.zeros_like(values[id(members[1 - j])]) for j, (m, ok) in
-                 enumerate(zip(members, present))]  # fmt: skip
-        accumulate(big, buffer, np.concatenate(parts), False)
+        """The engine's walk from ``root``, unrolled (``backward_source``); ``reach`` holds the ids of nodes
+        leading to a wanted leaf."""
+        backward_source.emit(self, r, root, seed, nodes, reach)
 
     # -- the function -------------------------------------------------------------------------------
     def source(self, outputs: str) -> str:
         body = self.lines + [f"return {outputs}"]
         return "def replay(A):\n" + "".join(f"    {line}\n" for line in tidy(body))
-
-
-def _own(g: np.ndarray) -> np.ndarray:
-    """``g`` itself if it owns its memory and may be written, else a copy (a view, a read-only broadcast)."""
-    return g if g.base is None and g.flags.writeable else g.copy()  # (C order, as the engine's copy: a
-    # transposed gradient copied in its own F order would slow every later elementwise update of p by 1.7x)
 
 
 def _same_count(mask: np.ndarray, traced: int) -> None:

@@ -85,13 +85,12 @@ def _common(order: list[Tensor]) -> dict[int, Tensor]:
     for n in order:
         if n._op is None:
             continue
-        parents = tuple(n._parents) + (None,) * (len(n._args) - len(n._parents))
         key = (n._op,) + tuple(
             ("node", id(same[id(p)])) if p is not None and id(p) in same
             else ("leaf", id(p)) if p is not None
             else ("array", id(x)) if isinstance(x, np.ndarray)
             else ("value", type(x).__name__, repr(x))
-            for x, p in zip(n._args, parents)
+            for x, p in zip(n._args, _parent_per_arg(n))
         )  # fmt: skip
         same[id(n)] = first.setdefault(key, n)
     return same
@@ -101,10 +100,8 @@ def _match(m: Tensor, n: Tensor, group_of: dict[int, tuple[int, int]], same: dic
     """How the arguments of ``m`` and ``n`` pair up, position by position, or None if they do not."""
     if len(m._args) != len(n._args):
         return None
-    pm = tuple(m._parents) + (None,) * (len(m._args) - len(m._parents))
-    pn = tuple(n._parents) + (None,) * (len(n._args) - len(n._parents))
     spec: list[tuple] = []
-    for x, y, p, q in zip(m._args, n._args, pm, pn):
+    for x, y, p, q in zip(m._args, n._args, _parent_per_arg(m), _parent_per_arg(n)):
         if p is None and q is None and x is y or p is not None and same.get(id(p), p) is same.get(id(q), q):
             spec.append(("shared",))
         elif p is not None and q is not None:
@@ -178,67 +175,98 @@ def _node(op: str, data: np.ndarray, args: tuple, parents: tuple) -> Tensor:
 
 
 def _rewrite(nodes: list[Tensor], pairs: list, group_of: dict, recorder: Recorder) -> tuple:
+    """The graph of ``nodes`` with each kept pair (the others are None) computed as one stacked node."""
     kept = {id(m) for pair in pairs if pair is not None for m in pair[:2]}
-    stand: dict[int, Tensor] = {}  # id(old node) -> the node that stands for it
-    stacked: dict[int, Tensor] = {}  # pair index -> N
-    unstack: dict[int, tuple[Tensor, int]] = {}
-    time: dict[int, tuple] = {}  # id(new node) -> its place in the order: (creation id of the old, rank)
     inner = sorted((t for t in nodes if t._op is not None), key=lambda t: t._id)
+    graph = _Stacking(pairs, recorder)
     for old in inner:  # first every new node, so that each old one has its stand-in; then their arguments
         if id(old) not in kept:
-            stand[id(old)] = new = _node(old._op, old._data, old._args, old._parents)
-            time[id(new)] = (old._id, 0)
+            graph.copy(old)
         elif group_of[id(old)][1] == 1:
-            k = group_of[id(old)][0]
-            m, n, _ = pairs[k]
-            stacked[k] = big = _node(m._op, np.concatenate((m._data, n._data)), (), ())
-            time[id(big)] = (n._id, 0)
-            rows = m._data.shape[0]
-            for j, member in enumerate((m, n)):
-                part = _node("getitem", member._data, (big._data, slice(j * rows, (j + 1) * rows)), (big,))
-                stand[id(member)], time[id(part)], unstack[id(part)] = part, (n._id, 1 + j), (big, j)
-
-    def mapped(p: Any) -> Any:
-        return None if p is None else stand.get(id(p), p)
-
+            graph.stack(group_of[id(old)][0])
     for old in inner:
         if id(old) not in kept:
-            stand[id(old)]._parents = tuple(mapped(p) for p in old._parents)
-    seeds: dict[tuple[int, int], np.ndarray] = {}
-    joined: dict[tuple[int, int], Tensor] = {}
-    for k, big in stacked.items():
-        m, n, spec = pairs[k]
+            graph.stand[id(old)]._parents = tuple(graph.mapped(p) for p in old._parents)
+    for k, big in graph.stacked.items():
+        graph.link(k, big)
+    new_nodes = [t for t in nodes if t._op is None] + list({id(t): t for t in graph.stand.values()}.values())
+    new_nodes += list(graph.stacked.values()) + list(graph.joined.values())
+    if not _renumber(new_nodes, graph.time):
+        return nodes, {}, {}  # (cannot happen for pairs as matched; kept as a guard against a cycle)
+    return new_nodes, graph.stand, graph.unstack
+
+
+class _Stacking:
+    """The nodes of the rewritten graph, made by ``_rewrite`` in two rounds: the nodes, then their arguments."""
+
+    def __init__(self, pairs: list, recorder: Recorder) -> None:
+        self.pairs, self.recorder = pairs, recorder
+        self.stand: dict[int, Tensor] = {}  # id(old node) -> the node that stands for it
+        self.stacked: dict[int, Tensor] = {}  # pair index -> N
+        self.unstack: dict[int, tuple[Tensor, int]] = {}  # id(getitem stand-in) -> (N, member index)
+        self.time: dict[int, tuple] = {}  # id(new node) -> its place in the order: (creation id of the old, rank)
+        self.joined: dict[tuple[int, int], Tensor] = {}  # (id(x), id(y)) -> the concatenate node of x and y
+        self.seeds: dict[tuple[int, int], np.ndarray] = {}  # (id(x), id(y)) -> x and y stacked by the replay
+
+    def copy(self, old: Tensor) -> None:
+        """A node not paired: a copy of ``old``, whose parents are mapped to their stand-ins later."""
+        self.stand[id(old)] = new = _node(old._op, old._data, old._args, old._parents)
+        self.time[id(new)] = (old._id, 0)
+
+    def stack(self, k: int) -> None:
+        """The stacked node N of pair ``k`` (without its arguments yet) and the getitem nodes N[:L], N[L:]."""
+        m, n, _ = self.pairs[k]
+        self.stacked[k] = big = _node(m._op, np.concatenate((m._data, n._data)), (), ())
+        self.time[id(big)] = (n._id, 0)
+        rows = m._data.shape[0]
+        for j, member in enumerate((m, n)):
+            part = _node("getitem", member._data, (big._data, slice(j * rows, (j + 1) * rows)), (big,))
+            self.stand[id(member)], self.time[id(part)], self.unstack[id(part)] = part, (n._id, 1 + j), (big, j)
+
+    def mapped(self, p: Any) -> Any:
+        return None if p is None else self.stand.get(id(p), p)
+
+    def link(self, k: int, big: Tensor) -> None:
+        """The arguments and parents of the stacked node ``big`` of pair ``k``, position by position."""
+        m, n, spec = self.pairs[k]
         args, parents = [], []
-        pm = tuple(m._parents) + (None,) * (len(m._args) - len(m._parents))
-        pn = tuple(n._parents) + (None,) * (len(n._args) - len(n._parents))
-        for s, x, y, p, q in zip(spec, m._args, n._args, pm, pn):
+        for s, x, y, p, q in zip(spec, m._args, n._args, _parent_per_arg(m), _parent_per_arg(n)):
             if s[0] == "shared":
                 args.append(x)
-                parents.append(mapped(p))
+                parents.append(self.mapped(p))
             elif s[0] == "stacked":
-                args.append(stacked[s[1]]._data)
-                parents.append(stacked[s[1]])
+                args.append(self.stacked[s[1]]._data)
+                parents.append(self.stacked[s[1]])
             elif s[0] == "joined":
-                key = (id(x), id(y))
-                if key not in joined:
-                    both = np.concatenate((x, y))
-                    joined[key] = _node("concatenate", both, (x, y, 0), (mapped(p), mapped(q)))
-                    time[id(joined[key])] = (n._id, -1)
-                args.append(joined[key]._data)
-                parents.append(joined[key])
-            else:  # seeds: stacked by the replay, as a recipe
-                if (id(x), id(y)) not in seeds:
-                    seeds[id(x), id(y)] = both = np.concatenate((x, y))
-                    recorder.recipes[id(both)] = (np.concatenate, ((x, y),))
-                    recorder.keep.append(both)
-                args.append(seeds[id(x), id(y)])
+                node = self.join(x, y, p, q, n._id)
+                args.append(node._data)
+                parents.append(node)
+            else:
+                args.append(self.seed(x, y))
                 parents.append(None)
         big._args, big._parents = tuple(args), tuple(parents)
-    new_nodes = [t for t in nodes if t._op is None] + list({id(t): t for t in stand.values()}.values())
-    new_nodes += list(stacked.values()) + list(joined.values())
-    if not _renumber(new_nodes, time):
-        return nodes, {}, {}  # (cannot happen for pairs as matched; kept as a guard against a cycle)
-    return new_nodes, stand, unstack
+
+    def join(self, x: np.ndarray, y: np.ndarray, p: Tensor, q: Tensor, when: int) -> Tensor:
+        """The ``concatenate`` node of the tensors ``p`` and ``q`` (of data ``x``, ``y``), made once."""
+        key = (id(x), id(y))
+        if key not in self.joined:
+            both = np.concatenate((x, y))
+            self.joined[key] = _node("concatenate", both, (x, y, 0), (self.mapped(p), self.mapped(q)))
+            self.time[id(self.joined[key])] = (when, -1)
+        return self.joined[key]
+
+    def seed(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The arrays ``x`` and ``y`` from outside the graph stacked, made once; the replay stacks them anew."""
+        if (id(x), id(y)) not in self.seeds:
+            self.seeds[id(x), id(y)] = both = np.concatenate((x, y))
+            self.recorder.recipes[id(both)] = (np.concatenate, ((x, y),))
+            self.recorder.keep.append(both)
+        return self.seeds[id(x), id(y)]
+
+
+def _parent_per_arg(t: Tensor) -> tuple:
+    """The parents of ``t`` position by position with its arguments (None after the last parent)."""
+    return tuple(t._parents) + (None,) * (len(t._args) - len(t._parents))
 
 
 def _renumber(nodes: list[Tensor], time: dict[int, tuple]) -> bool:
