@@ -32,14 +32,14 @@ def unary(name: str, compute: Any, rule: str | None, doc: str, numpy: Any = None
 
 
 def binary(name: str, compute: Any, rules: tuple, doc: str, method: str | None = None, symbol: str | None = None,
-           against_constant: tuple = ()) -> Any:  # fmt: skip
+           **facts: Any) -> Any:  # fmt: skip
     """Define the binary elementwise primitive ``name`` of operands a and b (broadcast together); see
-    ``registry.Primitive`` for ``method``, ``symbol`` and ``against_constant``."""
+    ``registry.Primitive`` for ``method``, ``symbol`` and the other ``facts``."""
     forward = _binary(name, compute)
     forward.__name__ = forward.__qualname__ = name
     forward.__module__, forward.__doc__ = __name__, doc
     define(name, rules, ("a", "b"), BINARY, forward=forward, compute=compute, numpy=(compute,), method=method,
-           symbol=symbol, against_constant=against_constant)  # fmt: skip
+           symbol=symbol, **facts)  # fmt: skip
     return forward
 
 
@@ -75,9 +75,11 @@ def _power_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 # -- arithmetic: z = a ∘ b with broadcasting (the engine sums the broadcast axes away) ---------------------
-add = binary("add", np.add, ("g", "g"), "a + b, with NumPy broadcasting.", "add", "+")
+add = binary("add", np.add, ("g", "g"), "a + b, with NumPy broadcasting.", "add", "+", commutative=True)
 subtract = binary("subtract", np.subtract, ("g", "-g"), "a - b, with NumPy broadcasting.", "sub", "-")
-multiply = binary("multiply", np.multiply, ("g * b", "g * a"), "a * b elementwise, with broadcasting.", "mul", "*")
+multiply = binary(
+    "multiply", np.multiply, ("g * b", "g * a"), "a * b elementwise, with broadcasting.", "mul", "*", commutative=True
+)
 divide = binary(
     "divide", np.divide, ("g / b", "-g * ans / b"),  # ∂z/∂b = −a/b² = −z/b
     "a / b elementwise; division by zero follows IEEE (inf or nan, with NumPy's warning).", "truediv", "/",
@@ -89,12 +91,12 @@ power = binary(
 maximum = binary(
     "maximum", np.maximum, ("g * _share(a > b, a == b, g.dtype)", "g * _share(b > a, a == b, g.dtype)"),
     "Elementwise maximum; at ties the gradient is split evenly between a and b.",
-    against_constant=(_WINS_A, _WINS_B),
+    against_constant=(_WINS_A, _WINS_B), commutative=True,
 )  # fmt: skip
 minimum = binary(
     "minimum", np.minimum, ("g * _share(a < b, a == b, g.dtype)", "g * _share(b < a, a == b, g.dtype)"),
     "Elementwise minimum; at ties the gradient is split evenly between a and b.",
-    against_constant=(_WINS_B, _WINS_A),
+    against_constant=(_WINS_B, _WINS_A), commutative=True,
 )  # fmt: skip
 
 # -- functions h = f(z): the rule is g ∘ f′(z) --------------------------------------------------------------

@@ -17,7 +17,7 @@ import numpy as np
 from .anomaly import AnomalyError, backward_anomaly, check_backward
 from .anomaly import _on as _anomaly
 from .grad_mode import set_grad_enabled
-from .guard import release_node
+from .guard import SELF_ONLY, release_node
 from .registry import PRIMITIVES, UNARY
 from .tensor import Tensor
 
@@ -48,16 +48,20 @@ def unbroadcast(g: Any, shape: tuple) -> Any:
 
 
 def parent_gradient(node: Any, i: int, g: Any, ans: Any, args: tuple, parent: Any) -> Any:
-    """Rule ``i`` of ``node`` applied to ``g`` (on arrays, or on Tensors when recording), summed over the axes
-    broadcasting added and cast to the parent's dtype: the gradient that flows to ``parent``.
+    """Rule ``i`` of ``node`` applied to ``g`` (on arrays, or on Tensors when recording), fitted to ``parent``:
+    the gradient that flows to it.
 
     ``ans`` and ``args`` are what the rule takes: the node's value and arguments (arrays), or for a
     recorded backward the node and its arguments with the parents in place of their arrays.
     """
     primitive = PRIMITIVES[node._op]
     pg = primitive.vjps[i](g, ans, *args)
-    if primitive.kind == UNARY:  # g ∘ f′(x) has the node's shape and dtype, which are x's
-        return pg
+    return pg if primitive.kind == UNARY else fit(pg, parent)
+
+
+def fit(pg: Any, parent: Any) -> Any:
+    """A rule's result summed over the axes broadcasting added and cast to the parent's dtype. (The rules of
+    unary elementwise primitives need neither: g ∘ f′(x) has the node's shape and dtype, which are x's.)"""
     if not isinstance(pg, (np.ndarray, Tensor)):
         pg = np.asarray(pg)
     pdata = parent._data
@@ -140,20 +144,29 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
         node = heappop(heap)[1]
         g = grads.pop(node)
         while node is not None:  # the inner loop follows a chain of single parents without the heap
-            if wanted is not None and node in wanted or wanted is None and node._op is None:
+            op = node._op
+            if wanted is not None and node in wanted:
                 found[node] = _own(g, node in owned, handed)
-                if wanted is not None and len(found) == len(wanted):  # every wanted gradient is complete
+                if len(found) == len(wanted):  # every wanted gradient is complete: the rest is not needed
                     return found
-            if node._op is None:
+                if op is None:
+                    break
+            elif op is None:  # a leaf
+                if wanted is None:
+                    found[node] = _own(g, node in owned, handed)
                 break
             parents = node._parents
             if parents is None:
                 raise _freed(node)
             follow = None
+            primitive = PRIMITIVES[op]  # (parent_gradient, written out: this loop runs once per edge)
+            rules, fitted, ans, args = primitive.vjps, primitive.kind == UNARY, node._data, node._args
             for i, parent in enumerate(parents):
                 if parent is None:
                     continue
-                pg = parent_gradient(node, i, g, node._data, node._args, parent)
+                pg = rules[i](g, ans, *args)
+                if not fitted and (pg.shape != parent._data.shape or pg.dtype != parent._data.dtype):
+                    pg = fit(pg, parent)
                 if check:
                     check_backward(node, i, g, pg)
                 if len(parents) == 1 and not heap:
@@ -171,7 +184,12 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
                     owned.add(parent)
             if not retain_graph:
                 node._args = node._parents = None
-                release_node(node)  # what its rules read may be written again
+                saved = node._saved  # what its rules read may be written again
+                if saved is SELF_ONLY:  # (the commonest case, tanh, exp..., without the call)
+                    node._saved = None
+                    node._held -= 1
+                elif saved is not None:
+                    release_node(node)
             node = follow
             g = pg
     return found

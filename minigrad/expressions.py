@@ -38,14 +38,18 @@ def function(name: str, expression: str, params: tuple[str, ...], elementwise: b
     if steps is not None and len(steps) > 1:  # (a single operation has nothing to reuse)
         lines = [f"        {line}\n" for line in steps[:-1]] + [f"        return {steps[-1]}\n"]
         # (0-d arrays: NumPy makes scalars, which take no ``out``; Tensors: the expression is recorded)
-        body = "    if type(g) is np.ndarray and g.ndim:\n" + "".join(lines) + body
+        body = "    if type(g) is _ndarray and g.ndim:\n" + "".join(lines) + body
     source = f"def {name}_vjp({signature}):\n{body}"
-    namespace = dict(NAMESPACE)
+    namespace = {**NAMESPACE, **_UFUNCS}
     exec(compile(source, f"<rule of {name}: {expression}>", "exec"), namespace)
     rule = namespace[f"{name}_vjp"]
     rule.expression = expression
     rule.__doc__ = f"Jᵀg = {expression}"
     return rule
+
+
+_UFUNCS = {f"_{name}": ufunc for name, ufunc in vars(np).items() if isinstance(ufunc, np.ufunc)}
+_UFUNCS["_ndarray"] = np.ndarray
 
 
 def _in_place_steps(tree: ast.AST) -> list[str] | None:
@@ -76,9 +80,9 @@ def _in_place_steps(tree: ast.AST) -> list[str] | None:
         refs = ", ".join(v for v, _ in values)
         if into is None:
             into = f"t{next(count)}"
-            steps.append(f"{into} = np.{ufunc}({refs})")
+            steps.append(f"{into} = _{ufunc}({refs})")
         else:
-            steps.append(f"{into} = np.{ufunc}({refs}, {into})")
+            steps.append(f"{into} = _{ufunc}({refs}, {into})")
         return into, True
 
     try:

@@ -38,7 +38,6 @@ from .tensor import Tensor
 __all__ = ["render_graph", "to_dot"]
 
 _FORMATS = ("svg", "png", "pdf", "dot")
-_COMMUTATIVE = frozenset({"add", "multiply", "maximum", "minimum"})  # no need to number their edges
 # The names of the parameters (arguments that are not tensors) of the primitives that have any, to
 # show them as ``axis=1``; a name of None hides the argument (an internal of the rule).
 _PARAMS = {
@@ -88,6 +87,11 @@ def _short(value: Any, limit: int = 32) -> str:
     else:
         text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _commutes(op: str) -> bool:
+    """Whether the primitive's operands may be swapped (add, multiply): its edges then need no numbers."""
+    return op in PRIMITIVES and PRIMITIVES[op].commutative
 
 
 def _is_input_slot(op: str, i: int, arg: Any) -> bool:
@@ -209,7 +213,7 @@ def _edge_lines(edges: list[tuple[Tensor | str, Tensor, int]], number: dict[int,
     lines = []
     for source, child, i in sorted(edges, key=lambda e: (number[id(e[1])], e[2])):
         name = source if isinstance(source, str) else f"n{number[id(source)]}"
-        label = f' [label="{i}"]' if inputs[id(child)] > 1 and child._op not in _COMMUTATIVE else ""
+        label = f' [label="{i}"]' if inputs[id(child)] > 1 and not _commutes(child._op) else ""
         lines.append(f"  {name} -> n{number[id(child)]}{label};")
     return lines
 

@@ -38,19 +38,6 @@ class InplaceError(RuntimeError):
 SELF_ONLY = ("self",)  # the ``_saved`` of a node whose rules read nothing but its own value (tanh, exp...)
 
 
-def hold(t: Any, op: str, saved: list) -> None:
-    """Hold tensor ``t`` for a node of ``op`` (and the tensors whose memory ``t``'s array views)."""
-    while True:
-        t._held += 1
-        t._saver = op
-        saved.append(t)
-        if t._op is None:
-            return
-        t = _viewed(t, t._data.base)
-        if t is None:
-            return
-
-
 def _viewed(t: Any, base: Any) -> Any:
     """The parent whose memory ``t``'s array views (transpose, reshape, basic indexing), or None."""
     parents = t._parents
@@ -88,10 +75,13 @@ class Hold:
 _new_hold = object.__new__
 
 
-def make_hold(items: Any, self_too: bool) -> Hold:
+def hold_one(t: Any, op: str) -> Hold:
+    """``node_saves`` for rules that read one argument, ``t``, whose array views no other tensor's."""
+    t._held += 1
+    t._saver = op
     h = _new_hold(Hold)
-    h.items = items
-    h.self_too = self_too
+    h.items = t
+    h.self_too = False
     return h
 
 
@@ -188,11 +178,18 @@ def node_saves(t: Any, op: str, parents: tuple, reads: tuple, inputs: Any = None
             p = inputs[i]
             if not hasattr(p, "_held"):  # a number or a plain array: the caller's
                 continue
-        if p is not None:
-            hold(p, op, saved)
-    if saved:
-        return make_hold(tuple(saved) if len(saved) > 1 else saved[0], reads_ans)
-    return SELF_ONLY if reads_ans else None
+        while p is not None:  # p, and the tensors whose memory p's array views
+            p._held += 1
+            p._saver = op
+            saved.append(p)
+            base = p._data.base
+            p = None if p._op is None or base is None else _viewed(p, base)
+    if not saved:
+        return SELF_ONLY if reads_ans else None
+    h = _new_hold(Hold)
+    h.items = tuple(saved) if len(saved) > 1 else saved[0]
+    h.self_too = reads_ans
+    return h
 
 
 def inplace_error(what: str, tensor: Any, op: str) -> InplaceError:

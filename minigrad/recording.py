@@ -16,8 +16,8 @@ from .anomaly import _on as _anomaly
 from .anomaly import check_forward
 from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
-from .guard import node_saves
-from .registry import plan
+from .guard import SELF_ONLY, hold_one, node_saves
+from .registry import FIRST_ONLY_PLAN, SELF_ONLY_PLAN, generation, plan
 from .tensor import REAL_KINDS, Tensor, _constant, _ids, _new, _not_real, as_tensor
 
 _ndarray = np.ndarray
@@ -42,19 +42,30 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
     for i, p in enumerate(parents):
         if p is not None:
             mask |= 1 << i
-    return node(op, data, args, parents, mask, inputs)
+    return node(op, data, args, parents, plan(op, len(args), mask) if mask else None, inputs)
 
 
-def node(op: str, data: np.ndarray, args: tuple, parents: tuple, mask: int, inputs: tuple | None) -> Tensor:
-    """``record`` once the parents' mask is known: the node, or a constant if nothing is recorded."""
-    if mask and (not _off or get_ident() not in _off):
+def node(op: str, data: np.ndarray, args: tuple, parents: tuple, reads: Any, inputs: tuple | None) -> Tensor:
+    """``record`` once the plan of the parents that require grad is known (``registry.plan``; None if no
+    parent requires grad): the node, or a constant if nothing is recorded."""
+    if reads is not None and (not _off or get_ident() not in _off):
         t = _new(Tensor)
-        t._data, t._grad, t._id, t._links = data, None, next(_ids), None
-        t._rg, t._op, t._args, t._parents = True, op, args, parents
-        t._held, t._saved = 0, None
-        reads = plan(op, len(args), mask)
+        t._data = data
+        t._grad = t._links = t._saved = None
+        t._id = next(_ids)
+        t._rg = True
+        t._op = op
+        t._args = args
+        t._parents = parents
+        t._held = 0
+        if reads is SELF_ONLY_PLAN:  # the rules read the node's own value only (tanh, exp...)
+            t._held = 1
+            t._saver = op
+            t._saved = SELF_ONLY
+        elif reads is FIRST_ONLY_PLAN and inputs is None and parents[0] is not None and args[0].base is None:
+            t._saved = hold_one(parents[0], op)  # the rules read x, a tensor that views no other: sin, log
         # (positions past the parents are numbers or axes unless ``inputs`` gives tensors there: nothing to hold)
-        if reads[0] or reads[1] and (inputs is not None or reads[1][0] < len(parents)):
+        elif reads[0] or reads[1] and (inputs is not None or reads[1][0] < len(parents)):
             t._saved = node_saves(t, op, parents, reads, inputs)
         if data.size >= forget_at[0]:
             forget(parents)
@@ -70,6 +81,8 @@ def node(op: str, data: np.ndarray, args: tuple, parents: tuple, mask: int, inpu
 def unary(op: str, compute: Any, differentiable: bool = True) -> Any:
     """The public function of the unary elementwise primitive ``op``, whose value is ``compute(x)``."""
 
+    plans = [None, None]  # (the registry's generation, the plan of x requiring grad): see ``_renew``
+
     def forward(x: Any) -> Tensor:
         if type(x) is not Tensor:
             x = as_tensor(x, op)  # (subclasses pass through)
@@ -78,14 +91,16 @@ def unary(op: str, compute: Any, differentiable: bool = True) -> Any:
         if type(out) is not _ndarray:
             out = np.asarray(out)
         if x._rg and differentiable:
-            return node(op, out, (d,), (x,), 1, None)
-        return node(op, out, (d,), (None,), 0, None)
+            return node(op, out, (d,), (x,), plans[1] if plans[0] is generation[0] else _renew(plans, op)[1], None)
+        return node(op, out, (d,), (None,), None, None)
 
     return forward
 
 
 def binary(op: str, compute: Any) -> Any:
     """The public function of the binary primitive ``op``, whose value is ``compute(x, y)`` (broadcast)."""
+
+    plans = [None] * 4  # the registry's generation, then the plan of each mask of parents: see ``_renew``
 
     def forward(a: Any, b: Any) -> Tensor:
         # the operands as the rules take them (arrays, numbers) and the tensors among them that require grad
@@ -107,11 +122,25 @@ def binary(op: str, compute: Any) -> Any:
             raise _binary_error(op, x, y, e) from None
         if type(out) is not _ndarray:
             out = np.asarray(out)
-        if pb is None:
-            return node(op, out, (x, y), (pa,), 0 if pa is None else 1, (a, b))
-        return node(op, out, (x, y), (pa, pb), 2 if pa is None else 3, (a, b))
+        mask = (pa is not None) + 2 * (pb is not None)
+        if not mask:
+            return node(op, out, (x, y), (None,), None, None)
+        reads = plans[mask] if plans[0] is generation[0] else _renew(plans, op)[mask]
+        held = None  # an operand that is a tensor but no parent may be read by the other's rule: the guard holds it
+        if reads[1] and (mask == 1 and isinstance(b, Tensor) or mask == 2 and isinstance(a, Tensor)):
+            held = (a, b)
+        return node(op, out, (x, y), (pa,) if pb is None else (pa, pb), reads, held)
 
     return forward
+
+
+def _renew(plans: list, op: str) -> Any:
+    """Fill a forward function's ``plans``: ``plans[mask]`` is ``registry.plan`` of that mask of parents (bit i:
+    argument i requires grad), and ``plans[0]`` the registry's generation they hold for."""
+    n_args = len(plans).bit_length() - 1
+    plans[1:] = [plan(op, n_args, mask) for mask in range(1, len(plans))]
+    plans[0] = generation[0]
+    return plans
 
 
 def _operand(op: str, x: Any) -> tuple[Any, Tensor | None]:

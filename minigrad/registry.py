@@ -45,6 +45,7 @@ class Primitive:
     # a binary primitive's rules for mg.compile where the other operand is a finite constant: expressions equal
     # to ``vjps`` there, in fewer operations
     against_constant: tuple = ()
+    commutative: bool = False  # whether the operands may be swapped (a graph picture then numbers no edges)
 
 
 PRIMITIVES: dict[str, Primitive] = {}
@@ -106,6 +107,9 @@ class EachInput:
 
 # -- what the rules read (the in-place guard holds it) -------------------------------------------------
 _plans: dict[tuple, tuple[bool, tuple[int, ...]]] = {}
+# the two commonest plans, one object each, to be told apart with ``is``: rules that read the node's own value
+# only (tanh, exp), and rules that read the first argument only (sin, log)
+SELF_ONLY_PLAN, FIRST_ONLY_PLAN = (True, ()), (False, (0,))
 
 
 def plan(op: str, n_args: int, mask: int) -> tuple[bool, tuple[int, ...]]:
@@ -122,7 +126,8 @@ def plan(op: str, n_args: int, mask: int) -> tuple[bool, tuple[int, ...]]:
                 reads_ans, reads_args = reads(rule, n_args)
                 ans |= reads_ans
                 args.update(reads_args)
-        found = _plans[key] = (ans, tuple(sorted(args)))
+        found = (ans, tuple(sorted(args)))
+        _plans[key] = found = next((p for p in (SELF_ONLY_PLAN, FIRST_ONLY_PLAN) if p == found), found)
     return found
 
 
