@@ -140,6 +140,7 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
     handed: set = set()  # ids of the arrays returned, so that no two results share memory
     found: dict = {}
     heap = [(-root._id, root)]
+    push, primitives = heappush, PRIMITIVES  # (locals: the loop below reads them once per node)
     while heap:
         node = heappop(heap)[1]
         g = grads.pop(node)
@@ -159,24 +160,35 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
             if parents is None:
                 raise _freed(node)
             follow = None
-            primitive = PRIMITIVES[op]  # (parent_gradient, written out: this loop runs once per edge)
-            rules, fitted, ans, args = primitive.vjps, primitive.kind == UNARY, node._data, node._args
+            primitive = primitives[op]  # (parent_gradient, written out: this loop runs once per edge)
+            rules = primitive.vjps
+            fitted = primitive.kind == UNARY
+            ans = node._data
+            args = node._args
+            n_args, n_parents = len(args), len(parents)
             for i, parent in enumerate(parents):
                 if parent is None:
                     continue
-                pg = rules[i](g, ans, *args)
-                if not fitted and (pg.shape != parent._data.shape or pg.dtype != parent._data.dtype):
-                    pg = fit(pg, parent)
+                if n_args == 1:  # (most rules take one or two arguments: a call with *args builds a tuple)
+                    pg = rules[i](g, ans, args[0])
+                elif n_args == 2:
+                    pg = rules[i](g, ans, args[0], args[1])
+                else:
+                    pg = rules[i](g, ans, *args)
+                if not fitted:
+                    pdata = parent._data  # (``is`` first: comparing two dtypes by value costs more than a rule)
+                    if pg.shape != pdata.shape or pg.dtype is not pdata.dtype and pg.dtype != pdata.dtype:
+                        pg = fit(pg, parent)
                 if check:
                     check_backward(node, i, g, pg)
-                if len(parents) == 1 and not heap:
+                if n_parents == 1 and not heap:
                     # The only parent, and no other node is waiting (so none holds a gradient): every
                     # consumer of the parent that the walk can reach has a larger id, so it would be
                     # waiting. The parent's gradient is complete: go straight on to it.
                     follow = parent
                 elif parent not in grads:
                     grads[parent] = pg
-                    heappush(heap, (-parent._id, parent))
+                    push(heap, (-parent._id, parent))
                 elif parent in owned:
                     grads[parent] += pg
                 else:  # copy on first accumulation: the first gradient may be shared (add hands g to both)

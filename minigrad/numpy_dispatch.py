@@ -60,7 +60,7 @@ _made: list = [-1, {}]  # (the registry's generation, the table made from it)
 
 
 def call_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
-    fn = _table().get(ufunc) if method == "__call__" else None
+    fn = (_made[1] if _made[0] is generation[0] else _table()).get(ufunc) if method == "__call__" else None
     if method != "__call__" or fn is None or kwargs:
         raise TypeError(
             f"numpy.{ufunc.__name__}{'' if method == '__call__' else '.' + method}"
@@ -71,7 +71,7 @@ def call_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any
 
 
 def call_function(func: Any, args: tuple, kwargs: dict) -> Any:
-    fn = _table().get(func)
+    fn = (_made[1] if _made[0] is generation[0] else _table()).get(func)
     if fn is None:
         raise TypeError(f"numpy.{func.__name__} is not differentiable in minigrad; use t.data for a plain array")
     return fn(*args, **kwargs)

@@ -38,10 +38,13 @@ def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None
     """
     if type(data) is not _ndarray:
         data = np.asarray(data)  # NumPy returns scalars from 0-d operations
-    mask = 0  # bit i: parent i requires grad
-    for i, p in enumerate(parents):
-        if p is not None:
-            mask |= 1 << i
+    if len(parents) == 1:  # (most primitives recorded here have one parent: reductions, shape operations)
+        mask = int(parents[0] is not None)
+    else:
+        mask = 0  # bit i: parent i requires grad
+        for i, p in enumerate(parents):
+            if p is not None:
+                mask |= 1 << i
     return node(op, data, args, parents, plan(op, len(args), mask) if mask else None, inputs)
 
 
@@ -106,13 +109,13 @@ def binary(op: str, compute: Any) -> Any:
         # the operands as the rules take them (arrays, numbers) and the tensors among them that require grad
         if type(a) is Tensor:  # (exact-type tests first: most operands are a Tensor or a Python number)
             x, pa = a._data, a if a._rg else None
-        elif type(a) is float:
+        elif type(a) is float or type(a) is int:
             x, pa = a, None
         else:
             x, pa = _operand(op, a)
         if type(b) is Tensor:
             y, pb = b._data, b if b._rg else None
-        elif type(b) is float:
+        elif type(b) is float or type(b) is int:
             y, pb = b, None
         else:
             y, pb = _operand(op, b)

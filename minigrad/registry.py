@@ -25,7 +25,7 @@ from . import expressions
 UNARY, BINARY = "unary", "binary"  # the elementwise kinds: see ``Primitive.kind``
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Primitive:
     """What the package knows of one primitive.
 
