@@ -2,8 +2,8 @@
 
 A file is opened only if it is a regular file, and its archive's members are accepted only once every
 ``.npy`` header has been read and bounded, so that a refusal comes before any array is allocated. What a
-check refuses is raised as ``_Refused`` (a well-formed file that is not a state file); what the zip reader
-and NumPy's parser raise for a damaged file is listed in ``_CORRUPT``. ``serialization`` turns both into a
+check refuses is raised as ``Refused`` (a well-formed file that is not a state file); what the zip reader
+and NumPy's parser raise for a damaged file is listed in ``CORRUPT``. ``serialization`` turns both into a
 ``ValueError`` naming the file.
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 _MAX_HEADER = 10_000  # NumPy's own limit on a .npy header (max_header_size), checked before the header is read
-_KINDS = "biufcUS"  # bool, integers, floats, complex, strings: what save writes and load reads
+KINDS = "biufcUS"  # bool, integers, floats, complex, strings: what save writes and load reads
 
 try:  # zipfile reads LZMA members when the lzma module exists, and raises its error for a corrupt one
     from lzma import LZMAError
@@ -31,21 +31,21 @@ except ImportError:  # pragma: no cover - Python built without lzma
 # What the zip reader and NumPy's header parser raise for a truncated, corrupt or crafted file. MemoryError is
 # not among them: with the limits of mg.load it means that the machine lacks the memory for an array the caller
 # allowed, which is not a fault of the file.
-_CORRUPT = (
+CORRUPT = (
     ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, LZMAError, KeyError, NotImplementedError,
     RuntimeError, struct.error, OverflowError,
 )  # fmt: skip
 
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive's first member, or an empty archive
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive's first member, or an empty archive
 _NPY_MAGIC = b"\x93NUMPY"
 _END_RECORD = 22  # the bytes of a zip archive's end-of-directory record without its comment
 
 
-class _Refused(ValueError):
+class Refused(ValueError):
     """A well-formed file that is not a state file: the message says what it is."""
 
 
-def _open_regular(path: str | os.PathLike, name: str) -> tuple[io.BufferedReader, int]:
+def open_regular(path: str | os.PathLike, name: str) -> tuple[io.BufferedReader, int]:
     """The file opened for reading, and its size; anything but a regular file is refused without reading it.
 
     Opening a FIFO waits for a writer and reading a device may never end, so the file's kind is looked up
@@ -55,11 +55,11 @@ def _open_regular(path: str | os.PathLike, name: str) -> tuple[io.BufferedReader
     try:
         mode = os.stat(path).st_mode
         if not stat.S_ISREG(mode):
-            raise _Refused(_kind(mode))
+            raise Refused(_kind(mode))
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise FileNotFoundError(f"load: no such file: {name}") from None
-    except _Refused as e:
+    except Refused as e:
         raise ValueError(f"load: cannot read {name}: {e}") from None
     except OSError as e:
         raise ValueError(f"load: cannot read {name}: {e.strerror or e}") from None
@@ -83,7 +83,7 @@ def _kind(mode: int) -> str:
     return f"Is {what}; mg.load reads only regular files"
 
 
-def _what(magic: bytes) -> str:
+def what_it_is(magic: bytes) -> str:
     """What a file that is not a zip archive seems to be, from its first bytes."""
     if not magic:
         return "it is empty"
@@ -94,7 +94,7 @@ def _what(magic: bytes) -> str:
     return f"it is not an .npz archive (it starts with {magic!r})"
 
 
-def _checked_members(
+def checked_members(
     archive: zipfile.ZipFile, size: int, max_bytes: int, max_ratio: float, allowance: int
 ) -> list[tuple[str, zipfile.ZipInfo, tuple[tuple[int, ...], np.dtype]]]:
     """(key, zip entry, (shape, dtype)) of every member, once all their headers have passed.
@@ -116,12 +116,12 @@ def _checked_members(
         _check_stored(key, declared, info.file_size - header_bytes)  # the bytes after the header
         total += declared
         if total > max_bytes:
-            raise _Refused(
+            raise Refused(
                 f"array {key!r} brings the total its arrays declare to {total} bytes, more than the limit "
                 f"{max_bytes} (mg.load's max_bytes)"
             )
         if total > bound:
-            raise _Refused(
+            raise Refused(
                 f"array {key!r} brings the total its arrays declare to {total} bytes, more than {max_ratio:g} "
                 f"times the file's {size} bytes plus {allowance} (mg.load's max_ratio): a compressed archive "
                 "that inflates this much is refused"
@@ -134,21 +134,21 @@ def _member_key(info: zipfile.ZipInfo, seen: set[str]) -> str:
     """The state dict's key of one member, after refusing a member that ``save`` would not have written."""
     member = info.filename
     if not member.endswith(".npy"):
-        raise _Refused(f"the archive holds {member!r}, which is not a .npy array")
+        raise Refused(f"the archive holds {member!r}, which is not a .npy array")
     if member in seen:  # a second entry of one name would be read in place of the first one checked
-        raise _Refused(f"the archive holds {member!r} twice")
+        raise Refused(f"the archive holds {member!r} twice")
     seen.add(member)
     if info.flag_bits & 0x1:
-        raise _Refused(f"the archive's member {member!r} is encrypted")
+        raise Refused(f"the archive's member {member!r} is encrypted")
     return member[: -len(".npy")]
 
 
 def _check_stored(key: str, declared: int, stored: int) -> None:
     """Refuse an array whose header and stored bytes disagree, either way."""
     if declared > stored:
-        raise _Refused(f"array {key!r} declares {declared} bytes but the file holds {stored}")
+        raise Refused(f"array {key!r} declares {declared} bytes but the file holds {stored}")
     if declared < stored:  # NumPy would read a prefix, and never reach the end where the CRC is checked
-        raise _Refused(f"array {key!r} declares {declared} bytes but the file holds {stored}, more than it")
+        raise Refused(f"array {key!r} declares {declared} bytes but the file holds {stored}, more than it")
 
 
 def _check_member_count(f: Any, size: int, listed: int) -> None:
@@ -185,14 +185,14 @@ def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> t
     with archive.open(info) as f:
         version = np.lib.format.read_magic(f)  # a ValueError naming the bytes found if they are not .npy's
         if version not in ((1, 0), (2, 0)):  # 3.0 is for structured dtypes with non-Latin-1 names: never read
-            raise _Refused(f"array {key!r} has a .npy header of version {version}; mg.load reads 1.0 and 2.0")
+            raise Refused(f"array {key!r} has a .npy header of version {version}; mg.load reads 1.0 and 2.0")
         width = 2 if version == (1, 0) else 4
         length_field = f.read(width)
         length = int.from_bytes(length_field, "little")
         if len(length_field) < width:
             raise ValueError(f"array {key!r}: the .npy header ends after {len(length_field)} bytes")
         if length > _MAX_HEADER:
-            raise _Refused(f"array {key!r} has a .npy header of {length} bytes, more than the limit {_MAX_HEADER}")
+            raise Refused(f"array {key!r} has a .npy header of {length} bytes, more than the limit {_MAX_HEADER}")
         header = f.read(length)
     parse = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
     shape, _, dtype = parse(io.BytesIO(length_field + header))  # a ValueError if short or not a .npy header
@@ -202,14 +202,12 @@ def _read_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, key: str) -> t
 def _check_array(key: str, shape: tuple[int, ...], dtype: np.dtype, max_bytes: int) -> int:
     """The bytes an array declares, after refusing objects, odd dtypes and impossible shapes."""
     if dtype.hasobject:
-        raise _Refused(f"array {key!r} has dtype {dtype} (pickled Python objects); mg.load never unpickles")
-    if dtype.kind not in _KINDS or dtype.itemsize == 0:
-        raise _Refused(f"array {key!r} has dtype {dtype}; mg.load reads numeric, bool and string arrays only")
+        raise Refused(f"array {key!r} has dtype {dtype} (pickled Python objects); mg.load never unpickles")
+    if dtype.kind not in KINDS or dtype.itemsize == 0:
+        raise Refused(f"array {key!r} has dtype {dtype}; mg.load reads numeric, bool and string arrays only")
     if any(n < 0 for n in shape):
-        raise _Refused(f"array {key!r} declares the shape {shape}, with a negative length")
+        raise Refused(f"array {key!r} declares the shape {shape}, with a negative length")
     declared = math.prod(shape) * dtype.itemsize
     if declared > max_bytes:
-        raise _Refused(
-            f"array {key!r} declares {declared} bytes, more than the limit {max_bytes} (mg.load's max_bytes)"
-        )
+        raise Refused(f"array {key!r} declares {declared} bytes, more than the limit {max_bytes} (mg.load's max_bytes)")
     return declared

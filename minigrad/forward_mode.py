@@ -32,7 +32,7 @@ import numpy as np
 
 from .engine import backward_pass, parent_gradient, recorded_args
 from .grad_mode import enable_grad
-from .tensor import Tensor, _constant
+from .tensor import Tensor, constant
 from .tracing import finish, is_traced, nested, output, source
 
 
@@ -60,11 +60,11 @@ def _transpose(node: Tensor, i: int, parent: Tensor, nest: bool) -> tuple:
     ans, args = (node, recorded_args(node)) if nest else (node._data, node._args)
     # Any value would do, the rule being linear in g; ones (not zeros) let a custom backward that drops
     # the graph of g show itself by a non-zero plain array (see minigrad.function).
-    g0 = _constant(np.ones(node._data.shape, node._data.dtype))
+    g0 = constant(np.ones(node._data.shape, node._data.dtype))
     g0._rg = True  # a leaf that requires grad (node.data is a float array, as the node requires grad)
     r = parent_gradient(node, i, g0, ans, args, parent)
     if not isinstance(r, Tensor):
-        r = _constant(np.asarray(r))
+        r = constant(np.asarray(r))
     return g0, r
 
 
@@ -118,7 +118,7 @@ class Linearized:
                 if t is None:
                     continue
                 if self.nest:
-                    seed = t if isinstance(t, Tensor) else _constant(np.asarray(t, dtype=r._data.dtype))
+                    seed = t if isinstance(t, Tensor) else constant(np.asarray(t, dtype=r._data.dtype))
                     if seed._data.dtype != r._data.dtype:
                         seed = seed.astype(r._data.dtype)
                 else:

@@ -45,7 +45,7 @@ import numpy as np
 from .grad_mode import no_grad
 from .recording import record
 from .registry import EachInput, define
-from .tensor import Tensor, _is_float
+from .tensor import Tensor, is_float
 
 _HIGHER = "a higher derivative (create_graph=True, grad of grad, hessian, a transform inside a transform)"
 _FORWARD = "forward mode (mg.jvp, mg.jacobian(mode='fwd')), which transposes backward by running it on a Tensor g"
@@ -90,7 +90,7 @@ class FunctionCtx:
     def _recorded_view(self, ans: Tensor, args: tuple) -> tuple:
         """``saved`` with the inputs and the output replaced by their Tensors, for a recorded backward."""
         for key, value in vars(self).items():
-            if not key.startswith("_") and isinstance(value, np.ndarray) and _is_float(value.dtype):
+            if not key.startswith("_") and isinstance(value, np.ndarray) and is_float(value.dtype):
                 raise TypeError(
                     f"{self._name()}: {_HIGHER} needs backward to depend on the inputs through ctx.saved, "
                     f"but ctx.{key} holds a float array (shape {value.shape}) that has no graph; "
@@ -103,7 +103,7 @@ class FunctionCtx:
                 value = args[match[0]]
             elif value is self._output:
                 value = ans
-            elif isinstance(value, np.ndarray) and _is_float(value.dtype):
+            elif isinstance(value, np.ndarray) and is_float(value.dtype):
                 raise TypeError(
                     f"{self._name()}: {_HIGHER} needs backward to depend on the inputs through ctx.saved, but "
                     f"save_for_backward got a float array of shape {value.shape} that is neither an input nor "
@@ -225,9 +225,9 @@ class Function:
             out = out._data
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
-        if out.dtype == object or not (_is_float(out.dtype) or np.issubdtype(out.dtype, np.integer)):
+        if out.dtype == object or not (is_float(out.dtype) or np.issubdtype(out.dtype, np.integer)):
             raise TypeError(f"{name}.forward must return a numeric array, it returned {type(out).__name__}")
         ctx._output = out
-        differentiable = _is_float(out.dtype)
+        differentiable = is_float(out.dtype)
         parents = tuple(a if need and differentiable else None for a, need in zip(args, needs))
         return record("function", out, (ctx, *arrays), (None, *parents), (None, *args))

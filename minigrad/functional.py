@@ -19,7 +19,7 @@ from .engine import backward_pass
 from .forward_mode import Linearized, jvp
 from .grad_mode import enable_grad
 from .shape_ops import reshape, stack
-from .tensor import Tensor, _constant
+from .tensor import Tensor, constant
 from .tracing import argnums_tuple, finish, name_of, nested, output, source
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian"]
@@ -46,14 +46,14 @@ def _pull(out: Tensor, cotangent: Any, sources: list, nest: bool) -> list:
         g = found.get(s)
         if g is None:  # out does not depend on s
             g = np.zeros_like(s._data)
-        grads.append(g if isinstance(g, Tensor) else _constant(g))
+        grads.append(g if isinstance(g, Tensor) else constant(g))
     return grads
 
 
 def _cotangent(v: Any, out: Tensor, nest: bool) -> Any:
     """The cotangent as the engine takes it: a Tensor for a recorded pass, else a fresh array (never aliased)."""
     if nest:
-        return v if isinstance(v, Tensor) else _constant(np.asarray(v, dtype=out._data.dtype))
+        return v if isinstance(v, Tensor) else constant(np.asarray(v, dtype=out._data.dtype))
     return np.array(v._data if isinstance(v, Tensor) else v, dtype=out._data.dtype)
 
 
@@ -142,10 +142,10 @@ def _basis(k: int, shape: tuple, dtype: Any) -> np.ndarray:
 def _assemble(pieces: list, lead: tuple, tail: tuple, nest: bool, dtype: Any) -> Tensor:
     """Stack n pieces of shape ``tail`` into one Tensor of shape ``lead + tail`` (n = prod(lead))."""
     if not pieces:
-        return _constant(np.zeros(lead + tail, dtype=dtype))
+        return constant(np.zeros(lead + tail, dtype=dtype))
     if nest:
         return reshape(stack(pieces), lead + tail)
-    return _constant(np.stack([p._data if isinstance(p, Tensor) else p for p in pieces]).reshape(lead + tail))
+    return constant(np.stack([p._data if isinstance(p, Tensor) else p for p in pieces]).reshape(lead + tail))
 
 
 def _jacobian_rev(out: Tensor, sources: list, nest: bool) -> list:

@@ -32,42 +32,6 @@ def _outer(u: Any, v: Any) -> Any:
     return _column(u) * v
 
 
-# Elementwise rules whose expression makes temporaries: on arrays (the ordinary backward pass) they
-# compute into the one array they allocate, with ``out`` given positionally. At a million elements each
-# allocation avoided is a page-faulting 4-8 MB (a chain of tanh and sin: 12% of its backward pass); at 4
-# elements the positional ``out`` costs no more than the expression. On Tensors (``create_graph``) the
-# expression runs, recorded. g, ans and x share their shape and dtype here (``engine._SAME_SHAPE_AND_DTYPE``).
-_sub, _mul, _neg = np.subtract, np.multiply, np.negative
-
-
-def tanh_vjp(g: Any, ans: Any, x: Any) -> Any:
-    if type(g) is np.ndarray and g.ndim:  # (0-d: NumPy makes scalars, which take no out)
-        t = ans * ans
-        return _mul(g, _sub(1, t, t), t)
-    return g * (1 - ans * ans)
-
-
-def sigmoid_vjp(g: Any, ans: Any, x: Any) -> Any:
-    if type(g) is np.ndarray and g.ndim:
-        t = _sub(1, ans)
-        return _mul(g * ans, t, t)  # (g h)(1 − h), in the order of the expression
-    return g * ans * (1 - ans)
-
-
-def sin_vjp(g: Any, ans: Any, x: Any) -> Any:
-    if type(g) is np.ndarray and g.ndim:
-        t = np.cos(x)
-        return _mul(g, t, t)
-    return g * np.cos(x)
-
-
-def cos_vjp(g: Any, ans: Any, x: Any) -> Any:
-    if type(g) is np.ndarray and g.ndim:
-        t = np.sin(x)
-        return _neg(_mul(g, t, t), t)  # −(g sin z) = (−g) sin z exactly
-    return -g * np.sin(x)
-
-
 def matmul_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
     # z = A b: ∂z/∂A pairs row i of z with row i of A, so Jᵀg = g bᵀ (an outer product for vector b)
     if a.ndim == 2 == b.ndim:  # the common case first

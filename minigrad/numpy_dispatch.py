@@ -1,6 +1,6 @@
 """NumPy functions called on Tensors run minigrad's operations: ``np.exp(t)`` is ``mg.exp(t)``.
 
-This is what lets the rules in ``minigrad.rules`` run on arrays and on Tensors alike, and lets users
+This is what lets the rules in ``minigrad.registry`` run on arrays and on Tensors alike, and lets users
 keep their NumPy habits. A NumPy function minigrad does not differentiate raises a TypeError
 instead of silently dropping the graph.
 """

@@ -18,7 +18,7 @@ from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
 from .guard import SELF_ONLY, hold_one, node_saves
 from .registry import FIRST_ONLY_PLAN, SELF_ONLY_PLAN, generation, plan
-from .tensor import REAL_KINDS, Tensor, _constant, _ids, _new, _not_real, as_tensor
+from .tensor import REAL_KINDS, Tensor, as_tensor, constant, creation_ids, new_tensor, not_real
 
 _ndarray = np.ndarray
 _SCALAR = (int, float, bool, np.generic)
@@ -52,10 +52,10 @@ def node(op: str, data: np.ndarray, args: tuple, parents: tuple, reads: Any, inp
     """``record`` once the plan of the parents that require grad is known (``registry.plan``; None if no
     parent requires grad): the node, or a constant if nothing is recorded."""
     if reads is not None and (not _off or get_ident() not in _off):
-        t = _new(Tensor)
+        t = new_tensor(Tensor)
         t._data = data
         t._grad = t._links = t._saved = None
-        t._id = next(_ids)
+        t._id = next(creation_ids)
         t._rg = True
         t._op = op
         t._args = args
@@ -73,7 +73,7 @@ def node(op: str, data: np.ndarray, args: tuple, parents: tuple, reads: Any, inp
         if data.size >= forget_at[0]:
             forget(parents)
     else:
-        t = _constant(data)
+        t = constant(data)
         if unrecorded:
             unrecorded[0](op, data, args)
     if _anomaly and get_ident() in _anomaly:
@@ -154,7 +154,7 @@ def _operand(op: str, x: Any) -> tuple[Any, Tensor | None]:
     if type(x) is _ndarray or isinstance(x, _SCALAR):
         if x.dtype.kind in REAL_KINDS if hasattr(x, "dtype") else True:
             return x, None
-        raise TypeError(f"{op}: {_not_real(np.asarray(x))}")
+        raise TypeError(f"{op}: {not_real(np.asarray(x))}")
     if not isinstance(x, (str, bytes)) and x is not None:
         try:
             a = np.asarray(x)
@@ -163,7 +163,7 @@ def _operand(op: str, x: Any) -> tuple[Any, Tensor | None]:
         if a is not None and a.dtype.kind in REAL_KINDS:
             return a, None
         if a is not None and a.dtype.kind == "c":
-            raise TypeError(f"{op}: {_not_real(a)}")
+            raise TypeError(f"{op}: {not_real(a)}")
     raise TypeError(f"{op}: unsupported operand type {type(x).__name__}")
 
 

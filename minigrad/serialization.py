@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .archive import _CORRUPT, _KINDS, _ZIP_MAGIC, _checked_members, _open_regular, _Refused, _what
+from .archive import CORRUPT, KINDS, ZIP_MAGIC, Refused, checked_members, open_regular, what_it_is
 from .tensor import Tensor
 
 # The arrays of one file may declare at most this many bytes in all (mg.load's max_bytes), however the file is
@@ -51,7 +51,7 @@ def save(state: dict[str, Any], path: str | os.PathLike) -> None:
             raise TypeError(f"save: keys must be non-empty strings, got {name!r}")
         _check_key(name)
         array = np.asarray(value._data if isinstance(value, Tensor) else value)
-        if array.dtype.kind not in _KINDS:
+        if array.dtype.kind not in KINDS:
             raise TypeError(f"save: '{name}' has dtype {array.dtype}; only numeric, bool and string arrays are saved")
         arrays[name] = array
     # What np.savez does, without its keyword arguments: one uncompressed .npy member per array
@@ -108,22 +108,22 @@ def read_headers(
 
 @contextlib.contextmanager
 def _state_file(path: str | os.PathLike, max_bytes: Any, max_ratio: Any) -> Iterator[tuple[zipfile.ZipFile, list]]:
-    """The open archive and its checked members (``archive._checked_members``); a fault of the file while it is read,
+    """The open archive and its checked members (``archive.checked_members``); a fault of the file while it is read,
     there or in the ``with`` body, becomes a ``ValueError`` naming the file."""
     max_bytes, max_ratio = _limits(max_bytes, max_ratio)
     name = os.fspath(path)
-    f, size = _open_regular(path, name)
+    f, size = open_regular(path, name)
     with f:
         magic = f.read(6)
-        if not magic.startswith(_ZIP_MAGIC):
-            raise ValueError(f"load: {name} is not a valid state file: {_what(magic)}")
+        if not magic.startswith(ZIP_MAGIC):
+            raise ValueError(f"load: {name} is not a valid state file: {what_it_is(magic)}")
         f.seek(0)
         try:
             with zipfile.ZipFile(f) as archive:
-                yield archive, _checked_members(archive, size, max_bytes, max_ratio, RATIO_ALLOWANCE)
-        except _Refused as e:
+                yield archive, checked_members(archive, size, max_bytes, max_ratio, RATIO_ALLOWANCE)
+        except Refused as e:
             raise ValueError(f"load: {name} is not a valid state file: {e}") from None
-        except _CORRUPT as e:
+        except CORRUPT as e:
             raise ValueError(f"load: {name} is not a valid state file (truncated or corrupt?): {e}") from None
 
 

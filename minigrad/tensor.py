@@ -21,11 +21,11 @@ from .forget import Forgotten
 from .guard import SELF_ONLY, Hold, inplace_error, saver, share
 from .guarded_array import guarded
 
-_ids = itertools.count()  # creation order; a child always has a larger id than its parents
+creation_ids = itertools.count()  # creation order; a child always has a larger id than its parents
 _FLOATS = (np.float16, np.float32, np.float64)
 
 
-def _is_float(dtype: np.dtype) -> bool:
+def is_float(dtype: np.dtype) -> bool:
     return dtype.type in _FLOATS
 
 
@@ -51,9 +51,9 @@ class Tensor:
             data = data._data
         array = np.array(data, dtype=dtype)  # a copy, as torch.tensor and np.array make
         if array.dtype.kind == "c":
-            raise TypeError(f"tensor: {_not_real(array)}")
+            raise TypeError(f"tensor: {not_real(array)}")
         if array.dtype == object or not (
-            _is_float(array.dtype) or np.issubdtype(array.dtype, np.integer) or array.dtype == bool
+            is_float(array.dtype) or np.issubdtype(array.dtype, np.integer) or array.dtype == bool
         ):
             raise TypeError(f"tensor: unsupported data of dtype {array.dtype}; give numbers or a numeric array")
         self._data = array
@@ -62,7 +62,7 @@ class Tensor:
         self._op: str | None = None
         self._args: tuple | None = None
         self._parents: tuple | None = ()
-        self._id = next(_ids)
+        self._id = next(creation_ids)
         if requires_grad:
             self.requires_grad = True
 
@@ -126,7 +126,7 @@ class Tensor:
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        if value and not _is_float(self._data.dtype):
+        if value and not is_float(self._data.dtype):
             raise TypeError(
                 f"requires_grad: only floating-point tensors can require grad, this one is {self._data.dtype}"
             )
@@ -165,7 +165,7 @@ class Tensor:
     def detach(self) -> Tensor:
         """A new leaf that shares this tensor's data and records nothing (a write through either is refused
         while a graph holds the other: see ``minigrad.guard.share``)."""
-        t = _constant(self._data)
+        t = constant(self._data)
         share(self, t)
         return t
 
@@ -245,19 +245,19 @@ def _value(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
 
-_new = Tensor.__new__
+new_tensor = Tensor.__new__  # a Tensor with no slot set, for the code that fills them all itself (recording.node)
 
 
-def _constant(data: np.ndarray) -> Tensor:
+def constant(data: np.ndarray) -> Tensor:
     """A leaf that records nothing, made without the checks of ``Tensor.__init__``."""
-    t = _new(Tensor)
+    t = new_tensor(Tensor)
     t._data = data
     t._grad = None
     t._rg = False
     t._op = None
     t._args = None
     t._parents = ()
-    t._id = next(_ids)
+    t._id = next(creation_ids)
     t._saved = None
     t._held = 0
     t._links = None
@@ -273,14 +273,14 @@ def as_tensor(x: Any, op: str = "as_tensor") -> Tensor:
         return x
     a = np.asarray(x)
     if a.dtype.kind not in REAL_KINDS:
-        raise TypeError(f"{op}: {_not_real(a)}")
-    return _constant(a)
+        raise TypeError(f"{op}: {not_real(a)}")
+    return constant(a)
 
 
 REAL_KINDS = "fiub"  # the dtype kinds minigrad computes with: floats, integers, booleans
 
 
-def _not_real(a: np.ndarray) -> str:
+def not_real(a: np.ndarray) -> str:
     """Why an operand of ``a``'s dtype is refused (minigrad is real-valued)."""
     if a.dtype.kind == "c":
         return (

@@ -21,7 +21,7 @@ import numpy as np
 
 from .grad_mode import is_grad_enabled
 from .recording import record
-from .tensor import Tensor, _constant, _is_float
+from .tensor import Tensor, constant, is_float
 
 
 def name_of(f: Callable) -> str:
@@ -56,7 +56,7 @@ def nested(values: Any) -> bool:
 def source(transform: str, value: Any, position: int, nest: bool) -> Tensor:
     """A fresh tensor standing for the differentiated argument ``value``; call it with recording on."""
     data = value._data if isinstance(value, Tensor) else np.asarray(value)
-    if not _is_float(data.dtype):
+    if not is_float(data.dtype):
         raise TypeError(
             f"{transform}: argument {position} has dtype {data.dtype}; only floating-point inputs can be "
             "differentiated (write 2.0 rather than 2, or pass a float array)"
@@ -71,15 +71,15 @@ def output(transform: str, f: Callable, out: Any) -> Tensor:
     if isinstance(out, Tensor):
         return out
     value = np.asarray(out)
-    if value.dtype == object or not (_is_float(value.dtype) or np.issubdtype(value.dtype, np.integer)):
+    if value.dtype == object or not (is_float(value.dtype) or np.issubdtype(value.dtype, np.integer)):
         raise TypeError(
             f"{transform}: {name_of(f)} must return a Tensor (or a number or array), it returned {type(out).__name__}"
         )
-    return _constant(value)
+    return constant(value)
 
 
 def finish(x: Any, nest: bool) -> Tensor:
     """A transform's result: the Tensor itself when nested (it carries the graph), else a constant."""
     if isinstance(x, Tensor):
-        return x if nest else _constant(x._data)
-    return _constant(np.asarray(x))
+        return x if nest else constant(x._data)
+    return constant(np.asarray(x))

@@ -25,7 +25,7 @@ from test_rules import CASES, SECOND_ORDER_CASES
 import minigrad as mg
 from minigrad.forget import forget_at
 from minigrad.grad_mode import no_grad
-from minigrad.tensor import _constant
+from minigrad.tensor import constant
 
 LAYOUTS = ("C", "F", "transposed", "strided")
 NOT_COMPILED = {"function"}  # custom mg.Function operations run eagerly: mg.compile refuses them (tested there)
@@ -61,7 +61,7 @@ def _loss(f, args, cotangents):
 
 def _cotangents(f, inputs, rng):
     with no_grad():
-        out = f(*(_constant(x) for x in inputs))
+        out = f(*(constant(x) for x in inputs))
     return [rng.standard_normal(o.shape).astype(o.dtype) for o in (out if isinstance(out, tuple) else (out,))]
 
 
@@ -72,7 +72,7 @@ def numerical_gradients(f, inputs, cotangents, eps=1e-6):
 
     def value(args):
         with no_grad():
-            return float(_loss(f, [_constant(a) if isinstance(a, np.ndarray) else a for a in args], vs).data)
+            return float(_loss(f, [constant(a) if isinstance(a, np.ndarray) else a for a in args], vs).data)
 
     grads = []
     for i in _checked(inputs):

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..grad_mode import is_grad_enabled
 from ..guard import release_node
-from ..tensor import Tensor, _constant, _is_float
+from ..tensor import Tensor, constant, is_float
 from .codegen import Builder
 from .siblings import batch_siblings
 from .trace import CompileError, Recorder, TracedMask, tracing
@@ -195,8 +195,8 @@ def _stand_ins(args: tuple) -> tuple[list, dict[int, Tensor]]:
     stand_ins: dict[int, Tensor] = {}
     call_args = list(args)
     for i, a in enumerate(args):
-        if isinstance(a, Tensor) and not a._rg and _is_float(a._data.dtype) and is_grad_enabled():
-            stand_in = _constant(a._data)
+        if isinstance(a, Tensor) and not a._rg and is_float(a._data.dtype) and is_grad_enabled():
+            stand_in = constant(a._data)
             stand_in._rg = True
             stand_ins[i] = call_args[i] = stand_in
     return call_args, stand_ins
@@ -232,7 +232,7 @@ def _signature(args: tuple) -> tuple:
 def _detached(out: Any) -> Any:
     """The step's outputs as constants over copies of their values, as the replay returns them."""
     if isinstance(out, Tensor):
-        return _constant(np.array(out._data))
+        return constant(np.array(out._data))
     if isinstance(out, (tuple, list)):
         return type(out)(_detached(t) for t in out)
     return out

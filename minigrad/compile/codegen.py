@@ -21,7 +21,7 @@ import numpy as np
 
 from ..expressions import NAMESPACE
 from ..nn.sparse import note_rows
-from ..tensor import Tensor, _constant, _new
+from ..tensor import Tensor, constant, new_tensor
 from . import backward_source, forward_source
 from .lines import tidy
 from .trace import CompileError, Recorder
@@ -37,7 +37,7 @@ class Builder:
             **NAMESPACE,  # what the rules written as expressions call
             "np": np,
             "_note_rows": note_rows,
-            "_constant": _constant,
+            "_constant": constant,
             "_dot": np.dot,
             "_concatenate": np.concatenate,
         }
@@ -125,7 +125,7 @@ class Builder:
     def unrecorded(self, value: np.ndarray, op: str, args: tuple) -> str:
         """A variable recomputing the result ``value`` of a primitive that was not recorded (or a folded constant
         if its arguments are constants)."""
-        stand_in = _new(Tensor)  # what forward_source reads of a node
+        stand_in = new_tensor(Tensor)  # what forward_source reads of a node
         stand_in._op, stand_in._args, stand_in._data, stand_in._parents = op, args, value, (None,) * len(args)
         try:
             expr = forward_source.expression(self, stand_in)

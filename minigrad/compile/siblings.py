@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..registry import elementwise_names
-from ..tensor import Tensor, _ids, _new
+from ..tensor import Tensor, creation_ids, new_tensor
 from .trace import Recorder
 
 _MIN_PAIRS = 3
@@ -168,7 +168,7 @@ def _connected_enough(pairs: list[tuple[Tensor, Tensor, list]]) -> set[int]:
 
 
 def _node(op: str, data: np.ndarray, args: tuple, parents: tuple) -> Tensor:
-    t = _new(Tensor)  # (not tensor.record: these nodes exist for the replay only, never for eager backward)
+    t = new_tensor(Tensor)  # (not tensor.record: these nodes exist for the replay only, never for eager backward)
     t._data, t.grad, t._rg, t._op, t._args, t._parents, t._id = data, None, True, op, args, parents, -1
     t._saved, t._held, t._links = None, 0, None  # (holds nothing: see minigrad.guard)
     return t
@@ -283,7 +283,7 @@ def _renumber(nodes: list[Tensor], time: dict[int, tuple]) -> bool:
     done = 0
     while heap:
         _, _, t = heapq.heappop(heap)
-        t._id = next(_ids)
+        t._id = next(creation_ids)
         done += 1
         for c in children.get(id(t), []):
             waiting[id(c)] -= 1

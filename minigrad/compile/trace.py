@@ -33,7 +33,7 @@ from ..engine import backward as engine_backward
 from ..forget import forget_at
 from ..nn import functional as F
 from ..recording import unrecorded
-from ..tensor import Tensor, _ids, as_tensor
+from ..tensor import Tensor, as_tensor, creation_ids
 
 
 class CompileError(RuntimeError):
@@ -51,7 +51,7 @@ class Recorder:
         # (these two hold their arrays too, for the trace only: ids of live arrays stay unique)
         self.constants: dict[int, tuple] = {}  # id(array) -> (op, args, array): an unrecorded primitive's result
         self.owners: dict[int, tuple] = {}  # id(array) -> (the first tensor read holding it, array)
-        self.first_id = next(_ids)  # tensors with a smaller id existed before the call
+        self.first_id = next(creation_ids)  # tensors with a smaller id existed before the call
 
     def note_unrecorded(self, op: Any, data: np.ndarray, args: tuple) -> None:
         """An unrecorded result: of the primitive named ``op``, or of the NumPy function ``op`` (a mask)."""

@@ -22,9 +22,9 @@ _BUFFER_SIZE = 4096  # up to this size, the gradient of a sum is a filled array 
 SLOT = re.compile(r"\b(?:[sgruvap]\d+(?:_\d+)?|B\d+)\b")
 # matmul's rules for 1-D and 2-D operands, by (a.ndim, b.ndim): the cases of rules.matmul_vjp_a/_b, inline
 # (np.dot rather than @: the same product for these ranks at half the call overhead, see peephole.small_matmul)
-# Outer products are products with an inner axis of 1: BLAS writes them 5x faster than a broadcast multiply
-# at 8192 rows (1.3x at 2). Aᵀg for a vector g is gᵀA. AᵀG is (GᵀA)ᵀ: 8.6x faster with 8192 rows in A
-# (np.dot copies the transposed A); its transpose folds away when the parent is a transposed matrix (x Wᵀ).
+# Outer products are products with an inner axis of 1, which BLAS writes faster than a broadcast multiply.
+# Aᵀg for a vector g is gᵀA. AᵀG is (GᵀA)ᵀ, as np.dot would copy the transposed A; its transpose folds
+# away when the parent is a transposed matrix (x Wᵀ). (Measurements: docs/performance.md.)
 _MATMUL = {
     (2, 2): ("_dot({g}, {b}.T)", "_dot({a}.T, {g})"),
     (2, 1): ("_dot({g}[:, None], {b}[None])", "_dot({g}, {a})"),
@@ -107,8 +107,8 @@ def unbroadcast(b: Any, expr: str, have: tuple, shape: tuple, dtype: np.dtype) -
     axes += tuple(lead + k for k, n in enumerate(shape) if n == 1 and have[lead + k] != 1)
     summed = tuple(n for k, n in enumerate(have) if k not in axes)
     if axes == (0,) and len(have) == 2 and summed == shape and dtype == np.float64:
-        # the bias gradient: Σ over the batch as 1ᵀG, a BLAS product, 11x faster than sum(axis=0) at 8192
-        # rows, 2x at 2 (float64 only: float32's BLAS sums in float32 where NumPy's pairwise sum is finer)
+        # the bias gradient: Σ over the batch as 1ᵀG, a BLAS product, faster than sum(axis=0) at every batch
+        # (float64 only: float32's BLAS sums in float32 where NumPy's pairwise sum is finer)
         return f"_dot({b.const(np.ones(have[0]))}, {expr})", True
     out = f"({expr}).sum(axis={b.const(axes)})" if axes else f"({expr})"
     return (out if summed == shape else f"{out}.reshape({b.const(shape)})"), bool(axes)

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .gradcheck import GradcheckError, _is_checked, gradcheck, gradgradcheck, input_names
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck, input_names, is_checked
 from .numerical import as_array, outputs
 
 # Forward against the reference: |out − ref| ≤ atol + rtol·|ref|, by the output dtype.
@@ -114,7 +114,7 @@ def check_function(
     op = as_callable(fn)
     name = getattr(fn, "__name__", None) or repr(fn)
     names = input_names(op, len(inputs))
-    checked = [i for i, x in enumerate(inputs) if _is_checked(x)]
+    checked = [i for i, x in enumerate(inputs) if is_checked(x)]
     arrays = {i: np.array(as_array(x)) for i, x in enumerate(inputs) if isinstance(x, (np.ndarray, Tensor))}
     arrays.update({i: np.array(as_array(inputs[i])) for i in checked})
     tensors = [Tensor(arrays[i], requires_grad=True) for i in checked]

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..engine import backward_pass
 from ..grad_mode import enable_grad
-from ..tensor import Tensor, _is_float
+from ..tensor import Tensor, is_float
 from .numerical import (
     ComplexStepError,
     Probe,
@@ -57,10 +57,10 @@ class KinkWarning(UserWarning):
     """gradcheck met a kink and accepted the subgradient there."""
 
 
-def _is_checked(x: Any) -> bool:
+def is_checked(x: Any) -> bool:
     if isinstance(x, Tensor):
         return x.requires_grad
-    return isinstance(x, (np.ndarray, float, list)) and _is_float(np.asarray(x).dtype)
+    return isinstance(x, (np.ndarray, float, list)) and is_float(np.asarray(x).dtype)
 
 
 def input_names(f: Callable, n: int) -> list[str]:
@@ -135,7 +135,7 @@ def _check(
         raise ValueError(f"gradcheck: method must be one of {METHODS}, got {method!r}")
     if kinks not in ("warn", "raise", "ignore"):
         raise ValueError(f"gradcheck: kinks must be 'warn', 'raise' or 'ignore', got {kinks!r}")
-    checked = [i for i, x in enumerate(inputs) if _is_checked(x)]
+    checked = [i for i, x in enumerate(inputs) if is_checked(x)]
     if not checked:
         raise ValueError("gradcheck: no floating-point input to check (give float arrays or tensors that require grad)")
     names = input_names(f, len(inputs))
@@ -268,7 +268,7 @@ def gradgradcheck(
     w gives wᵀ ∂(vᵀ ∂f/∂x)/∂x, a Hessian-vector product, checked against numerical differences of the
     first derivative. Same parameters and errors as ``gradcheck``.
     """
-    checked = [i for i, x in enumerate(inputs) if _is_checked(x)]
+    checked = [i for i, x in enumerate(inputs) if is_checked(x)]
     with enable_grad():  # one call, for the shapes of the outputs (so of the cotangents) and their ops
         leaves = [Tensor(as_array(x), requires_grad=True) if i in checked else x for i, x in enumerate(inputs)]
         probe_out = outputs(f(*leaves), "gradgradcheck")

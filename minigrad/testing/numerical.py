@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..grad_mode import no_grad
-from ..tensor import Tensor, _constant, _is_float
+from ..tensor import Tensor, constant, is_float
 
 
 class ComplexStepError(TypeError):
@@ -39,7 +39,7 @@ def outputs(out: Any, who: str) -> list[Tensor]:
     for o in many:
         if not isinstance(o, Tensor):
             raise TypeError(f"{who}: the function must return a Tensor or a tuple of Tensors, got {type(o).__name__}")
-        if not (_is_float(o._data.dtype) or o._data.dtype.kind == "c"):
+        if not (is_float(o._data.dtype) or o._data.dtype.kind == "c"):
             raise TypeError(f"{who}: the function returned a {o.data.dtype} tensor, which has no gradient")
     return list(many)
 
@@ -58,7 +58,7 @@ class Probe:
     def __call__(self, values: list | None = None) -> Any:
         args = list(self.inputs)
         for i, a in zip(self.checked, self.base if values is None else values):
-            args[i] = _constant(a)
+            args[i] = constant(a)
         with no_grad():
             outs = outputs(self.f(*args), "gradcheck")
         return sum(np.sum(o._data * vj) for o, vj in zip(outs, self.v))
