@@ -97,8 +97,8 @@ def _seed(root: Tensor, gradient: Any, create_graph: bool) -> Any:
             raise TypeError("backward: the gradient is complex; minigrad is real-valued (its imaginary part is lost)")
         if np.shape(value) != shape:
             raise ValueError(f"backward: gradient has shape {np.shape(value)} but the output has shape {shape}")
-        if create_graph and isinstance(gradient, Tensor):
-            return gradient
+        if create_graph and isinstance(gradient, Tensor):  # (in the output's dtype, as every gradient is)
+            return gradient if value.dtype == root._data.dtype else gradient.astype(root._data.dtype)
         g = np.array(value, dtype=root._data.dtype)  # a copy: never alias the caller's array
     return Tensor(g) if create_graph else g
 

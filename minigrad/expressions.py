@@ -6,7 +6,7 @@ the primitive's parameters is one declaration from which every consumer takes wh
   the expression dispatches to minigrad and is recorded);
 - for elementwise rules, a variant that computes into the one array it allocates when g is an array,
   so that a big activation's backward makes one temporary instead of one per operator;
-- ``reads``: which of ``ans`` and the parameters the rule reads (for the in-place guard);
+- ``names_read``: which of ``ans`` and the parameters the rule reads (for the in-place guard);
 - ``inline``: the expression with other names put in, which ``mg.compile`` writes into its replay.
 """
 
@@ -60,8 +60,8 @@ def _in_place_steps(tree: ast.AST) -> list[str] | None:
     count = iter(range(1 << 30))
 
     def value(node: ast.AST) -> tuple[str, bool]:  # (the source of the value, whether it is our temporary)
-        if isinstance(node, (ast.Name, ast.Constant)):
-            return ast.unparse(node), False
+        if isinstance(node, (ast.Name, ast.Constant)) or not _has_name(node):  # (numbers alone make no array)
+            return f"({ast.unparse(node)})", False
         if isinstance(node, ast.BinOp) and type(node.op) in _UFUNC_OF:
             return apply(_UFUNC_OF[type(node.op)], [node.left, node.right])
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
@@ -100,12 +100,21 @@ class _Unknown(Exception):
 
 
 def _is_ufunc_call(node: ast.AST) -> bool:
-    """Whether ``node`` is ``np.f(...)`` for a ufunc f that makes a float array like its arguments."""
-    return (
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name)
-        and node.func.value.id == "np" and isinstance(getattr(np, node.func.attr, None), np.ufunc)
-        and not node.keywords and node.func.attr not in ("greater", "less", "equal", "not_equal", "isnan", "isfinite")
-    )  # fmt: skip
+    """Whether ``node`` is ``np.f(...)`` for a ufunc f that maps float64 operands to float64 (not to booleans:
+    a mask is no temporary to write a gradient into)."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and not node.keywords):
+        return False
+    f = (
+        getattr(np, node.func.attr, None)
+        if isinstance(node.func.value, ast.Name) and node.func.value.id == "np"
+        else None
+    )
+    return isinstance(f, np.ufunc) and f.nout == 1 and "d" * f.nin + "->d" in f.types
+
+
+def _has_name(node: ast.AST) -> bool:
+    """Whether the expression reads a name (an array of the rule), not numbers alone."""
+    return any(isinstance(n, ast.Name) and n.id != "np" for n in ast.walk(node))
 
 
 def inline(expression: str, names: dict[str, str], number: Any = None) -> str:
@@ -126,5 +135,7 @@ def inline(expression: str, names: dict[str, str], number: Any = None) -> str:
 
 
 def makes_new_array(expression: str) -> bool:
-    """Whether the expression computes a new array (``g`` alone hands the gradient on as it is)."""
-    return not isinstance(ast.parse(expression, mode="eval").body, ast.Name)
+    """Whether the expression surely computes a new array: its last step is an arithmetic operator or a ufunc.
+    ``g`` alone, ``g.reshape(...)``, ``g[index]`` and other calls may hand on g or a view of it."""
+    top = ast.parse(expression, mode="eval").body
+    return isinstance(top, (ast.BinOp, ast.UnaryOp, ast.Compare)) or _is_ufunc_call(top)

@@ -53,7 +53,9 @@ def _pull(out: Tensor, cotangent: Any, sources: list, nest: bool) -> list:
 def _cotangent(v: Any, out: Tensor, nest: bool) -> Any:
     """The cotangent as the engine takes it: a Tensor for a recorded pass, else a fresh array (never aliased)."""
     if nest:
-        return v if isinstance(v, Tensor) else constant(np.asarray(v, dtype=out._data.dtype))
+        if isinstance(v, Tensor):  # (in the output's dtype, as every gradient is)
+            return v if v._data.dtype == out._data.dtype else v.astype(out._data.dtype)
+        return constant(np.asarray(v, dtype=out._data.dtype))
     return np.array(v._data if isinstance(v, Tensor) else v, dtype=out._data.dtype)
 
 

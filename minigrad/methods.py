@@ -78,6 +78,10 @@ def __getitem__(self: Tensor, index: Any) -> Tensor:
     return shape_ops.getitem(self, index)
 
 
+def dot(self: Tensor, other: Any) -> Tensor:
+    return linalg.dot(self, other)
+
+
 def reshape(self: Tensor, *shape: Any) -> Tensor:
     """``t.reshape(2, 3)`` or ``t.reshape((2, 3))``, as in NumPy."""
     return shape_ops.reshape(self, shape[0] if len(shape) == 1 else shape)
@@ -91,12 +95,12 @@ def transpose(self: Tensor, *axes: Any) -> Tensor:
 
 
 _METHODS = [
-    backward, __array_ufunc__, __array_function__, __neg__, __pos__, __abs__, abs, __getitem__, reshape, transpose
+    backward, __array_ufunc__, __array_function__, __neg__, __pos__, __abs__, abs, __getitem__, dot, reshape, transpose
 ]  # fmt: skip
 _SAME_AS_FUNCTIONS = [  # t.f(...) is mg.f(t, ...)
     ops.sum, ops.mean, ops.max, ops.min, ops.logsumexp, ops.clip, elementwise.exp, elementwise.log, elementwise.sqrt,
     elementwise.tanh, elementwise.sigmoid, elementwise.relu, shape_ops.swapaxes, shape_ops.squeeze,
-    shape_ops.expand_dims, shape_ops.broadcast_to, shape_ops.astype, linalg.dot,
+    shape_ops.expand_dims, shape_ops.broadcast_to, shape_ops.astype,
 ]  # fmt: skip
 for _f in _METHODS:
     _f.__qualname__ = f"Tensor.{_f.__name__}"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dis
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from . import expressions
@@ -65,6 +65,26 @@ def define(name: str, vjps: Any, params: tuple[str, ...] = (), kind: str = "othe
     for key in [k for k in _plans if k[0] == name]:  # what the old rules read no longer holds
         del _plans[key]
     return primitive
+
+
+def replace_rules(name: str, vjps: tuple) -> Primitive | None:
+    """Give ``name`` new rules, keeping every other fact of its entry (or a new entry); return the old entry."""
+    previous = PRIMITIVES.get(name)
+    facts = {} if previous is None else {f.name: getattr(previous, f.name) for f in fields(Primitive)}
+    facts.pop("name", None), facts.pop("vjps", None)
+    define(name, vjps, **facts)
+    return previous
+
+
+def restore(name: str, previous: Primitive | None) -> None:
+    """Put back the entry ``previous`` of ``name`` (None: remove ``name``), as ``temporary_primitive`` does."""
+    if previous is None:
+        PRIMITIVES.pop(name, None)
+    else:
+        PRIMITIVES[name] = previous
+    generation[0] += 1
+    for key in [k for k in _plans if k[0] == name]:
+        del _plans[key]
 
 
 def primitive(name: str, vjps: Any, params: tuple[str, ...] = (), **facts: Any) -> Any:

@@ -168,7 +168,7 @@ def _connected_enough(pairs: list[tuple[Tensor, Tensor, list]]) -> set[int]:
 
 
 def _node(op: str, data: np.ndarray, args: tuple, parents: tuple) -> Tensor:
-    t = new_tensor(Tensor)  # (not tensor.record: these nodes exist for the replay only, never for eager backward)
+    t = new_tensor(Tensor)  # (not recording.record: these nodes exist for the replay only, never for eager backward)
     t._data, t.grad, t._rg, t._op, t._args, t._parents, t._id = data, None, True, op, args, parents, -1
     t._saved, t._held, t._links = None, 0, None  # (holds nothing: see minigrad.guard)
     return t

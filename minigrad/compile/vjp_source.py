@@ -20,7 +20,7 @@ from .peephole import small_matmul
 _BUFFER_SIZE = 4096  # up to this size, the gradient of a sum is a filled array rather than a broadcast view
 # a variable (or a buffer) whose value changes from call to call: an expression without one is a constant
 SLOT = re.compile(r"\b(?:[sgruvap]\d+(?:_\d+)?|B\d+)\b")
-# matmul's rules for 1-D and 2-D operands, by (a.ndim, b.ndim): the cases of rules.matmul_vjp_a/_b, inline
+# matmul's rules for 1-D and 2-D operands, by (a.ndim, b.ndim): the cases of linalg.matmul_vjp_a/_b, inline
 # (np.dot rather than @: the same product for these ranks at half the call overhead, see peephole.small_matmul)
 # Outer products are products with an inner axis of 1, which BLAS writes faster than a broadcast multiply.
 # Aᵀg for a vector g is gᵀA. AᵀG is (GᵀA)ᵀ, as np.dot would copy the transposed A; its transpose folds
@@ -66,9 +66,9 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
     if op in ("sum", "mean", "reshape", "broadcast_to") and not SLOT.search(g):
         return b.const(pv), False  # these rules read only shapes: a constant g gives a constant
     if op == "sum" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
-        return f"np.full({b.const(pv.shape)}, {g})", True  # Σ x: g repeated (rules._expand fills a new array)
+        return f"np.full({b.const(pv.shape)}, {g})", True  # Σ x: g repeated (ops._repeat fills a new array)
     if op == "mean" and args[1] is None and not args[2] and pv.size <= _BUFFER_SIZE:
-        n = args[0].size or 1  # Σ x / n: g / n repeated (rules.mean_vjp)
+        n = args[0].size or 1  # Σ x / n: g / n repeated (ops.mean_vjp)
         return f"np.full({b.const(pv.shape)}, {g} / {n})", True
     rule = primitive.vjps[i]
     expression = getattr(rule, "expression", None)

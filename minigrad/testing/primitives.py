@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..recording import record
-from ..registry import PRIMITIVES, define
+from ..registry import replace_rules, restore
 from ..tensor import Tensor, as_tensor
 
 
@@ -44,17 +44,8 @@ def temporary_primitive(name: str, forward: Callable, *vjps: Callable | None) ->
     """
     if not vjps:
         raise ValueError(f"temporary_primitive: give one rule per input of '{name}'")
-    previous = PRIMITIVES.get(name)
-    if previous is None:
-        define(name, tuple(vjps))
-    else:  # new rules, the other facts kept (NumPy dispatch, the kind)
-        define(name, tuple(vjps), kind=previous.kind, forward=previous.forward, compute=previous.compute,
-               numpy=previous.numpy, method=previous.method, symbol=previous.symbol)  # fmt: skip
+    previous = replace_rules(name, tuple(vjps))
     try:
         yield make_primitive(name, forward)
     finally:
-        if previous is None:
-            del PRIMITIVES[name]
-        else:
-            define(name, previous.vjps, kind=previous.kind, forward=previous.forward, compute=previous.compute,
-                   numpy=previous.numpy, method=previous.method, symbol=previous.symbol)  # fmt: skip
+        restore(name, previous)
