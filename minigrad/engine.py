@@ -162,10 +162,11 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
             follow = None
             primitive = primitives[op]  # (parent_gradient, written out: this loop runs once per edge)
             rules = primitive.vjps
-            fitted = primitive.kind == UNARY
+            fitted = primitive.kind is UNARY  # (``is``: were it ever False for a unary one, fit() would do nothing)
             ans = node._data
             args = node._args
-            n_args, n_parents = len(args), len(parents)
+            n_args = len(args)
+            n_parents = len(parents)
             for i, parent in enumerate(parents):
                 if parent is None:
                     continue

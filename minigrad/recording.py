@@ -125,14 +125,18 @@ def binary(op: str, compute: Any) -> Any:
             raise _binary_error(op, x, y, e) from None
         if type(out) is not _ndarray:
             out = np.asarray(out)
-        mask = (pa is not None) + 2 * (pb is not None)
-        if not mask:
-            return node(op, out, (x, y), (None,), None, None)
-        reads = plans[mask] if plans[0] is generation[0] else _renew(plans, op)[mask]
-        held = None  # an operand that is a tensor but no parent may be read by the other's rule: the guard holds it
-        if reads[1] and (mask == 1 and isinstance(b, Tensor) or mask == 2 and isinstance(a, Tensor)):
-            held = (a, b)
-        return node(op, out, (x, y), (pa,) if pb is None else (pa, pb), reads, held)
+        if plans[0] is not generation[0]:
+            _renew(plans, op)
+        # (an operand that is a tensor but no parent may be read by the other's rule: the guard holds it too)
+        if pb is None:
+            if pa is None:
+                return node(op, out, (x, y), (None,), None, None)
+            reads = plans[1]
+            constant = reads[1] and type(b) is not float and isinstance(b, Tensor)
+            return node(op, out, (x, y), (pa,), reads, (a, b) if constant else None)
+        reads = plans[3] if pa is not None else plans[2]
+        constant = pa is None and reads[1] and isinstance(a, Tensor)
+        return node(op, out, (x, y), (pa, pb), reads, (a, b) if constant else None)
 
     return forward
 
