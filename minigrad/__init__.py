@@ -13,17 +13,42 @@ from numpy import float32, float64
 
 from . import methods  # noqa: F401  (gives the Tensor its methods and operators)
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
+from .composites import (
+    array_split,
+    diagonal,
+    flip,
+    pad,
+    repeat,
+    roll,
+    sort,
+    split,
+    std,
+    take_along_axis,
+    tile,
+    trace,
+    unsqueeze,
+    var,
+)
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
 from .elementwise import (
     abs,
     absolute,
     add,
+    arccos,
+    arcsin,
+    arctan,
     cos,
+    cosh,
     divide,
     exp,
+    exp2,
     expm1,
+    hypot,
     log,
     log1p,
+    log2,
+    log10,
+    logaddexp,
     maximum,
     minimum,
     multiply,
@@ -33,8 +58,11 @@ from .elementwise import (
     sigmoid,
     sign,
     sin,
+    sinh,
     sqrt,
+    square,
     subtract,
+    tan,
     tanh,
 )
 from .forward_mode import jvp
@@ -43,7 +71,7 @@ from .functional import grad, hessian, jacobian, value_and_grad, vjp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .guard import InplaceError
 from .linalg import dot, einsum, matmul, outer
-from .ops import clip, log_softmax, logsumexp, max, mean, min, softmax, sum
+from .ops import clip, cumsum, log_softmax, logsumexp, max, mean, min, norm, softmax, sum
 from .shape_ops import (
     astype,
     broadcast_to,
@@ -117,6 +145,34 @@ __all__ = [
     "max",
     "min",
     "logsumexp",
+    "square",
+    "exp2",
+    "log2",
+    "log10",
+    "tan",
+    "sinh",
+    "cosh",
+    "arctan",
+    "arcsin",
+    "arccos",
+    "logaddexp",
+    "hypot",
+    "cumsum",
+    "norm",
+    "var",
+    "std",
+    "flip",
+    "roll",
+    "tile",
+    "repeat",
+    "pad",
+    "split",
+    "array_split",
+    "diagonal",
+    "trace",
+    "take_along_axis",
+    "sort",
+    "unsqueeze",
     "matmul",
     "dot",
     "outer",

@@ -11,6 +11,7 @@ entry this makes.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -135,3 +136,31 @@ relu = unary(
     """,
 )  # fmt: skip
 abs = absolute
+
+# -- more of NumPy's functions, each a line: h = f(z) with f′ written out ----------------------------------
+square = unary("square", np.square, "g * (2 * x)", "x², elementwise.")
+# (log 2 and log 10 as Python numbers: a NumPy float64 would make a float32 gradient float64)
+exp2 = unary("exp2", np.exp2, f"g * ans * {math.log(2)!r}", "2^x, elementwise.")  # f′ = 2^z log 2
+log2 = unary("log2", np.log2, f"g / (x * {math.log(2)!r})", "Base-2 log; log2(0) = -inf, with NumPy's warning.")
+log10 = unary("log10", np.log10, f"g / (x * {math.log(10)!r})", "Base-10 log; log10(0) = -inf, with NumPy's warning.")
+tan = unary("tan", np.tan, "g * (1 + ans * ans)", "tan x, elementwise (radians).")  # f′ = 1 + tan² z
+sinh = unary("sinh", np.sinh, "g * np.cosh(x)", "sinh x, elementwise.")
+cosh = unary("cosh", np.cosh, "g * np.sinh(x)", "cosh x, elementwise.")
+arctan = unary("arctan", np.arctan, "g / (1 + x * x)", "arctan x, elementwise.")
+arcsin = unary(
+    "arcsin", np.arcsin, "g / np.sqrt(1 - x * x)",
+    "arcsin x on [-1, 1]; its gradient at ±1 is inf (IEEE) and outside [-1, 1] the value is nan, as in NumPy.",
+)  # fmt: skip
+arccos = unary(
+    "arccos", np.arccos, "-(g / np.sqrt(1 - x * x))",
+    "arccos x on [-1, 1]; its gradient at ±1 is -inf (IEEE) and outside [-1, 1] the value is nan, as in NumPy.",
+)  # fmt: skip
+logaddexp = binary(
+    "logaddexp", np.logaddexp, ("g * np.exp(a - ans)", "g * np.exp(b - ans)"),  # ∂/∂a = eᵃ / (eᵃ + eᵇ)
+    "log(e^a + e^b), computed without overflow.", commutative=True,
+)  # fmt: skip
+hypot = binary(
+    "hypot", np.hypot, ("g * a / np.where(ans == 0, 1, ans)", "g * b / np.where(ans == 0, 1, ans)"),
+    "√(a² + b²) elementwise; its gradient at a = b = 0, where it has none, is taken as 0 (as |x|'s at 0).",
+    commutative=True,
+)  # fmt: skip

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import elementwise, linalg, ops, shape_ops
+from . import composites, elementwise, linalg, ops, shape_ops
 from .engine import backward as _backward
 from .numpy_dispatch import call_function, call_ufunc
 from .recording import binary
@@ -94,13 +94,68 @@ def transpose(self: Tensor, *axes: Any) -> Tensor:
     return shape_ops.transpose(self, axes or None)
 
 
+# -- PyTorch's names, for the same operations ------------------------------------------------------------------
+def view(self: Tensor, *shape: Any) -> Tensor:
+    """PyTorch's name for ``reshape`` (a view when the layout allows, a copy otherwise, as ``reshape``)."""
+    return reshape(self, *shape)
+
+
+def flatten(self: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """The axes from ``start_dim`` to ``end_dim`` joined into one, as ``torch.flatten``."""
+    if self.ndim == 0:
+        return shape_ops.reshape(self, (1,))
+    first, last = (ops._axis("flatten", self, d) for d in (start_dim, end_dim))
+    shape = self.shape
+    return shape_ops.reshape(self, shape[:first] + (int(np.prod(shape[first : last + 1])),) + shape[last + 1 :])
+
+
+def permute(self: Tensor, *dims: Any) -> Tensor:
+    """The axes in the order ``dims``, as ``torch.permute`` (``t.transpose(dims)`` in NumPy)."""
+    return transpose(self, *dims)
+
+
+def expand(self: Tensor, *sizes: Any) -> Tensor:
+    """``broadcast_to`` with PyTorch's -1 for a size kept, as ``torch.Tensor.expand``."""
+    sizes = tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes
+    lead = len(sizes) - self.ndim
+    shape = tuple(self.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    return shape_ops.broadcast_to(self, shape)
+
+
+def repeat(self: Tensor, *sizes: Any) -> Tensor:
+    """The tensor tiled ``sizes`` times along each axis, as ``torch.Tensor.repeat`` (``np.tile``; NumPy's
+    element-wise ``np.repeat`` is ``mg.repeat``)."""
+    return composites.tile(self, tuple(sizes[0]) if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)) else sizes)
+
+
+def unsqueeze(self: Tensor, dim: int) -> Tensor:
+    return shape_ops.expand_dims(self, dim)
+
+
+def clamp(self: Tensor, min: Any = None, max: Any = None) -> Tensor:
+    """PyTorch's name for ``clip``."""
+    return ops.clip(self, min, max)
+
+
+def argmax(self: Tensor, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    """The index of the largest element (over ``axis``): a plain integer array, which carries no gradient."""
+    return np.argmax(self._data, axis=axis, keepdims=keepdims)
+
+
+def argmin(self: Tensor, axis: Any = None, keepdims: bool = False) -> np.ndarray:
+    """The index of the smallest element (over ``axis``): a plain integer array, which carries no gradient."""
+    return np.argmin(self._data, axis=axis, keepdims=keepdims)
+
+
 _METHODS = [
-    backward, __array_ufunc__, __array_function__, __neg__, __pos__, __abs__, abs, __getitem__, dot, reshape, transpose
+    backward, __array_ufunc__, __array_function__, __neg__, __pos__, __abs__, abs, __getitem__, dot, reshape, transpose,
+    view, flatten, permute, expand, repeat, unsqueeze, clamp, argmax, argmin,
 ]  # fmt: skip
 _SAME_AS_FUNCTIONS = [  # t.f(...) is mg.f(t, ...)
     ops.sum, ops.mean, ops.max, ops.min, ops.logsumexp, ops.clip, elementwise.exp, elementwise.log, elementwise.sqrt,
     elementwise.tanh, elementwise.sigmoid, elementwise.relu, shape_ops.swapaxes, shape_ops.squeeze,
-    shape_ops.expand_dims, shape_ops.broadcast_to, shape_ops.astype,
+    shape_ops.expand_dims, shape_ops.broadcast_to, shape_ops.astype, ops.cumsum, ops.norm, composites.var,
+    composites.std, elementwise.square,
 ]  # fmt: skip
 for _f in _METHODS:
     _f.__qualname__ = f"Tensor.{_f.__name__}"

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import linalg, ops, shape_ops  # noqa: F401  (their primitives are defined on import)
+from . import composites, linalg, ops, shape_ops  # noqa: F401  (their primitives are defined on import)
 from .recording import unrecorded
 from .registry import PRIMITIVES, generation
 from .tensor import Tensor
@@ -20,9 +20,9 @@ from .tensor import Tensor
 def _plain(fn: Any) -> Any:
     """A NumPy function applied to the values: for results that carry no gradient (comparisons)."""
 
-    def call(*args: Any) -> Any:
+    def call(*args: Any, **kwargs: Any) -> Any:
         values = tuple(a._data if isinstance(a, Tensor) else a for a in args)
-        out = fn(*values)
+        out = fn(*values, **kwargs)
         if isinstance(out, np.generic):
             out = np.asarray(out)  # an array of its own, not NumPy's shared scalar np.True_ (np.shape's tuple stays)
         if unrecorded and isinstance(out, np.ndarray):  # mg.compile is tracing: the replay computes the mask again
@@ -41,9 +41,14 @@ _COMPOSITES = {
     np.stack: shape_ops.stack,
     np.dot: linalg.dot,
     np.outer: linalg.outer,
-}
+    **{getattr(np, name): getattr(composites, name) for name in (
+        "var", "std", "flip", "roll", "tile", "repeat", "pad", "split", "array_split", "diagonal", "trace",
+        "take_along_axis", "sort")},
+}  # fmt: skip
+# functions whose result carries no gradient: they run on the values and return plain arrays
 _PLAIN = (np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal, np.isfinite, np.isnan,
-          np.shape, np.ndim, np.size)  # fmt: skip
+          np.isinf, np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero, np.floor, np.ceil,
+          np.count_nonzero)  # fmt: skip
 
 
 def _table() -> dict:
@@ -70,8 +75,15 @@ def call_ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any
     return fn(*inputs)
 
 
+def _full_name(func: Any) -> str:
+    """``numpy.linalg.norm``, ``numpy.cumprod``: the name a user typed (NumPy's public module, not its internals)."""
+    module = getattr(func, "__module__", None) or "numpy"
+    public = "numpy" if module.startswith("numpy._") or module == "numpy" else module
+    return f"{public}.{func.__name__}"
+
+
 def call_function(func: Any, args: tuple, kwargs: dict) -> Any:
     fn = (_made[1] if _made[0] is generation[0] else _table()).get(func)
     if fn is None:
-        raise TypeError(f"numpy.{func.__name__} is not differentiable in minigrad; use t.data for a plain array")
+        raise TypeError(f"{_full_name(func)} is not differentiable in minigrad; use t.data for a plain array")
     return fn(*args, **kwargs)

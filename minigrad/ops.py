@@ -254,3 +254,43 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     value = np.log(np.exp(s._data).sum(axis=axis, keepdims=True))
     lse = record("logsumexp", value, (s._data, axis, True), (s if s._rg else None,))
     return subtract(s, lse)
+
+
+def _cumsum_vjp(g: Any, ans: Any, x: Any, axis: Any) -> Any:
+    # c_i = Σ_{j≤i} x_j: ∂c_i/∂x_j = 1 for j ≤ i, so (Jᵀg)_j = Σ_{i≥j} g_i, the cumulative sum of g from the end
+    along = 0 if axis is None else axis
+    reversed_sum = np.flip(np.cumsum(np.flip(g, along), axis=along), along)
+    return reversed_sum.reshape(x.shape)
+
+
+@primitive("cumsum", (_cumsum_vjp, None), numpy=(np.cumsum,), compute=np.cumsum)
+def cumsum(x: Any, axis: Any = None) -> Tensor:
+    """Cumulative sum along ``axis`` (of the flattened tensor when None), as ``np.cumsum``."""
+    x = as_tensor(x, "cumsum")
+    if axis is not None:
+        axis = _axis("cumsum", x, axis)
+    d = x._data
+    return record("cumsum", np.cumsum(d, axis), (d, axis), (x if x._rg else None,))
+
+
+def _norm_vjp(g: Any, ans: Any, x: Any, axis: Any, keepdims: bool) -> Any:
+    # n = √Σ x²: ∂n/∂x = x / n; at n = 0 (x = 0), where n has no gradient, 0 (x is 0 there), as |x|'s at 0
+    n = _restore_axes(ans, x.ndim, axis, keepdims)
+    return _restore_axes(g, x.ndim, axis, keepdims) * x / np.where(n == 0, 1, n)
+
+
+def _norm(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
+    return np.sqrt(np.add.reduce(x * x, axis=axis, keepdims=keepdims))
+
+
+@primitive("norm", (_norm_vjp, None, None), numpy=(np.linalg.norm,), compute=_norm)
+def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:
+    """The 2-norm √Σ x² over ``axis`` (every element when None: the Frobenius norm of a matrix), as
+    ``np.linalg.norm`` with ``ord=None``; its gradient at 0 is taken as 0."""
+    if ord is not None and ord != 2 and ord != "fro":
+        raise ValueError(f"norm: only the 2-norm (ord=None, 2 or 'fro') is differentiable in minigrad, got ord={ord!r}")
+    x = as_tensor(x, "norm")
+    if axis is not None:
+        axis = _axis("norm", x, axis)
+    d = x._data
+    return record("norm", _norm(d, axis, keepdims), (d, axis, keepdims), (x if x._rg else None,))

@@ -29,6 +29,16 @@ UNARY = {
     "absolute": (mg.absolute, -3, 3, (0.0,)),
     "negative": (mg.negative, -3, 3, ()),
     "relu": (mg.relu, -3, 3, (0.0,)),
+    "square": (mg.square, -3, 3, ()),
+    "exp2": (mg.exp2, -3, 3, ()),
+    "log2": (mg.log2, 0.2, 3, ()),
+    "log10": (mg.log10, 0.2, 3, ()),
+    "tan": (mg.tan, -1.2, 1.2, ()),
+    "sinh": (mg.sinh, -3, 3, ()),
+    "cosh": (mg.cosh, -3, 3, ()),
+    "arctan": (mg.arctan, -3, 3, ()),
+    "arcsin": (mg.arcsin, -0.9, 0.9, ()),
+    "arccos": (mg.arccos, -0.9, 0.9, ()),
 }
 
 # The binary rules, each composed with a smooth factor so that the second derivative is not trivially

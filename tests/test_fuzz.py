@@ -138,6 +138,18 @@ UNARY = {
     "embed_rows": lambda x: F.embedding(np.array([[0, len(x) - 1], [0, 0]]), x) if x.ndim else x,
     "gram_tanh": lambda x: mg.tanh(_matrix(x)) @ mg.tanh(_matrix(x)).T,  # a contraction, bounded by its length
     "einsum_rows": lambda x: mg.einsum("ij,ij->i", _matrix(x), mg.sin(_matrix(x))),
+    "square_fn": mg.square,
+    "exp2_tanh": lambda x: mg.exp2(mg.tanh(x)),
+    "log2_1_x2": lambda x: mg.log2(1 + x * x),
+    "log10_1_x2": lambda x: mg.log10(1 + x * x),
+    "tan_tanh": lambda x: mg.tan(mg.tanh(x)),
+    "sinh_tanh": lambda x: mg.sinh(mg.tanh(x)),
+    "cosh_tanh": lambda x: mg.cosh(mg.tanh(x)),
+    "arctan": mg.arctan,
+    "arcsin_tanh": lambda x: mg.arcsin(0.9 * mg.tanh(x)),
+    "arccos_tanh": lambda x: mg.arccos(0.9 * mg.tanh(x)),
+    "cumsum_first": lambda x: mg.cumsum(x, axis=0) if x.ndim else x,
+    "norm_last_keep": lambda x: mg.norm(1 + x * x, axis=-1, keepdims=True) if x.ndim else x,
     "cross_entropy_rows": lambda x: F.cross_entropy(
         _matrix(x), np.zeros(len(_matrix(x)), dtype=int), reduction="none"
     ),  # the fused primitive, one loss per row
@@ -157,6 +169,8 @@ BINARY = {
     "outer_matmul": lambda a, b: a.reshape(-1, 1) @ b.reshape(1, -1),
     "outer_einsum": lambda a, b: mg.einsum("i,j->ij", a.reshape(-1), b.reshape(-1)),
     "concatenate": lambda a, b: mg.concatenate([a.reshape(-1), b.reshape(-1)]),
+    "logaddexp": mg.logaddexp,
+    "hypot": lambda a, b: mg.hypot(1 + a * a, b),
     "numpy_multiply": lambda a, b: np.multiply(a, b),  # NumPy's function on tensors: minigrad's multiply
     "numpy_subtract": lambda a, b: np.subtract(b, a),
 }

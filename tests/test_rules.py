@@ -189,6 +189,21 @@ def _cross_entropy(draw):
     return (lambda t: cross_entropy(t, target, weight=weight, ignore_index=-1, reduction=reduction)), (z,)
 
 
+@st.composite
+def _cumsum(draw):
+    x = draw(mst.arrays(mst.shapes()))
+    axis = draw(st.none() | st.integers(0, max(x.ndim - 1, 0))) if x.ndim else None
+    return (lambda t: mg.cumsum(t, axis=axis)), (x,)
+
+
+@st.composite
+def _norm(draw):
+    x = draw(mst.arrays(mst.shapes(min_dims=1), low=0.3, high=3.0))  # away from 0, where it has no gradient
+    axis = draw(st.none() | st.integers(0, x.ndim - 1))
+    keepdims = draw(st.booleans())
+    return (lambda t: mg.norm(t, axis=axis, keepdims=keepdims)), (x,)
+
+
 class _ScaledSin(mg.Function):
     """A custom operation a ∘ sin(b) with broadcasting: the case of the table's "function" gateway."""
 
@@ -225,6 +240,20 @@ CASES = {
     "tanh": _unary(mg.tanh),
     "sigmoid": _unary(mg.sigmoid),
     "relu": _unary(mg.relu, away_from=(0.0,)),
+    "square": _unary(mg.square),
+    "exp2": _unary(mg.exp2),
+    "log2": _unary(mg.log2, low=0.2, high=3.0),
+    "log10": _unary(mg.log10, low=0.2, high=3.0),
+    "tan": _unary(mg.tan, low=-1.2, high=1.2),
+    "sinh": _unary(mg.sinh),
+    "cosh": _unary(mg.cosh),
+    "arctan": _unary(mg.arctan),
+    "arcsin": _unary(mg.arcsin, low=-0.9, high=0.9),
+    "arccos": _unary(mg.arccos, low=-0.9, high=0.9),
+    "logaddexp": _binary(mg.logaddexp),
+    "hypot": _binary(mg.hypot, low=0.3, high=3.0),
+    "cumsum": _cumsum(),
+    "norm": _norm(),
     "sum": _reduction(mg.sum),
     "mean": _reduction(mg.mean),
     "max": _reduction(mg.max, distinct=True),

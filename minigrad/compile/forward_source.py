@@ -97,6 +97,10 @@ def expression(b: Any, node: Tensor) -> str:
         expr = _FORWARD[op].format(*(b.ref(a) for a in args), compute=compute)
         if data.ndim == 0:
             expr = f"np.asarray({expr})"
+    elif primitive is not None and primitive.compute is not None:  # its NumPy function, on its arguments in order
+        expr = f"{b.const(primitive.compute, 'U')}({', '.join(b.ref(a) for a in args)})"
+        if data.ndim == 0:
+            expr = f"np.asarray({expr})"
     else:
         raise CompileError(f"compile: the primitive '{op}' cannot be replayed (custom mg.Function ops run eagerly)")
     return expr
