@@ -18,6 +18,9 @@ from .anomaly import AnomalyError, backward_anomaly, check_backward
 from .anomaly import _on as _anomaly
 from .grad_mode import set_grad_enabled
 from .guard import SELF_ONLY, release_node
+from .hooks import active as hooked
+from .hooks import has_hooks
+from .hooks import run as run_hooks
 from .registry import PRIMITIVES, UNARY
 from .tensor import Tensor
 
@@ -145,6 +148,8 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
         node = heappop(heap)[1]
         g = grads.pop(node)
         while node is not None:  # the inner loop follows a chain of single parents without the heap
+            if hooked[0] and has_hooks(node):  # its gradient is complete: t.register_hook's functions see it
+                g = run_hooks(node, g)
             op = node._op
             if wanted is not None and node in wanted:
                 found[node] = _own(g, node in owned, handed)
@@ -224,6 +229,8 @@ def _walk_recorded(root: Tensor, g: Tensor, inputs: Any) -> dict:
     while heap:
         node = heappop(heap)[1]
         g = grads.pop(node)
+        if hooked[0] and has_hooks(node):
+            g = run_hooks(node, g)
         if node._op is None if wanted is None else node in wanted:
             found[node] = g
             if wanted is not None and len(found) == len(wanted):

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import composites, elementwise, linalg, ops, shape_ops
+from . import composites, elementwise, hooks, linalg, ops, shape_ops
 from .engine import backward as _backward
 from .numpy_dispatch import call_function, call_ufunc
 from .recording import binary
@@ -147,9 +147,20 @@ def argmin(self: Tensor, axis: Any = None, keepdims: bool = False) -> np.ndarray
     return np.argmin(self._data, axis=axis, keepdims=keepdims)
 
 
+def register_hook(self: Tensor, hook: Any) -> hooks.RemovableHandle:
+    """Call ``hook(grad)`` when this tensor's gradient is complete in a backward pass; a non-None result
+    replaces the gradient (see ``minigrad.hooks``). Returns a handle whose ``remove()`` takes it off."""
+    return hooks.register_hook(self, hook)
+
+
+def retain_grad(self: Tensor) -> None:
+    """Keep this non-leaf tensor's gradient in ``.grad`` after backward, as PyTorch's ``retain_grad``."""
+    hooks.retain_grad(self)
+
+
 _METHODS = [
     backward, __array_ufunc__, __array_function__, __neg__, __pos__, __abs__, abs, __getitem__, dot, reshape, transpose,
-    view, flatten, permute, expand, repeat, unsqueeze, clamp, argmax, argmin,
+    view, flatten, permute, expand, repeat, unsqueeze, clamp, argmax, argmin, register_hook, retain_grad,
 ]  # fmt: skip
 _SAME_AS_FUNCTIONS = [  # t.f(...) is mg.f(t, ...)
     ops.sum, ops.mean, ops.max, ops.min, ops.logsumexp, ops.clip, elementwise.exp, elementwise.log, elementwise.sqrt,

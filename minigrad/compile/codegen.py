@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import hooks
 from ..expressions import NAMESPACE
 from ..nn.sparse import note_rows
 from ..tensor import Tensor, constant, new_tensor
@@ -201,6 +202,12 @@ class Builder:
     def backward(self, r: int, root: Tensor, seed: Any, nodes: list[Tensor], reach: set[int]) -> None:
         """The engine's walk from ``root``, unrolled (``backward_source``); ``reach`` holds the ids of nodes
         leading to a wanted leaf."""
+        hooked = [n for n in nodes if hooks.active[0] and hooks.has_hooks(n)]
+        if hooked:  # the replay would not call them: refused rather than silently skipped
+            raise CompileError(
+                f"compile: a tensor of shape {hooked[0].shape} in the step has a gradient hook (register_hook or "
+                "retain_grad), which a replay cannot call; remove the hook, or run this step without mg.compile"
+            )
         backward_source.emit(self, r, root, seed, nodes, reach)
 
     # -- the function -------------------------------------------------------------------------------
