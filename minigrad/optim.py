@@ -1,9 +1,10 @@
 """Optimizers: ``SGD`` (momentum, weight decay), ``Adagrad`` and ``Adam``.
 
 Each holds a list of parameters and updates ``p.data`` in place from ``p.grad`` on ``step()``.
-For a row-sparse parameter (an ``nn.Embedding`` table) only the rows looked up since the last
-``zero_grad`` are updated, together with their rows of the optimizer state; every other row and its
-state stay exactly as they were (the "lazy" sparse update). Everything else gets the dense update.
+For a row-sparse parameter (an ``nn.Embedding`` table) used only through lookups, only the rows looked up
+since the last ``zero_grad`` are updated, together with their rows of the optimizer state; every other row
+and its state stay exactly as they were (the "lazy" sparse update). Everything else, a table whose gradient
+also reached other rows (tied weights) included, gets the dense update.
 """
 
 from __future__ import annotations
@@ -77,17 +78,15 @@ class Optimizer:
                 state = self.state[p] = self._new_state(p)
                 state["step"] = 0
             state["step"] += 1
-            rows = sparse.touched_rows(p)
-            if rows is None:
+            picked = sparse.rows_to_update(p, p.grad)  # None: the dense update (see minigrad.nn.sparse)
+            if picked is None:
                 self._update(data, p.grad, state, state["step"])
                 continue
-            # of the rows looked up, those with a gradient: a lookup made outside training (an evaluation
-            # without no_grad) or before a manual ``p.grad = None`` left rows that must not move
-            rows = rows[np.any(p.grad[rows] != 0, axis=tuple(range(1, p.grad.ndim)))]
+            rows, grad = picked
             arrays = {k: v for k, v in state.items() if isinstance(v, np.ndarray)}
             sub = {k: v[rows] for k, v in arrays.items()}
             values = data[rows]
-            self._update(values, p.grad[rows], sub, state["step"])
+            self._update(values, grad, sub, state["step"])
             data[rows] = values
             for k, v in sub.items():
                 arrays[k][rows] = v

@@ -48,8 +48,8 @@ class Embedding(Module):
     Rows start N(0, 1)·``scale`` (default 1/√dim, so a window of vectors has unit scale).
     With ``sparse=True`` (the default) the optimizers update only the rows looked up since the last
     ``zero_grad``: an untouched row, and its optimizer state, stays exactly as it was (see
-    ``minigrad.nn.sparse``). Set ``sparse=False`` when the table is also used outside lookups
-    (tied weights), so that its whole gradient is applied.
+    ``minigrad.nn.sparse``). A table also used outside lookups (tied weights) gets the dense update when
+    its gradient reaches other rows; ``sparse=False`` asks for the dense update always.
     """
 
     def __init__(

@@ -2,9 +2,12 @@
 
 An ``Embedding`` (``sparse=True``, the default) marks its table here and notes the indices of every
 lookup made while recording. The gradient that backward leaves in ``weight.grad`` is an ordinary dense
-array, zero outside the looked-up rows; the optimizers read ``touched_rows`` and update only those
-rows, so a row that was not looked up keeps its value and its optimizer state (momentum, Adam's
-moments, Adagrad's sum) unchanged: the "lazy" update of sparse optimizers. ``zero_grad`` forgets the rows.
+array, zero outside the looked-up rows when the table is used only through lookups; the optimizers ask
+``rows_to_update`` and update only those rows, so a row that was not looked up keeps its value and its
+optimizer state (momentum, Adam's moments, Adagrad's sum) unchanged: the "lazy" update of sparse
+optimizers. A table whose gradient reaches other rows too (tied to an output projection, ``h @ W.T``, or
+under a penalty on the whole table) gets the dense update instead, as with ``sparse=False``: only a
+gradient that came from lookups alone says which rows may stay. ``zero_grad`` forgets the rows.
 """
 
 from __future__ import annotations
@@ -56,6 +59,38 @@ def touched_rows(weight: Tensor) -> np.ndarray | None:
     if len(rows) > 1:
         rows[:] = [np.unique(np.concatenate(rows))]
     return rows[0]
+
+
+def rows_to_update(weight: Tensor, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The rows of ``weight`` an optimizer updates from ``grad`` and their gradient, or None for the dense update.
+
+    None for a dense parameter, for a table with no lookup noted, and for a table whose gradient is nonzero in
+    a row that no lookup used: its gradient did not come from lookups alone, so the lazy update would leave
+    rows with a gradient unmoved (a tied language model's output rows) and must give way to the dense one.
+    Otherwise the looked-up rows with a nonzero gradient: a lookup made outside training (an evaluation
+    without no_grad) or before a manual ``p.grad = None`` left rows that must not move.
+    """
+    rows = touched_rows(weight)
+    if rows is None:
+        return None
+    picked = grad[rows]  # (one copy of the rows, for the test below and for the update)
+    if _outside(grad, picked):
+        return None
+    keep = np.any(picked != 0, axis=tuple(range(1, grad.ndim)))
+    return (rows, picked) if keep.all() else (rows[keep], picked[keep])
+
+
+def _outside(grad: np.ndarray, picked: np.ndarray) -> bool:
+    """Whether ``grad`` has a nonzero (or nan) element besides those of its looked-up rows ``picked``.
+
+    The whole table is read: a use outside the lookups may reach any row. Counting the nonzero elements of the
+    whole and of the rows needs no mask of the other rows; on the bits (an unsigned view) the count is 4× faster
+    than on floats, and counts -0.0 too, which the second count, on values, then forgives.
+    """
+    unsigned = f"u{grad.itemsize}" if grad.itemsize in (2, 4, 8) else None
+    if unsigned and np.count_nonzero(grad.view(unsigned)) == np.count_nonzero(picked.view(unsigned)):
+        return False
+    return np.count_nonzero(grad) != np.count_nonzero(picked)
 
 
 def clear_rows(weight: Tensor) -> None:
