@@ -32,6 +32,14 @@ def as_callable(fn: Any) -> Callable:
     return fn
 
 
+def op_label(fn: Any) -> str:
+    """How messages name ``fn``: a Function class, or its bound ``apply``, by the class (``Cube``, not ``apply``)."""
+    owner = getattr(fn, "__self__", None)
+    if isinstance(owner, type) and getattr(fn, "__name__", None) == "apply":
+        return owner.__name__
+    return getattr(fn, "__name__", None) or repr(fn)
+
+
 def _check_forward(name: str, outs: list, reference: Callable, arrays: list, check_dtype: bool) -> None:
     expected = reference(*arrays)
     expected = list(expected) if isinstance(expected, (tuple, list)) else [expected]
@@ -112,7 +120,7 @@ def check_function(
     Returns True or raises ``GradcheckError`` saying which property failed, where.
     """
     op = as_callable(fn)
-    name = getattr(fn, "__name__", None) or repr(fn)
+    name = op_label(fn)
     names = input_names(op, len(inputs))
     checked = [i for i, x in enumerate(inputs) if is_checked(x)]
     arrays = {i: np.array(as_array(x)) for i, x in enumerate(inputs) if isinstance(x, (np.ndarray, Tensor))}

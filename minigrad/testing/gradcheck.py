@@ -26,12 +26,13 @@ from .numerical import (
     central_at,
     central_vjp,
     complex_vjp,
+    cotangents,
     directional,
     is_kink,
     outputs,
     slopes,
 )
-from .report import mismatch_message
+from .report import cotangent_note, kink_message, mismatch_message, op_name, projection_message
 
 # |analytic − numerical| ≤ atol + rtol·|numerical|, by the dtype of the analytic gradient. Central
 # differences are good to ~1e-9; the complex step is exact to rounding, so float64 gets a tolerance
@@ -77,11 +78,6 @@ def input_names(f: Callable, n: int) -> list[str]:
     return names
 
 
-def _op_name(outs: list[Tensor]) -> str:
-    names = [o.grad_fn or "a leaf" if o.requires_grad else "a constant" for o in outs]
-    return "'" + "', '".join(names) + "'"
-
-
 def analytic_vjp(f: Callable, inputs: tuple, checked: list, seed: int = 0, what: str = "") -> tuple:
     """Run f on fresh copies of the checked inputs, then backward with a random cotangent per output.
 
@@ -89,9 +85,8 @@ def analytic_vjp(f: Callable, inputs: tuple, checked: list, seed: int = 0, what:
     """
     args = [Tensor(as_array(x), requires_grad=True) if i in checked else x for i, x in enumerate(inputs)]
     outs = outputs(f(*args), "gradcheck")
-    rng = np.random.default_rng(seed)
-    v = [rng.standard_normal(o._data.shape) for o in outs]
-    op = what or _op_name(outs)
+    v = cotangents([o._data.shape for o in outs], seed)
+    op = what or op_name(outs)
     try:
         for o, vj in zip(outs, v):
             if o.requires_grad:
@@ -128,9 +123,10 @@ def _check_shapes(grads: list, inputs: tuple, checked: list, names: list, op: st
 
 
 def _check(
-    f: Callable, inputs: tuple, method: str, eps: float, atol, rtol, seed: int, kinks: str, what: str = ""
+    f: Callable, inputs: tuple, method: str, eps: float, atol, rtol, seed: int, kinks: str, what: str = "", inner=None
 ) -> bool:
-    """gradcheck's body; ``what`` names the output in messages when f is not the user's function."""
+    """gradcheck's body; ``what`` names the output in messages when f is not the user's function, ``inner``
+    is gradgradcheck's (v, seed) of the first derivative f is, for the messages' note on the cotangents."""
     if method not in METHODS:
         raise ValueError(f"gradcheck: method must be one of {METHODS}, got {method!r}")
     if kinks not in ("warn", "raise", "ignore"):
@@ -142,8 +138,9 @@ def _check(
     outs, v, analytic, op = analytic_vjp(f, inputs, checked, seed, what)
     _check_shapes(analytic, inputs, checked, names, op)
     probe = Probe(f, inputs, checked, v)
+    note = cotangent_note(v, seed, inner)
     if method == "projection":
-        return _check_projection(probe, analytic, names, op, eps, atol, rtol, seed)
+        return _check_projection(probe, analytic, names, op, eps, atol, rtol, seed, note)
     used, numerical = _numerical(method, probe, eps, seed)
     shapes = tuple((o._data.shape, o._data.dtype) for o in outs)
     found_kinks = []
@@ -152,16 +149,10 @@ def _check(
         wrong, notes, at_kinks = _disagreements(probe, j, a, n, tol, used, eps)
         if wrong:
             x = as_array(probe.inputs[i])
-            raise GradcheckError(mismatch_message(names[i], x, op, used, eps, a, n, wrong, notes, tol, shapes))
+            raise GradcheckError(mismatch_message(names[i], x, op, used, eps, a, n, wrong, notes, tol, shapes, note))
         found_kinks += [(names[i], k, a_k, s) for k, a_k, s in at_kinks]
     if found_kinks and kinks != "ignore":
-        name, k, a_k, s = found_kinks[0]
-        message = (
-            f"gradcheck: {len(found_kinks)} element(s) sit at a kink of {op}, where f is not differentiable; "
-            f"first: {name} element {tuple(int(t) for t in k)}: left slope {s[0]:.6g}, right slope {s[1]:.6g}, "
-            f"analytic {a_k:.6g} lies between them (a valid subgradient). Not a wrong gradient; draw inputs away "
-            "from the kink (strategies.arrays(away_from=...)) to check the derivative there"
-        )
+        message = kink_message(found_kinks, op, note)
         if kinks == "raise":
             raise KinkError(message)
         warnings.warn(message, KinkWarning, stacklevel=3)
@@ -192,7 +183,7 @@ def _disagreements(probe: Probe, j: int, a: np.ndarray, n: np.ndarray, tol: tupl
     return wrong, notes, kinks
 
 
-def _check_projection(probe: Probe, analytic: list, names: list, op: str, eps: float, atol, rtol, seed: int) -> bool:
+def _check_projection(probe: Probe, analytic: list, names: list, op: str, eps: float, atol, rtol, seed, note) -> bool:
     """Compare ⟨vᵀJ, u⟩ with d/dt F(x + t u) for one random unit direction u per input."""
     rng = np.random.default_rng(seed + 1)
     for j, a in enumerate(analytic):
@@ -204,12 +195,7 @@ def _check_projection(probe: Probe, analytic: list, names: list, op: str, eps: f
         tol_a, tol_r = _tolerance(a.dtype, "projection", atol, rtol)
         tol = tol_a + tol_r * (abs(expected) + float(np.abs(terms).sum()))
         if not abs(got - expected) <= tol:
-            raise GradcheckError(
-                f"gradcheck: wrong gradient for {names[i]} (shape {a.shape}, {a.dtype}) of the output made by {op}: "
-                f"along a random unit direction u the analytic ⟨vᵀJ, u⟩ = {got!r} but the numerical "
-                f"d/dt vᵀf(x + t u) = {expected!r} (|diff| {abs(got - expected):.3g} > tolerance {tol:.3g}) "
-                f"[method projection, eps {eps:g}]; rerun with method='central' on a smaller input to find the element"
-            )
+            raise GradcheckError(projection_message(names[i], a, op, got, expected, tol, eps, note))
     return True
 
 
@@ -272,8 +258,7 @@ def gradgradcheck(
     with enable_grad():  # one call, for the shapes of the outputs (so of the cotangents) and their ops
         leaves = [Tensor(as_array(x), requires_grad=True) if i in checked else x for i, x in enumerate(inputs)]
         probe_out = outputs(f(*leaves), "gradgradcheck")
-    rng = np.random.default_rng(seed + 1000)
-    v = [rng.standard_normal(o._data.shape) for o in probe_out]
+    v = cotangents([o._data.shape for o in probe_out], seed + 1000)
 
     def first_derivative(*args: Any) -> tuple:
         with enable_grad():
@@ -295,5 +280,5 @@ def gradgradcheck(
         first_derivative.__signature__ = inspect.signature(f)  # keep the input names in messages
     except (TypeError, ValueError):
         pass
-    label = "the first derivative of " + _op_name(probe_out)
-    return _check(first_derivative, inputs, method, eps, atol, rtol, seed, kinks, what=label)
+    label = "the first derivative of " + op_name(probe_out)
+    return _check(first_derivative, inputs, method, eps, atol, rtol, seed, kinks, what=label, inner=(v, seed + 1000))

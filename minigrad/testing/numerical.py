@@ -44,6 +44,21 @@ def outputs(out: Any, who: str) -> list[Tensor]:
     return list(many)
 
 
+def cotangents(shapes: Sequence[tuple], seed: int) -> list[np.ndarray]:
+    """The cotangents v of a check: 1 for a lone scalar output (vᵀJ is then the gradient itself, and the
+    messages print plain gradients), else standard normal draws in turn from ``np.random.default_rng(seed)``
+    (random weights keep the errors of several outputs, or elements, from cancelling)."""
+    if len(shapes) == 1 and int(np.prod(shapes[0])) == 1:
+        return [np.ones(shapes[0])]
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(shape) for shape in shapes]
+
+
+def is_random(v: Sequence[np.ndarray]) -> bool:
+    """Whether ``cotangents`` drew ``v`` at random (so the values a check compares are a projection vᵀJ)."""
+    return not (len(v) == 1 and v[0].size == 1)
+
+
 class Probe:
     """F(x) = Σⱼ ⟨vⱼ, fⱼ(x)⟩ as a function of the checked inputs, evaluated without recording.
 
