@@ -1,21 +1,25 @@
 """Forward+backward of a chain of elementwise ops: minigrad against hand-written NumPy, in one run.
 
-    python benchmarks/chain.py [--ops 100] [--size 4] [--repeats 200]
+    python benchmarks/chain.py [--ops 100] [--size 4] [--rounds 15]
 
 The chain cycles through tanh, scale, sin, shift. The hand-written version stores what each step's
 derivative needs and multiplies the upstream gradient back by hand, the practical limit for any
-NumPy-based framework. Both gradients are checked to agree before timing.
+NumPy-based framework. Both gradients are checked to agree before timing, which is
+``minigrad.benchmark.compare``'s (the harness's method: warm-up, interleaved rounds, paired ratio).
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
+import sys
+from pathlib import Path
 
 import numpy as np
 
-import minigrad as mg
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from a checkout
+
+import minigrad as mg  # noqa: E402
+from minigrad import benchmark  # noqa: E402
 
 
 def chain_minigrad(x0: np.ndarray, n_ops: int) -> np.ndarray:
@@ -65,35 +69,20 @@ def chain_numpy(x0: np.ndarray, n_ops: int) -> np.ndarray:
     return g
 
 
-def timed(fn, *args, repeats: int) -> list[float]:
-    for _ in range(max(3, repeats // 10)):  # warm-up
-        fn(*args)
-    out = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn(*args)
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ops", type=int, default=100)
     parser.add_argument("--size", type=int, default=4)
-    parser.add_argument("--repeats", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
     x0 = np.random.default_rng(0).standard_normal(args.size)
     np.testing.assert_allclose(chain_minigrad(x0, args.ops), chain_numpy(x0, args.ops), rtol=1e-12)
-    # interleave the two so that machine noise hits both alike
-    mg_times, np_times = [], []
-    for _ in range(5):
-        mg_times += timed(chain_minigrad, x0, args.ops, repeats=args.repeats // 5)
-        np_times += timed(chain_numpy, x0, args.ops, repeats=args.repeats // 5)
-    t_mg, t_np = statistics.median(mg_times), statistics.median(np_times)
-    print(f"chain of {args.ops} elementwise ops on shape ({args.size},), forward+backward, median of {len(mg_times)}")
-    print(f"  minigrad     {t_mg / args.ops * 1e6:7.3f} us/op")
-    print(f"  numpy (hand) {t_np / args.ops * 1e6:7.3f} us/op")
-    print(f"  ratio        {t_mg / t_np:7.2f}x")
+    steps = {"numpy (hand)": lambda: chain_numpy(x0, args.ops), "minigrad": lambda: chain_minigrad(x0, args.ops)}
+    result = benchmark.compare(steps, rounds=args.rounds)
+    print(f"chain of {args.ops} elementwise ops on shape ({args.size},), forward+backward")
+    print(result)
+    for name, t in result.timings.items():
+        print(f"  {name:<13} {t.median_s / args.ops * 1e6:7.3f} us/op")
 
 
 if __name__ == "__main__":

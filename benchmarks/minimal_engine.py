@@ -29,9 +29,9 @@ from typing import Any
 import numpy as np
 
 import minigrad as mg
+from minigrad.benchmark import best_per_call
 
 from . import numpy_hand, workloads
-from .timing import best_per_call
 
 _ids = itertools.count()
 

@@ -5,14 +5,14 @@
                          [--only "B=4096,1000x1000,mlp"] [--fresh]
 
 For every case (a workload at one size and dtype) each implementation is first checked to agree with
-the NumPy reference (loss and every gradient), then timed side by side (``benchmarks.timing``), then
-its peak memory for one step is measured. Prints a table, writes JSON and a PNG chart.
+the NumPy reference (loss and every gradient), then timed side by side (``minigrad.benchmark.compare``,
+the method a user can call on their own steps), then its peak memory for one step is measured. Prints a
+table (time per step and ratio to NumPy for every implementation), writes JSON and a PNG chart.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import sys
@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 from benchmarks import report, timing  # noqa: E402
 from benchmarks.frameworks import STEPS, TRACEABLE, minigrad_cross_entropy  # noqa: E402
 from benchmarks.workloads import FAMILIES, Case, make_cases  # noqa: E402
+from minigrad import benchmark  # noqa: E402
 
 REFERENCE = "numpy"
 TOLERANCE = {"float64": 1e-7, "float32": 2e-3}
@@ -85,10 +86,8 @@ def build(case: Case, impls: list[str], notes: dict) -> tuple[dict, dict]:
 
 def run_case(case: Case, impls: list[str], repeats: int, sample_s: float, memory: bool, notes: dict) -> list[dict]:
     steps, status = build(case, impls, notes)
-    gc.collect()
-    gc.freeze()  # the import-time heaps of torch, jax...: the collector would walk them on minigrad's time
-    times = timing.interleaved(steps, repeats, sample_s)
-    ref = times[REFERENCE]["samples_s"]
+    # (compare freezes the collector's view of torch's, jax's... import-time heaps while it times)
+    times = benchmark.compare(steps, repeats, reference=REFERENCE, sample_s=sample_s)
     records = []
     for impl in steps:
         rec: dict[str, Any] = {
@@ -98,13 +97,12 @@ def run_case(case: Case, impls: list[str], repeats: int, sample_s: float, memory
             "batch": case.batch,
             "dtype": case.dtype,
             "impl": impl,
-            **times[impl],
-            "ratio": timing.paired_ratio(times[impl]["samples_s"], ref),
+            **times[impl].as_dict(),
             "check": status[impl],
         }
         if memory:
             traced = impl in TRACEABLE
-            rec["peak_bytes"] = timing.peak_traced(steps[impl]) if traced else None
+            rec["peak_bytes"] = benchmark.peak_bytes(steps[impl]) if traced else None
             rec["mem_method"] = "tracemalloc" if traced else "not measured (allocates outside tracemalloc's view)"
             rec["page_faults"] = timing.page_faults(steps[impl])
         records.append(rec)

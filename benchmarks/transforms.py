@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 import minigrad as mg
-from benchmarks.timing import best_per_call
+from minigrad.benchmark import best_per_call
 from minigrad.forward_mode import Linearized
 from minigrad.tracing import source
 

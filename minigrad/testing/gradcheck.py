@@ -1,9 +1,10 @@
 """``gradcheck`` and ``gradgradcheck``: compare minigrad's backward with numerical derivatives in float64.
 
-One backward pass with a random cotangent v gives vᵀJ for every input at once; the numerical side
-differentiates the scalar F(x) = ⟨v, f(x)⟩ (see ``minigrad.testing.numerical`` for the methods).
-A disagreement raises ``GradcheckError`` naming the input, the worst element, the analytic and the
-numerical value and the operation that made the output; a disagreement explained by a kink (the
+One backward pass with a random cotangent v (1 for a lone scalar output) gives vᵀJ for every input at once;
+the numerical side differentiates the scalar F(x) = ⟨v, f(x)⟩ (see ``minigrad.testing.numerical`` for the
+methods). A disagreement raises ``GradcheckError`` naming the input, the worst element, the analytic and the
+numerical value (saying that they are vᵀJ, and what v was), the operation that made the output (a custom
+``mg.Function`` by its class) and a guess at the mistake; a disagreement explained by a kink (the
 one-sided slopes differ and the analytic value lies between them) is reported as a kink instead.
 """
 
@@ -228,7 +229,8 @@ def gradcheck(
     atol, rtol : float, optional
         |analytic − numerical| ≤ atol + rtol·|numerical|; by default from the gradient's dtype.
     seed : int
-        Seeds the cotangent v (and the directions u).
+        Seeds the cotangent v (``np.random.default_rng(seed)``; v = 1 for a lone scalar output) and the
+        directions u.
     kinks : {"warn", "raise", "ignore"}
         What to do at a non-differentiable point where the analytic value lies between the one-sided slopes.
 
