@@ -82,11 +82,12 @@ class CRF(nn.Module):
         each sentence's ``lengths[b]`` tokens (the padding is never read)."""
         lengths = _check("CRF.log_partition", emissions, lengths, self.n_labels)
         emissions = mg.as_tensor(emissions)
+        batch, n = emissions.shape[0], self.n_labels
         trans = self.transitions + self._penalty  # (L, L), broadcast over the sentences
         alpha = self.start + self._start_penalty + emissions[:, 0]
-        short = lengths.min()
+        short = lengths.min(initial=emissions.shape[1])
         for t in range(1, emissions.shape[1]):
-            new = mg.logsumexp(alpha[:, :, None] + trans, axis=1) + emissions[:, t]
+            new = mg.logsumexp(alpha.reshape(batch, n, 1) + trans, axis=1) + emissions[:, t]
             # a finished sentence keeps its last α (no node while every sentence goes on: batches of similar lengths)
             alpha = new if t < short else mg.where((t < lengths)[:, None], new, alpha)
         return mg.logsumexp(alpha + self.end, axis=1)
