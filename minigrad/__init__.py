@@ -89,7 +89,11 @@ from .tensor import Tensor, as_tensor
 __version__ = "0.1.0"
 
 # Networks last: they build on the operations above.
-from . import nn, optim  # noqa: E402
+from . import (  # noqa: E402
+    benchmark,  # noqa: E402  (mg.benchmark: time your own steps with the harness's method)
+    nn,
+    optim,
+)
 from .compile import CompileError, compile  # noqa: E402  (mg.compile: the function; the package is minigrad.compile)
 from .graph_viz import render_graph, to_dot  # noqa: E402
 from .serialization import load, save  # noqa: E402
