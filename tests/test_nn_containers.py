@@ -59,6 +59,12 @@ def test_layers_put_into_a_plain_list_after_it_was_set_are_refused_at_the_next_t
         with pytest.raises(TypeError, match=r"'layers' is a plain list holding a Linear module at layers\[0\]"):
             list(use() or ())
     object.__setattr__(model, "layers", [])  # emptied behind __setattr__'s back: fine again
+    model.history = [0.0] * 100  # a long list: the entries appended since are looked through
+    model.state_dict()
+    model.history.append(nn.Tanh())
+    with pytest.raises(TypeError, match=r"'history' is a plain list holding a Tanh module at history\[100\]"):
+        model.zero_grad()
+    del model.history
     model.slots[1] = nn.Parameter(np.ones(2))  # replaced in place, same length: still seen (a short list)
     with pytest.raises(TypeError, match=r"'slots' is a plain list holding a parameter of shape \(2,\) at slots\[1\]"):
         model.state_dict()

@@ -191,3 +191,13 @@ def test_scheduler_arguments_are_checked():
     for error, message, make in cases:
         with pytest.raises(error, match=message):
             make()
+
+
+def test_a_step_refused_for_one_parameter_moves_none():
+    a, b = param([1.0]), param([2.0])
+    opt = optim.SGD([a, b], lr=0.1)
+    (a * a).sum().backward()
+    (b * b).sum().backward(create_graph=True)  # b.grad is a Tensor: the step is refused
+    with pytest.raises(TypeError, match="SGD: a parameter's grad is a Tensor"):
+        opt.step()
+    assert a.data.tolist() == [1.0]  # not moved before the refusal

@@ -9,6 +9,7 @@ with the fix (``nn.ModuleList``, ``nn.ModuleDict``, ``nn.ParameterList``, ``nn.P
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -223,17 +224,21 @@ class Module:
 
 
 _PLAIN = (list, tuple, dict)
-_RESCAN_UP_TO = 64  # a plain container this short is looked through at every traversal; a longer one when it grows
+_RESCAN_UP_TO = 64  # a plain container this short is looked through at every traversal; a longer one's new entries
 
 
 def _is_parameter(value: Any) -> bool:
     return isinstance(value, Tensor) and value.requires_grad and value.is_leaf
 
 
-def _hidden(value: Any, depth: int = 0) -> tuple[str, Any] | None:
+def _hidden(value: Any, depth: int = 0, start: int = 0) -> tuple[str, Any] | None:
     """The place (``[1]``, ``['enc'][0]``) and value of the first module or parameter in a plain list, tuple or
-    dict, looking three levels deep, or None."""
-    for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+    dict, from its entry ``start`` on, looking three levels deep, or None."""
+    if isinstance(value, dict):
+        entries = itertools.islice(value.items(), start, None)
+    else:
+        entries = enumerate(value[start:] if start else value, start)
+    for key, item in entries:
         if isinstance(item, Module) or _is_parameter(item):
             return f"[{key!r}]", item
         if depth < 2 and isinstance(item, _PLAIN):
@@ -243,8 +248,8 @@ def _hidden(value: Any, depth: int = 0) -> tuple[str, Any] | None:
     return None
 
 
-def _refuse_hidden(module: Module, name: str, value: Any) -> None:
-    found = _hidden(value)
+def _refuse_hidden(module: Module, name: str, value: Any, start: int = 0) -> None:
+    found = _hidden(value, 0, start)
     if found is None:
         return
     where, item = found
@@ -269,5 +274,7 @@ def _check_plain(module: Module) -> None:
         if not isinstance(value, _PLAIN) or id(value) != key:  # replaced behind __setattr__'s back
             del module._plain[name]
         elif len(value) <= _RESCAN_UP_TO or len(value) != length:
-            _refuse_hidden(module, name, value)
+            # a long one grown by appending: only the new entries (a loss history kept this way stays cheap)
+            start = length if _RESCAN_UP_TO < length < len(value) else 0
+            _refuse_hidden(module, name, value, start)
             module._plain[name] = (key, len(value))
