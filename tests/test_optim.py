@@ -126,8 +126,9 @@ def test_optimizer_errors():
         optim.SGD([], lr=0.1)
     with pytest.raises(TypeError, match="parameter 0 is not a leaf tensor that requires grad"):
         optim.Adam([mg.tensor([1.0])])
-    with pytest.raises(ValueError, match="learning rate must be positive"):
-        optim.SGD([mg.tensor([1.0], requires_grad=True)], lr=0)
+    with pytest.raises(ValueError, match="learning rate lr must be non-negative"):
+        optim.SGD([mg.tensor([1.0], requires_grad=True)], lr=-0.1)
+    assert optim.SGD([mg.tensor([1.0], requires_grad=True)], lr=0).lr == 0  # as torch: warm-up starts at 0
 
 
 def test_sparse_rows_move_only_where_the_gradient_is():
@@ -150,7 +151,7 @@ def test_optimizer_arguments_are_checked():
     p = mg.tensor([1.0], requires_grad=True)
     with pytest.raises(ValueError, match="appears more than once"):
         optim.SGD([p, p], lr=0.1)
-    with pytest.raises(ValueError, match="learning rate must be positive and finite, got nan"):
+    with pytest.raises(ValueError, match="learning rate lr must be non-negative and finite, got nan"):
         optim.SGD([p], lr=float("nan"))
     with pytest.raises(ValueError, match="weight_decay must be non-negative"):
         optim.Adam([p], weight_decay=-1.0)

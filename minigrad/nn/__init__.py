@@ -11,8 +11,10 @@
 """
 
 from . import functional, init, sparse
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
-from .module import Module, Parameter, Sequential, functional_call
+from .module import Module, Parameter
+from .stateless import functional_call
 
 __all__ = [
     "Dropout",
@@ -20,7 +22,11 @@ __all__ = [
     "Identity",
     "Linear",
     "Module",
+    "ModuleDict",
+    "ModuleList",
     "Parameter",
+    "ParameterDict",
+    "ParameterList",
     "ReLU",
     "Sequential",
     "Sigmoid",

@@ -1,13 +1,15 @@
-"""``Module``: a tree of layers that owns named parameters; ``Parameter``, ``Sequential``, ``functional_call``.
+"""``Module``: a tree of layers that owns named parameters, and ``Parameter``.
 
 A module registers, under their attribute names, every leaf tensor that requires grad (its parameters),
 every sub-module, and the arrays it declares with ``register_buffer`` (state that is saved but not trained).
+Modules or parameters in a plain list, tuple or dict would not be registered: such an attribute is refused,
+with the fix (``nn.ModuleList``, ``nn.ModuleDict``, ``nn.ParameterList``, ``nn.ParameterDict``).
 ``state_dict()`` maps dotted names (``hidden.weight``) to arrays; ``mg.save`` writes it as ``.npz``.
 """
 
 from __future__ import annotations
 
-import contextlib
+import itertools
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -15,6 +17,7 @@ import numpy as np
 
 from ..guard import InplaceError, saver
 from ..tensor import Tensor
+from .casting import cast_problem
 
 
 class Parameter(Tensor):
@@ -58,17 +61,28 @@ class Module:
         object.__setattr__(self, "_modules", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "training", True)
+        object.__setattr__(self, "_plain", {})  # name -> (id, length) of the plain containers set as attributes
 
     def __setattr__(self, name: str, value: Any) -> None:
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}: call super().__init__() before setting attributes")
-        for table in (self._parameters, self._modules, self._buffers):
+        plain = isinstance(value, _PLAIN)
+        if plain:  # refused before anything changes
+            _refuse_hidden(self, name, value)
+        for table in (self._parameters, self._modules, self._buffers, self._plain):
             table.pop(name, None)
         if isinstance(value, Module):
             self._modules[name] = value
-        elif isinstance(value, Tensor) and value.requires_grad and value.is_leaf:
+        elif _is_parameter(value):
             self._parameters[name] = value
+        elif plain:  # looked at again by named_modules(): layers appended to it later are not registered either
+            self._plain[name] = (id(value), len(value))
         object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        for table in (self._parameters, self._modules, self._buffers, self._plain):
+            table.pop(name, None)
+        object.__delattr__(self, name)
 
     def register_buffer(self, name: str, value: Any) -> None:
         """Keep ``value`` (an array) in the state dict without training it."""
@@ -93,6 +107,8 @@ class Module:
             if id(module) in seen:
                 continue
             seen.add(id(module))
+            if module._plain:
+                _check_plain(module)
             yield name, module
             children = [(f"{name}.{k}" if name else k, m) for k, m in module._modules.items()]
             stack.extend(reversed(children))
@@ -188,7 +204,7 @@ class Module:
                 )
             if not target.flags.writeable:  # a buffer registered from a broadcast view, say: found now, not midway
                 raise ValueError(f"load_state_dict: the {what} '{name}' is a read-only array; it cannot be loaded")
-            problem = _cast_problem(value, target.dtype)
+            problem = cast_problem(value, target.dtype)
             if problem:
                 raise ValueError(
                     f"load_state_dict: '{name}' has dtype {value.dtype} in the state, which cannot be loaded into "
@@ -207,94 +223,58 @@ class Module:
         return head + ("\n" + "\n".join(lines) + "\n)" if lines else ")")
 
 
-class Sequential(Module):
-    """Modules applied one after the other: ``Sequential(Linear(4, 8), Tanh(), Linear(8, 2))``."""
-
-    def __init__(self, *layers: Module) -> None:
-        super().__init__()
-        for i, layer in enumerate(layers):
-            if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {i} is a {type(layer).__name__}, not a Module")
-            setattr(self, str(i), layer)
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __getitem__(self, i: int) -> Module:
-        return list(self._modules.values())[i]
-
-    def forward(self, x: Any) -> Any:
-        for layer in self._modules.values():
-            x = layer(x)
-        return x
+_PLAIN = (list, tuple, dict)
+_RESCAN_UP_TO = 64  # a plain container this short is looked through at every traversal; a longer one's new entries
 
 
-def _cast_problem(value: np.ndarray, dtype: np.dtype) -> str | None:
-    """Why ``value`` cannot be cast to ``dtype`` without losing its meaning, or None if it can.
-
-    NumPy would cast nearly anything (complex drops its imaginary part, True becomes 1.0, a float64 beyond
-    float32's range becomes inf): a state file that does so is of another model, or corrupt.
-    """
-    v, t = value.dtype.kind, dtype.kind
-    allowed = {"f": "fiu", "c": "fiuc", "i": "iu", "u": "iu"}.get(t, t)  # bool, strings...: only their own kind
-    if v not in allowed:
-        why = " (their imaginary parts would be dropped)" if v == "c" else ""
-        return f"{_KIND_NAMES.get(v, str(value.dtype))} cannot be stored as {_KIND_NAMES.get(t, str(dtype))}{why}"
-    if v in "US":
-        return "the strings would be cut short" if value.dtype.itemsize > dtype.itemsize else None
-    if np.can_cast(value.dtype, dtype, "safe") or value.size == 0:
-        return None
-    if t not in "iuf":  # complex, dates: NumPy's rule of kinds, no range check
-        return None if np.can_cast(value.dtype, dtype, "same_kind") else f"{value.dtype} does not cast to {dtype}"
-    return _range_problem(value, dtype)
+def _is_parameter(value: Any) -> bool:
+    return isinstance(value, Tensor) and value.requires_grad and value.is_leaf
 
 
-_KIND_NAMES = {
-    "b": "booleans", "i": "integers", "u": "unsigned integers", "f": "floats", "c": "complex numbers",
-    "U": "strings", "S": "byte strings", "O": "Python objects", "V": "records", "M": "dates", "m": "time spans",
-}  # fmt: skip
-
-
-def _range_problem(value: np.ndarray, dtype: np.dtype) -> str | None:
-    """Whether the finite values of ``value`` fit in ``dtype`` (integers: exactly in range; floats: below inf)."""
-    info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
-    lo, hi = np.fmin.reduce(value, axis=None), np.fmax.reduce(value, axis=None)  # nan ignored, nothing copied
-    if value.dtype.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):  # inf: look at the finite ones
-        finite = value[np.isfinite(value)]
-        if finite.size == 0:
-            return None
-        lo, hi = finite.min(), finite.max()
-    if dtype.kind in "iu":
-        fits = int(lo) >= int(info.min) and int(hi) <= int(info.max)
+def _hidden(value: Any, depth: int = 0, start: int = 0) -> tuple[str, Any] | None:
+    """The place (``[1]``, ``['enc'][0]``) and value of the first module or parameter in a plain list, tuple or
+    dict, from its entry ``start`` on, looking three levels deep, or None."""
+    if isinstance(value, dict):
+        entries = itertools.islice(value.items(), start, None)
     else:
-        fits = float(lo) >= -float(info.max) and float(hi) <= float(info.max)
-    return None if fits else f"its values reach {hi if hi > info.max else lo}, outside {dtype}'s range"
+        entries = enumerate(value[start:] if start else value, start)
+    for key, item in entries:
+        if isinstance(item, Module) or _is_parameter(item):
+            return f"[{key!r}]", item
+        if depth < 2 and isinstance(item, _PLAIN):
+            found = _hidden(item, depth + 1)
+            if found is not None:
+                return f"[{key!r}]{found[0]}", found[1]
+    return None
 
 
-@contextlib.contextmanager
-def _swapped(module: Module, params: dict[str, Tensor]) -> Iterator[None]:
-    owners = {}
-    for name in params:
-        path, _, key = name.rpartition(".")
-        owner = module
-        for part in path.split(".") if path else ():
-            owner = owner._modules[part]
-        if key not in owner._parameters:
-            raise KeyError(f"functional_call: {type(module).__name__} has no parameter '{name}'")
-        owners[name] = (owner, key, owner._parameters[key])
-    try:
-        for name, (owner, key, _) in owners.items():
-            object.__setattr__(owner, key, params[name])
-        yield
-    finally:
-        for owner, key, old in owners.values():
-            object.__setattr__(owner, key, old)
+def _refuse_hidden(module: Module, name: str, value: Any, start: int = 0) -> None:
+    found = _hidden(value, 0, start)
+    if found is None:
+        return
+    where, item = found
+    kind = "dict" if isinstance(value, dict) else "list"
+    if isinstance(item, Module):
+        what, fix = f"a {type(item).__name__} module", f"nn.Module{kind.capitalize()}"
+    else:
+        what, fix = f"a parameter of shape {item.shape}", f"nn.Parameter{kind.capitalize()}"
+    raise TypeError(
+        f"{type(module).__name__}: the attribute '{name}' is a plain {type(value).__name__} holding {what} at "
+        f"{name}{where}, and a module does not register what a plain {type(value).__name__} holds: it would not be "
+        f"trained, saved by state_dict() or switched by eval(). Use self.{name} = {fix}(...) instead (or, to keep "
+        f"it unregistered on purpose, object.__setattr__(self, '{name}', value))"
+    )
 
 
-def functional_call(module: Module, params: dict[str, Tensor], *args: Any, **kwargs: Any) -> Any:
-    """Call ``module(*args, **kwargs)`` with some parameters replaced by the given tensors.
-
-    Makes a model a function of its parameters, e.g. for ``gradcheck`` or ``mg.grad``.
-    """
-    with _swapped(module, params):
-        return module(*args, **kwargs)
+def _check_plain(module: Module) -> None:
+    """Refuse a plain container attribute that came to hold a module or parameter after it was set
+    (``self.layers = []`` then ``self.layers.append(nn.Linear(...))``)."""
+    for name, (key, length) in list(module._plain.items()):
+        value = module.__dict__.get(name)
+        if not isinstance(value, _PLAIN) or id(value) != key:  # replaced behind __setattr__'s back
+            del module._plain[name]
+        elif len(value) <= _RESCAN_UP_TO or len(value) != length:
+            # a long one grown by appending: only the new entries (a loss history kept this way stays cheap)
+            start = length if _RESCAN_UP_TO < length < len(value) else 0
+            _refuse_hidden(module, name, value, start)
+            module._plain[name] = (key, len(value))

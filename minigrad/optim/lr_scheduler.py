@@ -1,0 +1,146 @@
+"""Learning-rate schedulers, as ``torch.optim.lr_scheduler``: ``LambdaLR``, ``StepLR``, ``ExponentialLR``,
+``LinearLR`` and ``CosineAnnealingLR``.
+
+Each sets ``group["lr"]`` of every param group from the group's ``initial_lr`` (its lr when the scheduler was
+made) at construction (epoch 0) and at every ``step()``, by PyTorch's closed forms. The group checks what is
+written, as any write: a schedule that reaches a negative or nan rate is refused at that step, naming the
+scheduler and the epoch; 0 is allowed (a warm-up from 0, a decay to 0).
+
+>>> import minigrad as mg
+>>> p = mg.tensor([1.0], requires_grad=True)
+>>> opt = mg.optim.SGD([p], lr=0.1)
+>>> warm_up = LambdaLR(opt, lambda epoch: min(1.0, epoch / 3))
+>>> [round(g["lr"], 4) for g in opt.param_groups], warm_up.get_last_lr()
+([0.0], [0.0])
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+from typing import Any
+
+from .optimizer import Optimizer, nonnegative
+
+
+class LRScheduler:
+    """Base class: ``factor(base_lr, epoch)`` gives a group's rate at ``epoch``; ``step()`` moves to the next."""
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
+        name = type(self).__name__
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: expected a minigrad optimizer, got {type(optimizer).__name__}")
+        if not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
+            raise ValueError(f"{name}: last_epoch must be an integer ≥ -1 (-1: a new schedule), got {last_epoch!r}")
+        for i, group in enumerate(optimizer.param_groups):
+            if last_epoch == -1:
+                group.setdefault("initial_lr", group["lr"])
+            elif "initial_lr" not in group:
+                raise KeyError(f"{name}: resuming at epoch {last_epoch} needs param_groups[{i}]['initial_lr']")
+        self.optimizer = optimizer
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = int(last_epoch)
+        self.step()
+
+    def rate(self, i: int, base_lr: float, epoch: int) -> float:
+        raise NotImplementedError
+
+    def step(self) -> None:
+        """Move to the next epoch and write each group's rate; nothing is written unless every rate is valid."""
+        epoch = self.last_epoch + 1
+        groups = self.optimizer.param_groups
+        rates = [self.rate(i, base, epoch) for i, base in enumerate(self.base_lrs)]
+        for group, lr in zip(groups, rates):
+            try:
+                group.checked("lr", lr)
+            except ValueError as e:
+                raise ValueError(f"{type(self).__name__}.step (epoch {epoch}): {e}") from None
+        for group, lr in zip(groups, rates):
+            group["lr"] = lr
+        self.last_epoch = epoch
+        self._last_lr = rates
+
+    def get_last_lr(self) -> list[float]:
+        """The rates the last ``step()`` (or the constructor) wrote, one per param group."""
+        return list(self._last_lr)
+
+
+def _positive_int(where: str, name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+class LambdaLR(LRScheduler):
+    """lr = initial_lr · lr_lambda(epoch): one function, or a list of one per param group."""
+
+    def __init__(self, optimizer: Optimizer, lr_lambda: Callable | list[Callable], last_epoch: int = -1) -> None:
+        n = len(getattr(optimizer, "param_groups", ()))
+        lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * n
+        if len(lambdas) != n or not all(callable(f) for f in lambdas):
+            raise TypeError(f"LambdaLR: lr_lambda must be a function or a list of {n} (one per param group)")
+        self.lr_lambdas = lambdas
+        super().__init__(optimizer, last_epoch)
+
+    def rate(self, i: int, base_lr: float, epoch: int) -> float:
+        return base_lr * self.lr_lambdas[i](epoch)
+
+
+class StepLR(LRScheduler):
+    """lr = initial_lr · gamma^⌊epoch / step_size⌋."""
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1, last_epoch: int = -1) -> None:
+        self.step_size = _positive_int("StepLR", "step_size", step_size)
+        self.gamma = nonnegative("StepLR", "gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def rate(self, i: int, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class ExponentialLR(LRScheduler):
+    """lr = initial_lr · gamma^epoch."""
+
+    def __init__(self, optimizer: Optimizer, gamma: float, last_epoch: int = -1) -> None:
+        self.gamma = nonnegative("ExponentialLR", "gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def rate(self, i: int, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma**epoch
+
+
+class LinearLR(LRScheduler):
+    """lr = initial_lr · (start_factor + (end_factor − start_factor) · min(epoch, total_iters) / total_iters)."""
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        start_factor: float = 1.0 / 3,
+        end_factor: float = 1.0,
+        total_iters: int = 5,
+        last_epoch: int = -1,
+    ) -> None:
+        if not (isinstance(start_factor, numbers.Real) and 0 < start_factor <= 1):
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1], as in PyTorch, got {start_factor!r}")
+        if not (isinstance(end_factor, numbers.Real) and 0 <= end_factor <= 1):
+            raise ValueError(f"LinearLR: end_factor must be in [0, 1], got {end_factor!r}")
+        self.start_factor, self.end_factor = start_factor, end_factor
+        self.total_iters = _positive_int("LinearLR", "total_iters", total_iters)
+        super().__init__(optimizer, last_epoch)
+
+    def rate(self, i: int, base_lr: float, epoch: int) -> float:
+        done = min(epoch, self.total_iters) / self.total_iters
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * done)
+
+
+class CosineAnnealingLR(LRScheduler):
+    """lr = eta_min + (initial_lr − eta_min) · (1 + cos(π · epoch / T_max)) / 2."""
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        self.T_max = _positive_int("CosineAnnealingLR", "T_max", T_max)
+        self.eta_min = nonnegative("CosineAnnealingLR", "eta_min", eta_min)
+        super().__init__(optimizer, last_epoch)
+
+    def rate(self, i: int, base_lr: float, epoch: int) -> float:
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
