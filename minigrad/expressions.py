@@ -86,7 +86,7 @@ def _in_place_steps(tree: ast.AST) -> list[str] | None:
         return into, True
 
     try:
-        result, _ = value(tree)
+        value(tree)
     except _Unknown:
         return None
     if not steps:

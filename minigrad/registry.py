@@ -61,9 +61,7 @@ def define(name: str, vjps: Any, params: tuple[str, ...] = (), kind: str = "othe
         )
     primitive = Primitive(name, vjps, kind, **facts)
     PRIMITIVES[name] = primitive
-    generation[0] += 1
-    for key in [k for k in _plans if k[0] == name]:  # what the old rules read no longer holds
-        del _plans[key]
+    _changed(name)
     return primitive
 
 
@@ -82,6 +80,11 @@ def restore(name: str, previous: Primitive | None) -> None:
         PRIMITIVES.pop(name, None)
     else:
         PRIMITIVES[name] = previous
+    _changed(name)
+
+
+def _changed(name: str) -> None:
+    """The entry of ``name`` changed: what its old rules read no longer holds, and derived tables are stale."""
     generation[0] += 1
     for key in [k for k in _plans if k[0] == name]:
         del _plans[key]

@@ -24,15 +24,12 @@ _FORWARD = {
     "sum": "{0}.sum(axis={1}, keepdims={2})",  # ({0}.sum() when axis is None and keepdims False)
     "max": "{0}.max(axis={1}, keepdims={2})",
     "min": "{0}.min(axis={1}, keepdims={2})",
-    "logsumexp": "{compute}({0}, axis={1}, keepdims={2})",
-    "mean": "{compute}({0}, axis={1}, keepdims={2})",
     "matmul": "{0} @ {1}",
     "reshape": "{0}.reshape({1})",
     "transpose": "{0}.transpose({1})",
     "broadcast_to": "np.broadcast_to({0}, {1})",
     "astype": "{0}.astype({1})",
     "getitem": "{0}[{1}]",
-    "scatter_add": "{compute}({0}, {1}, {2})",
     "embedding": "{0}[{1}]",
 }
 
@@ -93,11 +90,11 @@ def expression(b: Any, node: Tensor) -> str:
         )
         expr = f"np.asarray({total} / {args[0].size})"
     elif op in _FORWARD:
-        compute = b.const(primitive.compute, "U") if "{compute}" in _FORWARD[op] else None
-        expr = _FORWARD[op].format(*(b.ref(a) for a in args), compute=compute)
+        expr = _FORWARD[op].format(*(b.ref(a) for a in args))
         if data.ndim == 0:
             expr = f"np.asarray({expr})"
-    elif primitive is not None and primitive.compute is not None:  # its NumPy function, on its arguments in order
+    elif primitive is not None and primitive.compute is not None:  # its NumPy function on its arguments, in order
+        # (logsumexp, mean, scatter_add, cumsum, norm: compute takes the args as the rules do)
         expr = f"{b.const(primitive.compute, 'U')}({', '.join(b.ref(a) for a in args)})"
         if data.ndim == 0:
             expr = f"np.asarray({expr})"
