@@ -30,6 +30,7 @@ from .composites import (
     var,
 )
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .dtypes import get_default_dtype, set_default_dtype
 from .elementwise import (
     abs,
     absolute,
@@ -100,6 +101,8 @@ from .serialization import load, save  # noqa: E402
 
 __all__ = [
     "compile",
+    "get_default_dtype",
+    "set_default_dtype",
     "Tensor",
     "tensor",
     "zeros",
