@@ -91,6 +91,7 @@ __version__ = "0.1.0"
 # Networks last: they build on the operations above.
 from . import (  # noqa: E402
     benchmark,  # noqa: E402  (mg.benchmark: time your own steps with the harness's method)
+    data,
     nn,
     optim,
 )
@@ -207,4 +208,5 @@ __all__ = [
     "load",
     "to_dot",
     "render_graph",
+    "data",
 ]
