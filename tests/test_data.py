@@ -40,7 +40,10 @@ def test_tensor_dataset_samples_and_length():
         TensorDataset()
 
 
-@pytest.mark.parametrize("batch_size, drop_last, sizes", [(3, False, [3, 3, 3, 1]), (3, True, [3, 3, 3]), (10, False, [10]), (1, False, [1] * 10)])
+@pytest.mark.parametrize(
+    "batch_size, drop_last, sizes",
+    [(3, False, [3, 3, 3, 1]), (3, True, [3, 3, 3]), (10, False, [10]), (1, False, [1] * 10)],
+)
 def test_batches_in_order(batch_size, drop_last, sizes):
     loader = DataLoader(TensorDataset(X, Y), batch_size=batch_size, drop_last=drop_last)
     batches = _epoch(loader)
@@ -149,3 +152,16 @@ def test_a_training_loop_over_a_loader_learns():
             opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.01 * losses[0]
+
+
+def test_the_readme_training_loop_runs_and_learns(capsys):
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Losses, optimizers, schedulers and data", 1)[1]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    namespace = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 5 and float(lines[-1].rsplit(" ", 1)[1]) > 0.9  # the validation accuracy
+    assert set(namespace["checkpoint"]["opt"]) == {"state", "param_groups"}

@@ -69,8 +69,10 @@ ELEMENTWISE = [
         lambda z, t, **kw: F.binary_cross_entropy_with_logits(
             z, t, weight=np.array([[1.0], [2.0], [0.5]]), pos_weight=np.array([1.0, 3.0, 0.2, 2.0]), **kw
         ),
-        lambda z, t: -(np.array([1.0, 3.0, 0.2, 2.0]) * t * np.log(_sigmoid(z)) + (1 - t) * np.log(1 - _sigmoid(z)))
-        * np.array([[1.0], [2.0], [0.5]]),
+        lambda z, t: (
+            -(np.array([1.0, 3.0, 0.2, 2.0]) * t * np.log(_sigmoid(z)) + (1 - t) * np.log(1 - _sigmoid(z)))
+            * np.array([[1.0], [2.0], [0.5]])
+        ),
         X * 3,
         SOFT,
     ),

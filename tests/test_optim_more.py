@@ -96,7 +96,9 @@ def test_param_groups_keep_their_own_lr_and_weight_decay(opt_cls):
 
 
 def _net(seed=0):
-    net = nn.Sequential(nn.Linear(3, 4, rng=seed, dtype=np.float64), nn.Tanh(), nn.Linear(4, 1, rng=seed + 1, dtype=np.float64))
+    net = nn.Sequential(
+        nn.Linear(3, 4, rng=seed, dtype=np.float64), nn.Tanh(), nn.Linear(4, 1, rng=seed + 1, dtype=np.float64)
+    )
     return net
 
 

@@ -90,8 +90,12 @@ SCHEDULES = [
     ("OneCycleLR", lambda o: mls.OneCycleLR(o, 1.0, total_steps=20), lambda o: tls.OneCycleLR(o, 1.0, total_steps=20)),
     (
         "OneCycleLR-linear-3phase",
-        lambda o: mls.OneCycleLR(o, [1.0, 2.0], epochs=4, steps_per_epoch=5, anneal_strategy="linear", three_phase=True),
-        lambda o: tls.OneCycleLR(o, [1.0, 2.0], epochs=4, steps_per_epoch=5, anneal_strategy="linear", three_phase=True),
+        lambda o: mls.OneCycleLR(
+            o, [1.0, 2.0], epochs=4, steps_per_epoch=5, anneal_strategy="linear", three_phase=True
+        ),
+        lambda o: tls.OneCycleLR(
+            o, [1.0, 2.0], epochs=4, steps_per_epoch=5, anneal_strategy="linear", three_phase=True
+        ),
     ),
     (
         "warm-up then cosine",

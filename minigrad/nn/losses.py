@@ -155,9 +155,7 @@ def binary_cross_entropy_with_logits(
     return _reduce(loss if w is None else loss * w, reduction)
 
 
-def nll_loss(
-    input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean"
-) -> Tensor:
+def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> Tensor:
     """ℓᵢ = −w_yᵢ · x_{i, yᵢ} for log-probabilities ``input`` of shape (N, C) or (N, C, d₁, ...), as PyTorch.
 
     The classes are on axis 1 (a single example may be (C,) with a 0-d target); ``target`` holds class
@@ -199,9 +197,7 @@ def nll_loss(
     return total if reduction == "sum" else total / w.sum()
 
 
-def kl_div(
-    input: Any, target: Any, reduction: str = "mean", log_target: bool = False
-) -> Tensor:
+def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Tensor:
     """ℓ = y (log y − x) for log-probabilities x and probabilities y (``log_target``: y given as log y,
     ℓ = eʸ (y − x)); 0 where y = 0. Differentiable in both.
 

@@ -39,7 +39,9 @@ def load_state_dict(opt: Any, saved: Any, group_class: Any) -> None:
         raise ValueError(f"{name}: expected a dict with the keys 'state' and 'param_groups'")
     groups = saved["param_groups"]
     if len(groups) != len(opt.param_groups):
-        raise ValueError(f"{name}: the state_dict has {len(groups)} param groups, this optimizer {len(opt.param_groups)}")
+        raise ValueError(
+            f"{name}: the state_dict has {len(groups)} param groups, this optimizer {len(opt.param_groups)}"
+        )
     for i, (mine, theirs) in enumerate(zip(opt.param_groups, groups)):
         if len(theirs.get("params", ())) != len(mine["params"]):
             raise ValueError(
@@ -50,7 +52,9 @@ def load_state_dict(opt: Any, saved: Any, group_class: Any) -> None:
     saved_order = [k for group in groups for k in group["params"]]  # the saved indices, in this optimizer's order
     where = dict(zip(saved_order, params))
     new_groups = [
-        group_class(type(opt), i, {**{k: _copied(v) for k, v in theirs.items() if k != "params"}, "params": mine["params"]})
+        group_class(
+            type(opt), i, {**{k: _copied(v) for k, v in theirs.items() if k != "params"}, "params": mine["params"]}
+        )
         for i, (mine, theirs) in enumerate(zip(opt.param_groups, groups))
     ]  # (each checked as the constructor checks, before anything is replaced)
     state = {}

@@ -57,7 +57,9 @@ class OneCycleLR(LRScheduler):
         if total_steps is None:
             if epochs is None or steps_per_epoch is None:
                 raise ValueError(f"{where}: give total_steps, or both epochs and steps_per_epoch")
-            total_steps = _positive_int(where, "epochs", epochs) * _positive_int(where, "steps_per_epoch", steps_per_epoch)
+            total_steps = _positive_int(where, "epochs", epochs) * _positive_int(
+                where, "steps_per_epoch", steps_per_epoch
+            )
         self.total_steps = _positive_int(where, "total_steps", total_steps)
         if not (isinstance(pct_start, numbers.Real) and 0 <= pct_start <= 1):
             raise ValueError(f"{where}: pct_start must be in [0, 1], got {pct_start!r}")
