@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..elementwise import absolute, exp, log, logaddexp
-from ..shape_ops import astype, getitem, transpose, where
+from ..shape_ops import astype, expand_dims, transpose, where
 from ..tensor import Tensor, as_tensor
 from .fused import REDUCTIONS
 
@@ -50,8 +50,8 @@ def _pair(loss: str, input: Any, target: Any) -> tuple[Tensor, Tensor]:
             f"{loss}: input of shape {x._data.shape} and target of shape {t._data.shape} differ; give them one "
             "shape (minigrad does not broadcast a loss's input and target)"
         )
-    if t._data.dtype != x._data.dtype and x._data.dtype.kind == "f":
-        t = astype(t, x._data.dtype) if t._rg else as_tensor(t._data.astype(x._data.dtype))
+    if t._data.dtype != x._data.dtype and x._data.dtype.kind == "f":  # (a primitive: mg.compile replays it)
+        t = astype(t, x._data.dtype)
     return x, t
 
 
@@ -94,7 +94,7 @@ def smooth_l1_loss(input: Any, target: Any, reduction: str = "mean", beta: float
     a = absolute(d)
     if beta == 0:
         return _reduce(a, reduction)
-    return _reduce(where(a._data < beta, d * d * (0.5 / beta), a - 0.5 * beta), reduction)
+    return _reduce(where(a < beta, d * d * (0.5 / beta), a - 0.5 * beta), reduction)
 
 
 def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0) -> Tensor:
@@ -105,12 +105,12 @@ def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 
     x, t = _pair("huber_loss", input, target)
     d = x - t
     a = absolute(d)
-    return _reduce(where(a._data < delta, d * d * 0.5, (a - 0.5 * delta) * delta), reduction)
+    return _reduce(where(a < delta, d * d * 0.5, (a - 0.5 * delta) * delta), reduction)
 
 
 def _clamped_log(x: Tensor) -> Tensor:
     """max(log x, −100) with a gradient that stays finite: 0 past the clamp, where the value is flat."""
-    keep = x._data > _SMALLEST
+    keep = x > _SMALLEST
     return where(keep, log(where(keep, x, 1.0)), _LOG_FLOOR)
 
 
@@ -160,7 +160,8 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
 
     The classes are on axis 1 (a single example may be (C,) with a 0-d target); ``target`` holds class
     indices of shape (N,) or (N, d₁, ...). Targets equal to ``ignore_index`` count for nothing; ``"mean"``
-    divides by the sum of the weights of the counted targets (0/0 = nan if none is counted, as in PyTorch).
+    divides by the sum of the weights of the counted targets (nan if none is counted, as in PyTorch, with a
+    zero gradient, as ``cross_entropy``: a batch of padding only writes no nan into the parameters).
     """
     reduction = _reduction("nll_loss", reduction)
     x = as_tensor(input)
@@ -179,22 +180,30 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     bad = counted & ((t < 0) | (t >= c))
     if bad.any():
         raise IndexError(f"nll_loss: target {t[bad].ravel()[0]} is out of range for {c} classes")
-    safe = np.where(counted, t, 0).ravel()
-    w = counted.astype(data.dtype).ravel()
     if weight is not None:
         weight = np.asarray(weight._data if isinstance(weight, Tensor) else weight, dtype=data.dtype)
         if weight.shape != (c,):
             raise ValueError(f"nll_loss: weight must have shape ({c},) (one per class), got {weight.shape}")
-        w = w * weight[safe]
-    if data.ndim > 2:  # (N, C, d₁, ...) → (N, d₁, ..., C): one row of classes per target
+    if data.ndim > 2:  # (N, C, d₁, ...) → (N, d₁, ..., C): the classes of each target on the last axis
         x = transpose(x, (0, *range(2, data.ndim), 1))
-    rows = x.reshape(-1, c)
-    picked = getitem(rows, (np.arange(len(safe)), safe))
-    loss = -(picked * w)
+    # −w_y x_y as a sum over the classes of x times a one-hot mask, made by comparisons of tensors: mg.compile
+    # rebuilds those masks from the targets at every replay, where it would keep an index array as traced
+    # (an ignore_index outside [0, C) matches no class, so it needs no mask of its own)
+    targets = expand_dims(as_tensor(target), -1)
+    pick = as_tensor(targets == np.arange(c)).astype(data.dtype)
+    if 0 <= ignore_index < c:
+        pick = pick * (targets != ignore_index)
+    if weight is not None:
+        pick = pick * weight
+    loss = -(x * pick).sum(axis=-1)
     if reduction == "none":
-        return loss.reshape(t.shape)
+        return loss
     total = loss.sum()
-    return total if reduction == "sum" else total / w.sum()
+    if reduction == "sum":
+        return total
+    den = pick.sum()
+    none = den == 0  # no target counted: the mean of nothing is nan, with a zero gradient (as cross_entropy)
+    return total / where(none, 1.0, den) + where(none, math.nan, 0.0)
 
 
 def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Tensor:
@@ -209,7 +218,7 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
     if log_target:
         loss = exp(t) * (t - x)
     else:
-        positive = t._data > 0
+        positive = t > 0
         loss = where(positive, t * log(where(positive, t, 1.0)), 0.0) - t * x  # y log y, 0 at y = 0
     if reduction == "batchmean":
         n = x._data.shape[0] if x._data.ndim else 1
