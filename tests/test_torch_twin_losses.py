@@ -127,3 +127,22 @@ def test_margin_ranking_matches_torch():
         (a, b),
         (True, True),
     )
+
+
+def test_weights_are_buffers_with_torchs_state_dict_keys():
+    w, pw = np.array([1.0, 2.0, 3.0]), np.array([0.5, 1.5, 2.5])
+    pairs = [
+        (
+            nn.BCEWithLogitsLoss(weight=w, pos_weight=pw),
+            torch.nn.BCEWithLogitsLoss(torch.tensor(w), pos_weight=torch.tensor(pw)),
+        ),
+        (nn.BCELoss(weight=w), torch.nn.BCELoss(weight=torch.tensor(w))),
+        (nn.NLLLoss(weight=w), torch.nn.NLLLoss(weight=torch.tensor(w))),
+        (nn.CrossEntropyLoss(weight=w), torch.nn.CrossEntropyLoss(weight=torch.tensor(w))),
+        (nn.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()),
+        (nn.MSELoss(), torch.nn.MSELoss()),
+    ]
+    for mine, theirs in pairs:
+        assert list(mine.state_dict()) == list(theirs.state_dict())
+        for key, value in theirs.state_dict().items():
+            np.testing.assert_array_equal(mine.state_dict()[key], value.numpy())

@@ -150,3 +150,24 @@ def test_reduce_on_plateau_matches_torch():
             s_theirs.step(m)
             assert [g["lr"] for g in mine.param_groups] == pytest.approx([g["lr"] for g in theirs.param_groups])
         assert mine.param_groups[0]["lr"] < 0.1  # (it did reduce)
+
+
+@pytest.mark.parametrize("norm_type, max_norm", [(2.0, 1.0), (1.0, 0.5), (3.0, 100.0), (float("inf"), 0.1)])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm):
+    from minigrad.nn import utils
+
+    rng = np.random.default_rng(3)
+    grads = [rng.standard_normal((3, 4)), rng.standard_normal(5)]
+    mine = [mg.tensor(np.zeros_like(g), requires_grad=True) for g in grads]
+    theirs = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads]
+    for p, t, g in zip(mine, theirs, grads):
+        p.grad, t.grad = g.copy(), torch.tensor(g)
+    total = utils.clip_grad_norm_(mine, max_norm, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    np.testing.assert_allclose(float(total), float(expected), rtol=1e-12)
+    for p, t in zip(mine, theirs):
+        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-12)
+    utils.clip_grad_value_(mine, 0.3)
+    torch.nn.utils.clip_grad_value_(theirs, 0.3)
+    for p, t in zip(mine, theirs):
+        np.testing.assert_array_equal(p.grad, t.grad.numpy())

@@ -1,8 +1,7 @@
 """The losses as modules, as ``torch.nn``'s: ``MSELoss()(input, target)`` is ``F.mse_loss(input, target)``.
 
 Each keeps its constructor's arguments (``reduction`` and the loss's own, checked when made) and has no parameters;
-``weight`` and ``pos_weight`` are kept as given (constants, not buffers, unlike PyTorch: they are not in the
-``state_dict``).
+``weight`` and ``pos_weight``, when given, are buffers (in the ``state_dict`` under those names, as PyTorch's).
 """
 
 from __future__ import annotations
@@ -21,6 +20,13 @@ class _Loss(Module):
     def __init__(self, reduction: str = "mean", allowed: tuple = REDUCTIONS) -> None:
         super().__init__()
         self.reduction = losses._reduction(type(self).__name__, reduction, allowed)
+
+    def _keep(self, name: str, value: Any) -> None:
+        """A weight as a buffer (in the state_dict, as PyTorch registers it), or None."""
+        if value is None:
+            object.__setattr__(self, name, None)
+        else:
+            self.register_buffer(name, value)
 
     def extra_repr(self) -> str:
         return f"reduction={self.reduction!r}"
@@ -69,7 +75,7 @@ class BCELoss(_Loss):
 
     def __init__(self, weight: Any = None, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.weight = weight
+        self._keep("weight", weight)
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return losses.binary_cross_entropy(input, target, self.weight, self.reduction)
@@ -80,7 +86,8 @@ class BCEWithLogitsLoss(_Loss):
 
     def __init__(self, weight: Any = None, reduction: str = "mean", pos_weight: Any = None) -> None:
         super().__init__(reduction)
-        self.weight, self.pos_weight = weight, pos_weight
+        self._keep("weight", weight)
+        self._keep("pos_weight", pos_weight)
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return losses.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction, self.pos_weight)
@@ -91,7 +98,8 @@ class NLLLoss(_Loss):
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.weight, self.ignore_index = weight, ignore_index
+        self._keep("weight", weight)
+        self.ignore_index = ignore_index
 
     def forward(self, input: Any, target: Any) -> Tensor:
         return losses.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
@@ -118,7 +126,8 @@ class CrossEntropyLoss(_Loss):
 
     def __init__(self, weight: Any = None, ignore_index: int = -100, reduction: str = "mean") -> None:
         super().__init__(reduction)
-        self.weight, self.ignore_index = weight, ignore_index
+        self._keep("weight", weight)
+        self.ignore_index = ignore_index
 
     def forward(self, input: Any, target: Any) -> Tensor:
         x = as_tensor(input)

@@ -44,6 +44,7 @@ def clip_grad_norm_(
     max_norm: float,
     norm_type: float = 2.0,
     error_if_nonfinite: bool = False,
+    foreach: bool | None = None,
 ) -> Tensor:
     """Scale all the gradients together so that their joint norm is at most ``max_norm``; return that norm.
 
@@ -51,6 +52,7 @@ def clip_grad_norm_(
     gradient is multiplied by min(1, max_norm / (total + 1e-6)), PyTorch's formula. The norm comes back as a 0-d
     Tensor without grad, in the gradients' dtype, as in PyTorch (``float(norm)`` or ``norm.item()`` reads it).
     A nan or inf norm raises if ``error_if_nonfinite``, else the gradients are scaled by it (to nan), as PyTorch.
+    ``foreach`` is accepted for PyTorch's signature and changes nothing.
     """
     where = "clip_grad_norm_"
     norm_type = _norm_type(where, norm_type)
