@@ -51,10 +51,8 @@ def load_state_dict(opt: Any, saved: Any, group_class: Any) -> None:
     params = opt.params
     saved_order = [k for group in groups for k in group["params"]]  # the saved indices, in this optimizer's order
     where = dict(zip(saved_order, params))
-    new_groups = [
-        group_class(
-            type(opt), i, {**{k: _copied(v) for k, v in theirs.items() if k != "params"}, "params": mine["params"]}
-        )
+    new_groups = [  # the saved values over this group's (a value the state_dict lacks stays as it is)
+        group_class(type(opt), i, {**mine, **{k: _copied(v) for k, v in theirs.items()}, "params": mine["params"]})
         for i, (mine, theirs) in enumerate(zip(opt.param_groups, groups))
     ]  # (each checked as the constructor checks, before anything is replaced)
     state = {}
