@@ -279,7 +279,7 @@ def test_mg_compile_replays_every_loss():
         return loss
 
     compiled = mg.compile(step)
-    for k in range(3):
+    for _ in range(3):
         x, y = RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))
         w.grad = None
         eager = step(x, y).data
