@@ -92,6 +92,7 @@ __version__ = "0.1.0"
 # Networks last: they build on the operations above.
 from . import (  # noqa: E402
     benchmark,  # noqa: E402  (mg.benchmark: time your own steps with the harness's method)
+    data,
     nn,
     optim,
 )
@@ -210,4 +211,5 @@ __all__ = [
     "load",
     "to_dot",
     "render_graph",
+    "data",
 ]
