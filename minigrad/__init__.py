@@ -73,6 +73,7 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .guard import InplaceError
 from .linalg import dot, einsum, matmul, outer
 from .ops import clip, cumsum, log_softmax, logsumexp, max, mean, min, norm, softmax, sum
+from .products import cumprod, prod
 from .shape_ops import (
     astype,
     broadcast_to,
@@ -166,6 +167,8 @@ __all__ = [
     "logaddexp",
     "hypot",
     "cumsum",
+    "cumprod",
+    "prod",
     "norm",
     "var",
     "std",
