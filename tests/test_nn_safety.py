@@ -110,3 +110,24 @@ def test_a_negative_zero_gradient_outside_the_lookups_is_no_gradient():
     for got, want in zip(embedding_steps(True, extra), lazy):
         np.testing.assert_array_equal(got, want)
     assert not np.array_equal(embedding_steps(False, extra)[1][1], lazy[0][1])  # (dense would move row 1)
+
+
+@pytest.mark.parametrize("opt_cls, kw", OPTIMIZERS[:2])
+def test_a_table_once_used_outside_its_lookups_keeps_the_dense_update_when_that_use_gives_zeros(opt_cls, kw):
+    """Step 1: a penalty on rows 5 and 6 gives them a gradient (the dense update starts). Step 2: the same
+    penalty is multiplied by 0 (a relu-masked use would do this): the gradient outside the lookups is exactly
+    zero, but rows 5 and 6 carry momentum and must keep moving as under the dense update."""
+
+    def run(sparse):
+        emb = nn.Embedding(8, 3, sparse=sparse, dtype=np.float64, rng=0)
+        opt = opt_cls(emb.parameters(), **kw)
+        for scale in (1.0, 0.0, 0.0):
+            opt.zero_grad()
+            loss = (emb(np.array([1, 3])) ** 2).sum() + scale * (emb.weight[5:7] ** 2).sum()
+            loss.backward()
+            opt.step()
+        return emb.weight.data.copy()
+
+    lazy, dense = run(True), run(False)
+    np.testing.assert_array_equal(lazy, dense)
+    assert not np.array_equal(dense[5:7], nn.Embedding(8, 3, dtype=np.float64, rng=0).weight.data[5:7])

@@ -7,7 +7,10 @@ array, zero outside the looked-up rows when the table is used only through looku
 optimizer state (momentum, Adam's moments, Adagrad's sum) unchanged: the "lazy" update of sparse
 optimizers. A table whose gradient reaches other rows too (tied to an output projection, ``h @ W.T``, or
 under a penalty on the whole table) gets the dense update instead, as with ``sparse=False``: only a
-gradient that came from lookups alone says which rows may stay. ``zero_grad`` forgets the rows.
+gradient that came from lookups alone says which rows may stay. Once a table's gradient has reached a
+row outside its lookups it keeps the dense update for good: a step in which that other use happens to
+give exact zeros outside the looked-up rows (a relu-masked projection) must not switch it back to the lazy
+update, under which those rows' momentum would stop. ``zero_grad`` forgets the rows.
 """
 
 from __future__ import annotations
@@ -26,8 +29,12 @@ _table: dict[int, tuple[weakref.ref, list[np.ndarray]]] = {}
 _COMPACT_AFTER = 64  # index arrays kept per table before they are merged into one sorted array of rows
 
 
+_dense: set[int] = set()  # ids of tables whose gradient once reached rows outside their lookups
+
+
 def _drop(key: int) -> None:
     _table.pop(key, None)
+    _dense.discard(key)
 
 
 def mark_sparse(weight: Tensor) -> None:
@@ -71,10 +78,11 @@ def rows_to_update(weight: Tensor, grad: np.ndarray) -> tuple[np.ndarray, np.nda
     without no_grad) or before a manual ``p.grad = None`` left rows that must not move.
     """
     rows = touched_rows(weight)
-    if rows is None:
+    if rows is None or id(weight) in _dense:
         return None
     picked = grad[rows]  # (one copy of the rows, for the test below and for the update)
     if _outside(grad, picked):
+        _dense.add(id(weight))
         return None
     keep = np.any(picked != 0, axis=tuple(range(1, grad.ndim)))
     return (rows, picked) if keep.all() else (rows[keep], picked[keep])
