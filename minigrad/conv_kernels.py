@@ -1,0 +1,141 @@
+"""The NumPy arithmetic of convolution (im2col, a matrix product, col2im), on plain arrays; no graph.
+
+Shapes, for ``nd`` spatial axes: x (N, C, *I), w (O, C/G, *K), y (N, O, *P) with G groups. The geometry of
+one convolution is the tuple ``(stride, pads, dilation, groups)``: ``stride`` and ``dilation`` one int per
+axis, ``pads`` one (before, after) pair per axis. Output size per axis: P = ⌊(I + before + after − d(K−1) − 1)/s⌋ + 1.
+
+Columns are laid out channel-major, (G, C/G·K₁·K₂…, N·P₁·P₂…): then each of the three products is one
+matrix product per group (BLAS), with the batch folded into the columns:
+
+- y = conv(x, w):            Y_g = W_g · cols(x)_g              (G, O/G, N·P)
+- Jₓᵀg = conv_input(g, w):   cols = W_gᵀ · G_g, added back into the windows (col2im: one add per kernel offset)
+- J_wᵀg = conv_weight(x, g): W_g = G_g · cols(x)_gᵀ
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+Geometry = tuple  # (stride, pads, dilation, groups)
+
+
+def output_size(inner: tuple, kernel: tuple, geometry: Geometry) -> tuple:
+    """The spatial output shape P for input spatial shape ``inner`` and kernel shape ``kernel``."""
+    stride, pads, dilation, _ = geometry
+    return tuple(
+        (i + lo + hi - d * (k - 1) - 1) // s + 1
+        for i, k, s, (lo, hi), d in zip(inner, kernel, stride, pads, dilation, strict=True)
+    )
+
+
+def padded(x: np.ndarray, pads: tuple, fill: float = 0.0) -> np.ndarray:
+    """x with ``pads`` (before, after) added to each spatial axis, filled with ``fill`` (x itself if none)."""
+    if not any(lo or hi for lo, hi in pads):
+        return x
+    shape = x.shape[:2] + tuple(n + lo + hi for n, (lo, hi) in zip(x.shape[2:], pads, strict=True))
+    out = np.full(shape, fill, dtype=x.dtype)
+    out[(slice(None), slice(None), *(slice(lo, lo + n) for n, (lo, _) in zip(x.shape[2:], pads, strict=True)))] = x
+    return out
+
+
+def windows(xp: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, out: tuple) -> np.ndarray:
+    """The read-only view (N, C, *P, *K) of the windows of the (padded) input ``xp``: no copy.
+
+    (The same view as ``sliding_window_view(xp, dilated kernel, axis)[..., ::s, ::d]``, built directly.)
+    """
+    lead, spatial = xp.strides[:2], xp.strides[2:]
+    steps = tuple(a * s for a, s in zip(spatial, stride, strict=True))
+    taps = tuple(a * d for a, d in zip(spatial, dilation, strict=True))
+    return as_strided(xp, xp.shape[:2] + out + kernel, lead + steps + taps, writeable=False)
+
+
+def columns(x: np.ndarray, kernel: tuple, geometry: Geometry) -> np.ndarray:
+    """im2col: the windows of x copied into the columns (G, C/G·K, N·P), channel-major (one copy)."""
+    stride, pads, dilation, groups = geometry
+    n, c, nd = x.shape[0], x.shape[1], len(kernel)
+    out = output_size(x.shape[2:], kernel, geometry)
+    view = windows(padded(x, pads), kernel, stride, dilation, out)
+    # (N, C, *P, *K) -> (C, *K, N, *P): the kernel taps beside their channel, the batch beside the pixels
+    order = (1, *range(2 + nd, 2 + 2 * nd), 0, *range(2, 2 + nd))
+    return view.transpose(order).reshape(groups, c // groups * math.prod(kernel), n * math.prod(out))
+
+
+def conv(x: np.ndarray, w: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """y = conv(x, w) (cross-correlation, as PyTorch's): (N, O, *P)."""
+    groups = geometry[3]
+    n, o, kernel = x.shape[0], w.shape[0], w.shape[2:]
+    out = output_size(x.shape[2:], kernel, geometry)
+    y = np.matmul(w.reshape(groups, o // groups, -1), columns(x, kernel, geometry))  # (G, O/G, N·P)
+    return _batch_first(y.reshape(o, n, *out))
+
+
+def _batch_first(y: np.ndarray) -> np.ndarray:
+    """(O, N, *P) -> (N, O, *P) in C order (a batch of one needs no copy)."""
+    if y.shape[1] == 1:
+        return y.reshape(1, y.shape[0], *y.shape[2:])
+    return np.ascontiguousarray(y.swapaxes(0, 1))
+
+
+def _channel_major(g: np.ndarray, groups: int) -> np.ndarray:
+    """g (N, O, *P) as (G, O/G, N·P), the layout of the columns."""
+    n, o = g.shape[:2]
+    rows = g.reshape(1, o, -1) if n == 1 else g.swapaxes(0, 1)
+    return rows.reshape(groups, o // groups, -1)
+
+
+def conv_weight(x: np.ndarray, g: np.ndarray, w_shape: tuple, geometry: Geometry) -> np.ndarray:
+    """J_wᵀg of y = conv(x, w): ∂yₙₒₚ/∂w_ock = x's window p at tap ck, so Jᵀg = Σₙₚ gₙₒₚ cols_ck,np."""
+    groups = geometry[3]
+    cols = columns(x, w_shape[2:], geometry)
+    return np.matmul(_channel_major(g, groups), cols.swapaxes(1, 2)).reshape(w_shape)
+
+
+def conv_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, geometry: Geometry) -> np.ndarray:
+    """Jₓᵀg of y = conv(x, w), the transposed convolution: cols = Wᵀg, each column added back where its window
+    read x (col2im). One whole-array add per kernel offset; pixels the windows never read get 0."""
+    stride, pads, dilation, groups = geometry
+    n, c, kernel = x_shape[0], x_shape[1], w.shape[2:]
+    o, nd = w.shape[0], len(kernel)
+    out = g.shape[2:]
+    wt = w.reshape(groups, o // groups, -1).swapaxes(1, 2)  # (G, C/G·K, O/G)
+    cols = np.matmul(wt, _channel_major(g, groups)).reshape(c, *kernel, n, *out)
+    cols = np.moveaxis(cols, 1 + nd, 0)  # (N, C, *K, *P)
+    full = tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads, strict=True))
+    dx = np.zeros((n, c, *full), dtype=np.result_type(g, w))
+    for tap in itertools.product(*(range(k) for k in kernel)):
+        at = tuple(
+            slice(t * d, t * d + s * (p - 1) + 1, s) for t, d, s, p in zip(tap, dilation, stride, out, strict=True)
+        )
+        dx[(slice(None), slice(None), *at)] += cols[(slice(None), slice(None), *tap)]
+    if any(lo or hi for lo, hi in pads):
+        dx = dx[(slice(None), slice(None), *(slice(lo, lo + i) for i, (lo, _) in zip(x_shape[2:], pads)))]
+    return dx
+
+
+def max_offsets(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> tuple:
+    """(the maxima over the windows (N, C, *P), the flat index in x of the element each came from).
+
+    Offsets are scanned in row-major order and a later one wins only if strictly larger (or nan): at a tie the
+    first maximum of the window is taken, as PyTorch does. Padding is −inf, so it is never the maximum.
+    """
+    out = output_size(x.shape[2:], kernel, (stride, pads, dilation, 1))
+    view = windows(padded(x, pads, -np.inf), kernel, stride, dilation, out)
+    flat = view.reshape(*view.shape[: 2 + len(kernel)], -1)
+    best = flat.argmax(axis=-1)  # (the first maximum; the first nan if any)
+    values = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
+    nan = np.isnan(values)
+    if nan.any():  # a nan in a window is its maximum: the last nan, as PyTorch's scan keeps replacing it
+        last = flat.shape[-1] - 1 - np.isnan(flat[..., ::-1]).argmax(axis=-1)
+        best = np.where(nan, last, best)
+    taps = np.unravel_index(best, kernel)  # the tap of each maximum, per axis
+    grid = np.indices(values.shape, sparse=True)
+    where = [
+        grid[2 + a] * stride[a] + taps[a] * dilation[a] - pads[a][0] for a in range(len(kernel))
+    ]  # the input coordinate of each maximum, per spatial axis
+    index = np.ravel_multi_index((grid[0], grid[1], *where), x.shape)
+    return values, index
