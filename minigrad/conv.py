@@ -176,4 +176,3 @@ def conv(x: Any, weight: Any, stride: Any = 1, padding: Any = 0, dilation: Any =
         raise ValueError(f"conv: weight must be (out, in/groups, *kernel), got shape {weight.shape}")
     geom = geometry("conv", x.shape, weight.shape, stride, padding, dilation, groups)
     return conv_nd(x, weight, geom)
-
