@@ -106,35 +106,81 @@ def conv_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, geometry: Geometry)
     cols = np.moveaxis(cols, 1 + nd, 0)  # (N, C, *K, *P)
     full = tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads, strict=True))
     dx = np.zeros((n, c, *full), dtype=np.result_type(g, w))
-    for tap in itertools.product(*(range(k) for k in kernel)):
-        at = tuple(
-            slice(t * d, t * d + s * (p - 1) + 1, s) for t, d, s, p in zip(tap, dilation, stride, out, strict=True)
-        )
-        dx[(slice(None), slice(None), *at)] += cols[(slice(None), slice(None), *tap)]
+    for tap, index in zip(itertools.product(*(range(k) for k in kernel)), taps(kernel, stride, dilation, out)):
+        dx[index] += cols[(slice(None), slice(None), *tap)]
     if any(lo or hi for lo, hi in pads):
         dx = dx[(slice(None), slice(None), *(slice(lo, lo + i) for i, (lo, _) in zip(x_shape[2:], pads)))]
     return dx
 
 
-def max_offsets(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> tuple:
-    """(the maxima over the windows (N, C, *P), the flat index in x of the element each came from).
+def taps(kernel: tuple, stride: tuple, dilation: tuple, out: tuple) -> list:
+    """For each kernel offset (row-major), the index of the (padded) input elements it reads in every window:
+    one strided slice per spatial axis, after the batch and channel axes."""
+    return [
+        (slice(None), slice(None))
+        + tuple(slice(t * d, t * d + s * (p - 1) + 1, s) for t, d, s, p in zip(tap, dilation, stride, out, strict=True))
+        for tap in itertools.product(*(range(k) for k in kernel))
+    ]
 
-    Offsets are scanned in row-major order and a later one wins only if strictly larger (or nan): at a tie the
-    first maximum of the window is taken, as PyTorch does. Padding is −inf, so it is never the maximum.
+
+def max_pool(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> np.ndarray:
+    """The maximum of each window (N, C, *P): the elementwise maximum of one strided slice per kernel offset
+    (NumPy's reductions over a few short strided axes are ten times slower). Padding is −inf."""
+    out = output_size(x.shape[2:], kernel, (stride, pads, dilation, 1))
+    xp = padded(x, pads, -np.inf)
+    at = taps(kernel, stride, dilation, out)
+    best = xp[at[0]].copy()
+    for index in at[1:]:
+        np.maximum(best, xp[index], out=best)
+    return best
+
+
+def max_taps(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> np.ndarray:
+    """For each window (N, C, *P), the kernel offset (row-major number) of its maximum.
+
+    Offsets are scanned in order and a later one wins only if strictly larger, or nan: at a tie the first
+    maximum of the window, and the last nan, as PyTorch's scan. Padding is −inf, so it is never the maximum.
     """
     out = output_size(x.shape[2:], kernel, (stride, pads, dilation, 1))
-    view = windows(padded(x, pads, -np.inf), kernel, stride, dilation, out)
-    flat = view.reshape(*view.shape[: 2 + len(kernel)], -1)
-    best = flat.argmax(axis=-1)  # (the first maximum; the first nan if any)
-    values = np.take_along_axis(flat, best[..., None], axis=-1)[..., 0]
-    nan = np.isnan(values)
-    if nan.any():  # a nan in a window is its maximum: the last nan, as PyTorch's scan keeps replacing it
-        last = flat.shape[-1] - 1 - np.isnan(flat[..., ::-1]).argmax(axis=-1)
-        best = np.where(nan, last, best)
-    taps = np.unravel_index(best, kernel)  # the tap of each maximum, per axis
-    grid = np.indices(values.shape, sparse=True)
-    where = [
-        grid[2 + a] * stride[a] + taps[a] * dilation[a] - pads[a][0] for a in range(len(kernel))
-    ]  # the input coordinate of each maximum, per spatial axis
-    index = np.ravel_multi_index((grid[0], grid[1], *where), x.shape)
-    return values, index
+    xp = padded(x, pads, -np.inf)
+    at = taps(kernel, stride, dilation, out)
+    best = xp[at[0]].copy()
+    which = np.zeros(best.shape, dtype=np.int8 if len(at) < 128 else np.intp)
+    for k, index in enumerate(at[1:], 1):  # (np.where and np.maximum: a masked np.copyto is four times slower)
+        v = xp[index]
+        which = np.where(v > best, k, which)
+        np.maximum(best, v, out=best)
+    if np.isnan(best).any():  # (a window holding a nan ends with a nan maximum): the scan again, nan-aware
+        best = xp[at[0]].copy()
+        which[...] = 0
+        for k, index in enumerate(at[1:], 1):
+            v = xp[index]
+            better = (v > best) | np.isnan(v)
+            which = np.where(better, k, which)
+            best = np.where(better, v, best)
+    return which
+
+
+def max_pool_input(g: np.ndarray, which: np.ndarray, x_shape: tuple, shape: tuple) -> np.ndarray:
+    """Jₓᵀg of max pooling: each g added at the maximum of its window (``which``, from ``max_taps``)."""
+    kernel, stride, pads, dilation = shape
+    full = x_shape[:2] + tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads, strict=True))
+    dx = np.zeros(full, dtype=g.dtype)
+    apart = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation, strict=True))
+    for k, index in enumerate(taps(kernel, stride, dilation, g.shape[2:])):
+        if apart:  # windows that do not overlap: each element of x is read once, by one offset of one window
+            dx[index] = np.where(which == k, g, 0)
+        else:
+            dx[index] += np.where(which == k, g, 0)
+    if any(lo or hi for lo, hi in pads):
+        dx = dx[(slice(None), slice(None), *(slice(lo, lo + i) for i, (lo, _) in zip(x_shape[2:], pads)))]
+    return dx
+
+
+def max_flat_index(which: np.ndarray, x_shape: tuple, shape: tuple) -> np.ndarray:
+    """The flat index in x of each window's maximum (``which`` from ``max_taps``)."""
+    kernel, stride, pads, dilation = shape
+    offsets = np.unravel_index(which, kernel)  # the offset of each maximum, per axis
+    grid = np.indices(which.shape, sparse=True)
+    where = [grid[2 + a] * stride[a] + offsets[a] * dilation[a] - pads[a][0] for a in range(len(kernel))]
+    return np.ravel_multi_index((grid[0], grid[1], *where), x_shape)

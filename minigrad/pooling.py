@@ -25,21 +25,17 @@ from .tensor import Tensor, as_tensor
 
 
 def _max_pool(x: np.ndarray, shape: tuple) -> np.ndarray:
-    kernel, stride, pads, dilation = shape
-    out = kernels.output_size(x.shape[2:], kernel, (stride, pads, dilation, 1))
-    view = kernels.windows(kernels.padded(x, pads, -np.inf), kernel, stride, dilation, out)
-    nd = len(kernel)
-    return view.max(axis=tuple(range(2 + nd, 2 + 2 * nd)))
+    return kernels.max_pool(x, *shape)
 
 
 def _max_pool_vjp(g: Any, ans: Any, x: Any, shape: tuple) -> Any:
     # y = max over each window: ∂y/∂x = 1 at the window's (first) maximum, 0 elsewhere; Jᵀg adds g there
     xd = x._data if isinstance(x, Tensor) else x
-    _, index = kernels.max_offsets(xd, *shape)
+    which = kernels.max_taps(xd, *shape)
     if isinstance(g, Tensor):
-        return reshape(scatter_add(reshape(g, (-1,)), index.ravel(), (xd.size,)), xd.shape)
-    total = np.bincount(index.ravel(), weights=g.ravel(), minlength=xd.size)
-    return total.astype(g.dtype, copy=False).reshape(xd.shape)
+        index = kernels.max_flat_index(which, xd.shape, shape).ravel()
+        return reshape(scatter_add(reshape(g, (-1,)), index, (xd.size,)), xd.shape)
+    return kernels.max_pool_input(g, which, xd.shape, shape)
 
 
 @primitive("max_pool", (_max_pool_vjp, None), compute=_max_pool)
