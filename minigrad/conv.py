@@ -13,6 +13,7 @@ Each rule runs the NumPy kernel (``minigrad.conv_kernels``) on arrays and record
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -128,6 +129,22 @@ def _pads(op: str, padding: Any, kernel: tuple, stride: tuple, dilation: tuple) 
     return tuple((p, p) for p in _per_axis(op, "padding", padding, nd, 0))
 
 
+def remembered(check: Any) -> Any:
+    """``check`` with its answers kept for hashable arguments (lists are checked every time): a layer asks the
+    same question at every step, and the answer costs more than a small convolution's arithmetic."""
+    cached = functools.lru_cache(maxsize=256)(check)
+
+    def call(*args: Any) -> Any:
+        try:
+            hash(args)
+        except TypeError:
+            return check(*args)
+        return cached(*args)
+
+    return functools.wraps(check)(call)
+
+
+@remembered
 def geometry(op: str, x_shape: tuple, w_shape: tuple, stride: Any, padding: Any, dilation: Any, groups: Any) -> tuple:
     """The checked geometry (stride, pads, dilation, groups) of convolving x_shape by w_shape."""
     nd = len(w_shape) - 2

