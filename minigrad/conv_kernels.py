@@ -137,9 +137,15 @@ def taps(kernel: tuple, stride: tuple, dilation: tuple, out: tuple) -> tuple:
     )
 
 
-def max_pool(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> np.ndarray:
+def max_pool(x: np.ndarray, shape: tuple, keep: list | None = None) -> np.ndarray:
     """The maximum of each window (N, C, *P): the elementwise maximum of one strided slice per kernel offset
-    (NumPy's reductions over a few short strided axes are ten times slower). Padding is −inf."""
+    (NumPy's reductions over a few short strided axes are ten times slower). Padding is −inf. ``keep``, a
+    list, receives where each maximum is (``max_taps``) for the rule."""
+    kernel, stride, pads, dilation = shape
+    if keep is not None:
+        best, which = max_taps(x, *shape)
+        keep[:] = [which]
+        return best
     out = output_size(x.shape[2:], kernel, (stride, pads, dilation, 1))
     xp = padded(x, pads, -np.inf)
     at = taps(kernel, stride, dilation, out)
@@ -149,8 +155,8 @@ def max_pool(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation:
     return best
 
 
-def max_taps(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> np.ndarray:
-    """For each window (N, C, *P), the kernel offset (row-major number) of its maximum.
+def max_taps(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple) -> tuple:
+    """(the maximum of each window (N, C, *P), the kernel offset (row-major number) of each maximum).
 
     Offsets are scanned in order and a later one wins only if strictly larger, or nan: at a tie the first
     maximum of the window, and the last nan, as PyTorch's scan. Padding is −inf, so it is never the maximum.
@@ -172,7 +178,7 @@ def max_taps(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation:
             better = (v > best) | np.isnan(v)
             which = np.where(better, k, which)
             best = np.where(better, v, best)
-    return which
+    return best, which
 
 
 def max_pool_input(g: np.ndarray, which: np.ndarray, x_shape: tuple, shape: tuple) -> np.ndarray:

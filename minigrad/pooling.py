@@ -2,9 +2,9 @@
 ``adaptive_avg_pool`` (composites of ``conv`` and ``matmul``, with no rules of their own).
 
 Max pooling's rule gives the whole gradient of a window to one element, the first maximum in row-major
-order of the window (PyTorch's convention at ties; a nan is the maximum of its window). The rule finds the
-maxima again from x instead of keeping their positions from the forward pass, so that ``mg.compile``'s replay,
-which recomputes the forward from its arguments, differentiates the maxima of the new input.
+order of the window (PyTorch's convention at ties; a nan is the maximum of its window). The forward pass
+keeps where the maxima are in a list among the node's arguments, which ``mg.compile``'s replay fills again
+when it recomputes the forward (a recorded backward finds them again from x).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import numpy as np
 
 from . import conv_kernels as kernels
 from .conv import _per_axis, conv_nd, remembered
+from .grad_mode import is_grad_enabled
 from .linalg import matmul
 from .ops import mean
 from .recording import record
@@ -24,24 +25,25 @@ from .shape_ops import reshape, scatter_add
 from .tensor import Tensor, as_tensor
 
 
-def _max_pool(x: np.ndarray, shape: tuple) -> np.ndarray:
-    return kernels.max_pool(x, *shape)
-
-
-def _max_pool_vjp(g: Any, ans: Any, x: Any, shape: tuple) -> Any:
-    # y = max over each window: ∂y/∂x = 1 at the window's (first) maximum, 0 elsewhere; Jᵀg adds g there
+def _max_pool_vjp(g: Any, ans: Any, x: Any, shape: tuple, keep: Any) -> Any:
+    # y = max over each window: ∂y/∂x = 1 at the window's (first) maximum, 0 elsewhere; Jᵀg adds g there.
+    # Where the maxima are: kept by the forward pass, or found again (a recorded backward)
     xd = x._data if isinstance(x, Tensor) else x
-    which = kernels.max_taps(xd, *shape)
+    which = keep[0] if keep else kernels.max_taps(xd, *shape)[1]
     if isinstance(g, Tensor):
         index = kernels.max_flat_index(which, xd.shape, shape).ravel()
         return reshape(scatter_add(reshape(g, (-1,)), index, (xd.size,)), xd.shape)
     return kernels.max_pool_input(g, which, xd.shape, shape)
 
 
-@primitive("max_pool", (_max_pool_vjp, None), compute=_max_pool)
+@primitive("max_pool", (_max_pool_vjp, None, None), compute=kernels.max_pool)
 def _max_pool_nd(x: Tensor, shape: tuple) -> Tensor:
+    """The maxima; when x's gradient will be wanted, where they are, kept in a list among the arguments (filled
+    again by each replay of mg.compile, which recomputes the forward through ``compute``)."""
     d = x._data
-    return record("max_pool", _max_pool(d, shape), (d, shape), (x if x._rg else None,))
+    keep = [] if x._rg and is_grad_enabled() else None
+    value = kernels.max_pool(d, shape, keep)
+    return record("max_pool", value, (d, shape, keep), (x if x._rg else None,), (x, shape, keep))
 
 
 @remembered

@@ -120,3 +120,12 @@ def test_init_bounds_match_pytorch():
     assert {k: tuple(v.shape) for k, v in theirs.state_dict().items()} == {
         k: v.shape for k, v in ours.state_dict().items()
     }
+
+
+def test_max_pool_nan_takes_the_gradient_as_in_pytorch():
+    x = np.array([[[1.0, np.nan, 3.0, np.nan, 0.5, 2.0]]])
+    X = mg.tensor(x, requires_grad=True)
+    nn.MaxPool1d(3, 1)(X).sum().backward()
+    t = torch.tensor(x, requires_grad=True)
+    torch.nn.MaxPool1d(3, 1)(t).sum().backward()
+    np.testing.assert_array_equal(X.grad, t.grad.numpy())
