@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from . import conv_kernels as kernels
-from .grad_mode import is_grad_enabled
 from .recording import record
 from .registry import primitive
 from .tensor import Tensor, as_tensor
@@ -30,18 +29,20 @@ def _recorded(*arrays: Any) -> bool:
 
 
 # -- the rules: each a primitive of this file, run on arrays or recorded on Tensors --------------------------
-def _conv_x_vjp(g: Any, ans: Any, x: Any, w: Any, geometry: tuple, keep: Any) -> Any:
+def _conv_x_vjp(g: Any, ans: Any, x: Any, w: Any, geometry: tuple) -> Any:
     # y = x ⋆ w: ∂y/∂x spreads w over each window, so Jᵀg = Σ over windows of wᵀg: the transposed convolution
     if _recorded(g, w):
         return conv_input(g, w, x.shape, geometry)
     return kernels.conv_input(g, w, x.shape, geometry)
 
 
-def _conv_w_vjp(g: Any, ans: Any, x: Any, w: Any, geometry: tuple, keep: Any) -> Any:
-    # y = x ⋆ w: ∂yₙₒₚ/∂w_ock = x's window p at tap ck, so Jᵀg = Σₙₚ g ⊗ window (x's columns, kept if they were)
+def _conv_w_vjp(g: Any, ans: Any, x: Any, w: Any, geometry: tuple) -> Any:
+    # y = x ⋆ w: ∂yₙₒₚ/∂w_ock = x's window p at tap ck, so Jᵀg = Σₙₚ g ⊗ window. x's columns are made again
+    # here rather than kept from the forward pass: measured on LeNet at batch 64, keeping them is no faster
+    # and multiplies the peak memory by 9 (benchmarks/net_cnn.py)
     if _recorded(x, g):
         return conv_weight(x, g, w.shape, geometry)
-    return kernels.conv_weight(x, g, w.shape, geometry, keep[0] if keep else None)
+    return kernels.conv_weight(x, g, w.shape, geometry)
 
 
 def _input_g_vjp(h: Any, ans: Any, g: Any, w: Any, x_shape: tuple, geometry: tuple) -> Any:
@@ -76,18 +77,12 @@ def _parents(*tensors: Tensor) -> tuple:
     return tuple(t if t._rg else None for t in tensors)
 
 
-@primitive("conv", (_conv_x_vjp, _conv_w_vjp, None, None), compute=kernels.conv)
+@primitive("conv", (_conv_x_vjp, _conv_w_vjp, None), compute=kernels.conv)
 def conv_nd(x: Any, w: Any, geometry: tuple) -> Tensor:
-    """y = x ⋆ w for a checked ``geometry`` (stride, pads, dilation, groups); see ``conv`` for the arguments.
-
-    When w's gradient will be wanted, the forward pass keeps x's columns for its rule in a list among the
-    arguments (filled again by each replay of mg.compile, which recomputes the forward through ``compute``).
-    """
+    """y = x ⋆ w for a checked ``geometry`` (stride, pads, dilation, groups); see ``conv`` for the arguments."""
     x, w = as_tensor(x, "conv"), as_tensor(w, "conv")
     xd, wd = x._data, w._data
-    keep = [] if w._rg and is_grad_enabled() else None
-    value = kernels.conv(xd, wd, geometry, keep)
-    return record("conv", value, (xd, wd, geometry, keep), _parents(x, w), (x, w, geometry, keep))
+    return record("conv", kernels.conv(xd, wd, geometry), (xd, wd, geometry), _parents(x, w), (x, w, geometry))
 
 
 @primitive("conv_input", (_input_g_vjp, _input_w_vjp, None, None), compute=kernels.conv_input)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -66,16 +65,12 @@ def columns(x: np.ndarray, kernel: tuple, geometry: Geometry) -> np.ndarray:
     return view.transpose(order).reshape(groups, c // groups * math.prod(kernel), n * math.prod(out))
 
 
-def conv(x: np.ndarray, w: np.ndarray, geometry: Geometry, keep: list | None = None) -> np.ndarray:
-    """y = conv(x, w) (cross-correlation, as PyTorch's): (N, O, *P). ``keep``, a list, receives the columns
-    for the weight's rule (``conv_weight``), which then needs no second im2col."""
+def conv(x: np.ndarray, w: np.ndarray, geometry: Geometry) -> np.ndarray:
+    """y = conv(x, w) (cross-correlation, as PyTorch's): (N, O, *P)."""
     groups = geometry[3]
     n, o, kernel = x.shape[0], w.shape[0], w.shape[2:]
     out = output_size(x.shape[2:], kernel, geometry)
-    cols = columns(x, kernel, geometry)
-    if keep is not None:
-        keep[:] = [cols]
-    y = np.matmul(w.reshape(groups, o // groups, -1), cols)  # (G, O/G, N·P)
+    y = np.matmul(w.reshape(groups, o // groups, -1), columns(x, kernel, geometry))  # (G, O/G, N·P)
     return _batch_first(y.reshape(o, n, *out))
 
 
@@ -93,12 +88,10 @@ def _channel_major(g: np.ndarray, groups: int) -> np.ndarray:
     return rows.reshape(groups, o // groups, -1)
 
 
-def conv_weight(x: np.ndarray, g: np.ndarray, w_shape: tuple, geometry: Geometry, cols: Any = None) -> np.ndarray:
-    """J_wᵀg of y = conv(x, w): ∂yₙₒₚ/∂w_ock = x's window p at tap ck, so Jᵀg = Σₙₚ gₙₒₚ cols_ck,np.
-    ``cols``: x's columns if the forward pass kept them."""
+def conv_weight(x: np.ndarray, g: np.ndarray, w_shape: tuple, geometry: Geometry) -> np.ndarray:
+    """J_wᵀg of y = conv(x, w): ∂yₙₒₚ/∂w_ock = x's window p at tap ck, so Jᵀg = Σₙₚ gₙₒₚ cols_ck,np."""
     groups = geometry[3]
-    if cols is None:
-        cols = columns(x, w_shape[2:], geometry)
+    cols = columns(x, w_shape[2:], geometry)
     # (cols · gᵀ)ᵀ rather than g · colsᵀ: the same numbers, twice as fast from OpenBLAS for these long thin shapes
     return np.matmul(cols, _channel_major(g, groups).swapaxes(1, 2)).swapaxes(1, 2).reshape(w_shape)
 
