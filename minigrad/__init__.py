@@ -30,6 +30,7 @@ from .composites import (
     var,
 )
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .dtypes import get_default_dtype, set_default_dtype
 from .elementwise import (
     abs,
     absolute,
@@ -91,6 +92,7 @@ __version__ = "0.1.0"
 # Networks last: they build on the operations above.
 from . import (  # noqa: E402
     benchmark,  # noqa: E402  (mg.benchmark: time your own steps with the harness's method)
+    data,
     nn,
     optim,
 )
@@ -100,6 +102,8 @@ from .serialization import load, save  # noqa: E402
 
 __all__ = [
     "compile",
+    "get_default_dtype",
+    "set_default_dtype",
     "Tensor",
     "tensor",
     "zeros",
@@ -207,4 +211,5 @@ __all__ = [
     "load",
     "to_dot",
     "render_graph",
+    "data",
 ]

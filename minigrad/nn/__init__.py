@@ -10,10 +10,22 @@
 (8, 4)
 """
 
-from . import functional, init, sparse
+from . import functional, init, sparse, utils
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool1d, MaxPool2d
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
+from .loss_modules import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MarginRankingLoss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import Module, Parameter
 from .stateless import functional_call
 
@@ -36,6 +48,17 @@ __all__ = [
     "functional_call",
     "init",
     "sparse",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "MarginRankingLoss",
+    "MSELoss",
+    "NLLLoss",
+    "SmoothL1Loss",
+    "utils",
     "AdaptiveAvgPool2d",
     "AvgPool1d",
     "AvgPool2d",

@@ -23,6 +23,16 @@ from .conv_functional import (  # noqa: F401  (convolution and pooling, PyTorch'
     max_pool2d,
 )
 from .fused import REDUCTIONS, cross_entropy, embedding
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 
 __all__ = [
     "cross_entropy",
@@ -35,6 +45,14 @@ __all__ = [
     "sigmoid",
     "softmax",
     "tanh",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "mse_loss",
+    "nll_loss",
+    "smooth_l1_loss",
     "conv1d",
     "conv2d",
     "max_pool1d",
