@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import resolve
 from ..shape_ops import reshape
 from ..tensor import Tensor, as_tensor
 from . import conv_functional as F
@@ -17,7 +18,8 @@ from .module import Module, Parameter
 
 class _ConvNd(Module):
     """Weight (out, in/groups, *kernel) and bias (out,), both U(−1/√fan_in, 1/√fan_in) with
-    fan_in = in/groups · ∏kernel: PyTorch's kaiming_uniform_(a=√5) and its bias bound."""
+    fan_in = in/groups · ∏kernel: PyTorch's kaiming_uniform_(a=√5) and its bias bound. Parameters are in the
+    default dtype (float32, ``mg.set_default_dtype``) unless ``dtype`` says."""
 
     nd = 0
 
@@ -32,7 +34,7 @@ class _ConvNd(Module):
         groups: int = 1,
         bias: bool = True,
         padding_mode: str = "zeros",
-        dtype: Any = np.float32,
+        dtype: Any = None,
         rng: Any = None,
     ) -> None:
         super().__init__()
@@ -52,7 +54,7 @@ class _ConvNd(Module):
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.padding_mode = padding_mode
         bound = 1.0 / math.sqrt(in_channels // groups * math.prod(kernel))
-        rng = np.random.default_rng(rng)
+        rng, dtype = np.random.default_rng(rng), resolve(dtype)
         shape = (out_channels, in_channels // groups, *kernel)
         self.weight = init.uniform_(Parameter(np.empty(shape, dtype=dtype)), -bound, bound, rng)
         self.bias = init.uniform_(Parameter(np.empty(out_channels, dtype=dtype)), -bound, bound, rng) if bias else None
