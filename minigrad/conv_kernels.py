@@ -158,10 +158,12 @@ def max_taps(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation:
     xp = padded(x, pads, -np.inf)
     at = taps(kernel, stride, dilation, out)
     best = xp[at[0]].copy()
-    which = np.zeros(best.shape, dtype=np.int8 if len(at) < 128 else np.intp)
-    for k, index in enumerate(at[1:], 1):  # (np.where and np.maximum: a masked np.copyto is four times slower)
+    which = np.zeros(best.shape, dtype=np.int8 if len(at) < 128 else np.int64)
+    for k, index in enumerate(at[1:], 1):
         v = xp[index]
-        which = np.where(v > best, k, which)
+        # which = k where v > best: k exceeds every earlier offset, so a maximum does it (int8 arithmetic is
+        # ten times faster than np.where with a scalar or a masked np.copyto)
+        np.maximum(which, (v > best).view(np.int8) * which.dtype.type(k), out=which)
         np.maximum(best, v, out=best)
     if np.isnan(best).any():  # (a window holding a nan ends with a nan maximum): the scan again, nan-aware
         best = xp[at[0]].copy()
@@ -180,11 +182,13 @@ def max_pool_input(g: np.ndarray, which: np.ndarray, x_shape: tuple, shape: tupl
     full = x_shape[:2] + tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads, strict=True))
     dx = np.zeros(full, dtype=g.dtype)
     apart = all(s >= d * (k - 1) + 1 for k, s, d in zip(kernel, stride, dilation, strict=True))
+    finite = bool(np.isfinite(g).all())  # then g · mask, four times faster than np.where(mask, g, 0)
     for k, index in enumerate(taps(kernel, stride, dilation, g.shape[2:])):
-        if apart:  # windows that do not overlap: each element of x is read once, by one offset of one window
-            dx[index] = np.where(which == k, g, 0)
+        hit = which == k
+        if apart and finite:  # windows that do not overlap: each element of x is read by one offset of one window
+            np.multiply(g, hit, out=dx[index])
         else:
-            dx[index] += np.where(which == k, g, 0)
+            dx[index] += g * hit if finite else np.where(hit, g, 0)
     if any(lo or hi for lo, hi in pads):
         dx = dx[(slice(None), slice(None), *(slice(lo, lo + i) for i, (lo, _) in zip(x_shape[2:], pads)))]
     return dx

@@ -186,3 +186,9 @@ def test_bad_inputs_are_named(make, x, message):
 def test_bad_arguments_are_named(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_max_pool_sends_an_infinite_gradient_to_the_maximum_only():
+    x = mg.tensor(np.array([[[0.0, 1.0, 3.0, 2.0]]]), requires_grad=True)
+    F.max_pool1d(x, 2).backward(np.array([[[np.inf, 1.0]]]))
+    np.testing.assert_array_equal(x.grad, [[[0.0, np.inf, 1.0, 0.0]]])  # no inf · 0 = nan beside the maximum
