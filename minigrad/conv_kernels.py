@@ -101,22 +101,34 @@ def conv_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, geometry: Geometry)
     read x (col2im). One whole-array add per kernel offset; pixels the windows never read get 0.
 
     Here the batch is the last axis (g as (O, *P, N), x's gradient built as (C, *I, N)): each add then runs
-    over rows of N·P contiguous numbers instead of P, three times faster at batch 64.
+    over rows of N·P contiguous numbers instead of P, three times faster at batch 64. From ``_PER_OFFSET``
+    columns on, the product is made one kernel offset at a time into a buffer that stays in cache (25% faster
+    for LeNet's second convolution at batch 64, slower at batch 1).
     """
     stride, pads, dilation, groups = geometry
     n, c, kernel = x_shape[0], x_shape[1], w.shape[2:]
-    o = w.shape[0]
-    out = g.shape[2:]
-    wt = w.reshape(groups, o // groups, -1).swapaxes(1, 2)  # (G, C/G·K, O/G)
+    o, out, k = w.shape[0], g.shape[2:], math.prod(kernel)
     batch_last = np.moveaxis(g, 0, -1).reshape(groups, o // groups, -1)  # (a copy; a view for a batch of one)
-    cols = np.matmul(wt, batch_last).reshape(c, *kernel, *out, n)
     full = tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads, strict=True))
     dx = np.zeros((c, *full, n), dtype=np.result_type(g, w))
-    for tap, index in zip(itertools.product(*(range(k) for k in kernel)), taps(kernel, stride, dilation, out)):
-        dx[index[1:]] += cols[(slice(None), *tap)]  # (index: the batch and channel axes, then the spatial ones)
+    at = taps(kernel, stride, dilation, out)  # (each: the batch and channel axes, then the spatial ones)
+    if batch_last.shape[-1] >= _PER_OFFSET:
+        wt = np.ascontiguousarray(w.reshape(groups, o // groups, c // groups, k).transpose(3, 0, 2, 1))
+        part = np.empty((groups, c // groups, batch_last.shape[-1]), dtype=dx.dtype)  # (K, G, C/G, O/G) above
+        for tap, index in enumerate(at):
+            np.matmul(wt[tap], batch_last, out=part)
+            dx[index[1:]] += part.reshape(c, *out, n)
+    else:
+        wt = w.reshape(groups, o // groups, -1).swapaxes(1, 2)  # (G, C/G·K, O/G)
+        cols = np.matmul(wt, batch_last).reshape(c, k, *out, n)
+        for tap, index in enumerate(at):
+            dx[index[1:]] += cols[:, tap]
     if any(lo or hi for lo, hi in pads):
         dx = dx[(slice(None), *(slice(lo, lo + i) for i, (lo, _) in zip(x_shape[2:], pads)))]
     return np.ascontiguousarray(np.moveaxis(dx, -1, 0))
+
+
+_PER_OFFSET = 1024
 
 
 @functools.lru_cache(maxsize=256)

@@ -192,3 +192,21 @@ def test_max_pool_sends_an_infinite_gradient_to_the_maximum_only():
     x = mg.tensor(np.array([[[0.0, 1.0, 3.0, 2.0]]]), requires_grad=True)
     F.max_pool1d(x, 2).backward(np.array([[[np.inf, 1.0]]]))
     np.testing.assert_array_equal(x.grad, [[[0.0, np.inf, 1.0, 0.0]]])  # no inf · 0 = nan beside the maximum
+
+
+@pytest.mark.parametrize("batch", [1, 12])  # 12: from 1024 columns on, the product is made one offset at a time
+@pytest.mark.parametrize("case", COMBOS[1:3] + COMBOS[4:5], ids=str)
+def test_the_transposed_convolution_is_the_adjoint(case, batch):
+    # ⟨conv(x, w), g⟩ = ⟨x, conv_input(g, w)⟩ for every x and g: the defining property of the input's rule
+    from minigrad import conv_kernels
+    from minigrad.conv import geometry
+
+    x_shape, w_shape, stride, padding, dilation, groups = case
+    x_shape = (batch, x_shape[1], *((4 if len(x_shape) == 4 else 40) * n for n in x_shape[2:]))
+    geom = geometry("conv", x_shape, w_shape, stride, padding, dilation, groups)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    y = conv_kernels.conv(x, w, geom)
+    g = rng.standard_normal(y.shape)
+    assert batch == 1 or g.shape[0] * np.prod(g.shape[2:]) >= conv_kernels._PER_OFFSET
+    np.testing.assert_allclose(np.vdot(y, g), np.vdot(x, conv_kernels.conv_input(g, w, x_shape, geom)), rtol=1e-10)
+    np.testing.assert_allclose(np.vdot(y, g), np.vdot(w, conv_kernels.conv_weight(x, g, w_shape, geom)), rtol=1e-10)

@@ -129,3 +129,9 @@ def test_max_pool_nan_takes_the_gradient_as_in_pytorch():
     t = torch.tensor(x, requires_grad=True)
     torch.nn.MaxPool1d(3, 1)(t).sum().backward()
     np.testing.assert_array_equal(X.grad, t.grad.numpy())
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_conv2d_large_batch(groups):  # the transposed convolution made one kernel offset at a time
+    ours = nn.Conv2d(4, 6, 3, stride=2, padding=1, dilation=2, groups=groups, dtype=np.float64, rng=3)
+    _twin(ours, torch.nn.Conv2d(4, 6, 3, stride=2, padding=1, dilation=2, groups=groups), (8, 4, 20, 22))
