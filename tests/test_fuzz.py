@@ -83,6 +83,14 @@ def minimum(a, b):
     return mg.minimum(a, b)
 
 
+def max_pool_pairs(x):
+    if x.size < 2:
+        return x
+    row = x.reshape(1, 1, -1)
+    _kink(np.diff(row.data, axis=-1))  # two equal neighbours: a tie in a window
+    return F.max_pool1d(row, 2, 1)
+
+
 class Softplus(mg.Function):
     """log(1 + eᶻ), a custom operation: Jᵀg = σ(z) ∘ g (written on NumPy, so it also runs on Tensors)."""
 
@@ -155,6 +163,7 @@ UNARY = {
     "cross_entropy_rows": lambda x: F.cross_entropy(
         _matrix(x), np.zeros(len(_matrix(x)), dtype=int), reduction="none"
     ),  # the fused primitive, one loss per row
+    "max_pool_pairs": max_pool_pairs,
 }
 # test_compile_programs.py draws from UNARY and BINARY too; mg.compile refuses custom Functions (they run
 # eagerly), so the custom operation is added for the fuzz tests here only
@@ -175,6 +184,7 @@ BINARY = {
     "hypot": lambda a, b: mg.hypot(1 + a * a, b),
     "numpy_multiply": lambda a, b: np.multiply(a, b),  # NumPy's function on tensors: minigrad's multiply
     "numpy_subtract": lambda a, b: np.subtract(b, a),
+    "conv1d_full": lambda a, b: F.conv1d(a.reshape(1, 1, -1), b.reshape(1, 1, -1), padding=b.size - 1),
 }
 
 
@@ -274,6 +284,9 @@ def test_the_programs_reach_every_rule():
         out = run([("u", name, 0)], x, y)
         (gx,) = backward_pass(out, mg.tensor(1.0), True, True, [x]).values()
         reached |= _ops(gx) | _ops(backward_pass((gx * gx).sum(), mg.tensor(1.0), True, True, [x])[x])
+    out = run([("b", "conv1d_full", 0, 1)], x, y)  # second order: the rules of conv are primitives too
+    for g in backward_pass(out, mg.tensor(1.0), True, True, [x, y]).values():
+        reached |= _ops(g)
     assert reached >= with_rules(), f"no program reaches {sorted(with_rules() - reached)}"
 
 

@@ -221,6 +221,57 @@ def _norm(draw):
     return (lambda t: mg.norm(t, axis=axis, keepdims=keepdims)), (x,)
 
 
+@st.composite
+def _conv_shapes(draw):
+    """(x shape, weight shape, geometry) of a small 1-D or 2-D convolution with any stride, padding,
+    dilation and groups."""
+    from minigrad.conv import geometry
+
+    nd = draw(st.integers(1, 2))
+    groups = draw(st.integers(1, 2))
+    c, o = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kernel = tuple(draw(st.integers(1, 3)) for _ in range(nd))
+    inner = tuple(draw(st.integers(1, 5)) for _ in range(nd))
+    stride, dilation = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    padding = draw(st.integers(0, 1))
+    x_shape, w_shape = (draw(st.integers(1, 2)), c, *inner), (o, c // groups, *kernel)
+    try:
+        geom = geometry("conv", x_shape, w_shape, stride, padding, dilation, groups)
+    except ValueError:  # a kernel larger than the padded input
+        assume(False)
+    return x_shape, w_shape, geom
+
+
+@st.composite
+def _conv(draw, which="conv"):
+    from minigrad.conv import conv_input, conv_nd, conv_weight
+    from minigrad.conv_kernels import output_size
+
+    x_shape, w_shape, geom = draw(_conv_shapes())
+    y_shape = (x_shape[0], w_shape[0], *output_size(x_shape[2:], w_shape[2:], geom))
+    x, w, g = (draw(mst.arrays(s)) for s in (x_shape, w_shape, y_shape))
+    if which == "conv":
+        return (lambda a, b: conv_nd(a, b, geom)), (x, w)
+    if which == "conv_input":
+        return (lambda a, b: conv_input(a, b, x_shape, geom)), (g, w)
+    return (lambda a, b: conv_weight(a, b, w_shape, geom)), (x, g)
+
+
+@st.composite
+def _max_pool(draw):
+    from minigrad.nn.functional import max_pool1d, max_pool2d
+
+    nd = draw(st.integers(1, 2))
+    x = draw(mst.arrays((1, 2) + tuple(draw(st.integers(2, 5)) for _ in range(nd)), low=-3, high=3))
+    flat = np.unique(np.round(x.ravel(), 3))
+    assume(flat.size == x.size)  # away from ties, where the derivative jumps
+    kernel, stride = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    padding, dilation = draw(st.integers(0, kernel // 2)), draw(st.integers(1, 2))
+    assume(all(dilation * (kernel - 1) + 1 <= n + 2 * padding for n in x.shape[2:]))
+    pool = max_pool1d if nd == 1 else max_pool2d
+    return (lambda t: pool(t, kernel, stride, padding, dilation)), (x,)
+
+
 class _ScaledSin(mg.Function):
     """A custom operation a ∘ sin(b) with broadcasting: the case of the table's "function" gateway."""
 
@@ -290,6 +341,10 @@ CASES = {
     "function": _binary(_ScaledSin.apply),
     "embedding": _embedding(),
     "cross_entropy": _cross_entropy(),
+    "conv": _conv(),
+    "conv_input": _conv("conv_input"),
+    "conv_weight": _conv("conv_weight"),
+    "max_pool": _max_pool(),
 }
 
 

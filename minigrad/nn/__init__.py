@@ -12,6 +12,7 @@
 
 from . import functional, init, sparse, utils
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
+from .conv import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool1d, MaxPool2d
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
 from .loss_modules import (
     BCELoss,
@@ -58,4 +59,12 @@ __all__ = [
     "NLLLoss",
     "SmoothL1Loss",
     "utils",
+    "AdaptiveAvgPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "Conv1d",
+    "Conv2d",
+    "Flatten",
+    "MaxPool1d",
+    "MaxPool2d",
 ]

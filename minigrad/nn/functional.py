@@ -13,6 +13,15 @@ import numpy as np
 from ..elementwise import relu, sigmoid, tanh
 from ..ops import log_softmax, softmax
 from ..tensor import Tensor, as_tensor
+from .conv_functional import (  # noqa: F401  (convolution and pooling, PyTorch's names)
+    adaptive_avg_pool2d,
+    avg_pool1d,
+    avg_pool2d,
+    conv1d,
+    conv2d,
+    max_pool1d,
+    max_pool2d,
+)
 from .fused import REDUCTIONS, cross_entropy, embedding
 from .losses import (
     binary_cross_entropy,
@@ -44,6 +53,13 @@ __all__ = [
     "mse_loss",
     "nll_loss",
     "smooth_l1_loss",
+    "conv1d",
+    "conv2d",
+    "max_pool1d",
+    "max_pool2d",
+    "avg_pool1d",
+    "avg_pool2d",
+    "adaptive_avg_pool2d",
 ]
 
 
