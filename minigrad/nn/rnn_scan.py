@@ -1,0 +1,143 @@
+"""The GRU's loop over time as one primitive, ``gru_scan``, with its rule: backpropagation through time.
+
+Built from primitives (``rnn_functional.scan`` of ``gru_step``), a step is about fifteen graph nodes, and
+the gradient of each ``gi[t]`` is a zero array of the whole sequence's size with one step filled in. As one
+primitive the forward pass is a NumPy loop of one matrix product and a few elementwise operations per step,
+and the rule runs the loop backwards once:
+
+    a = giᵣ,₂ + ghᵣ,₂, (r, z) = σ(a);  n = tanh(giₙ + r·ghₙ);  h′ = n + z·(h − n),  gh = h Wₕₕᵀ + bₕₕ
+    ∂h′/∂n = 1 − z, ∂h′/∂z = h − n, ∂h′/∂h = z (directly) + (∂h′/∂gh) Wₕₕ (through gh)
+
+Its value is the state after every step, S (L, N, H), carried over padded steps (``mask`` False), so that
+the rule finds each step's previous state in S and h₀, recomputes every gate in one matrix product, and
+keeps only the recursion dh ↦ dh_prev in the loop. The four rules (gi, h₀, Wₕₕ, bₕₕ) share that one pass:
+the first to run computes all four gradients and the others pick theirs up (``_shared``).
+
+On Tensors (``create_graph``, ``mg.jvp``) the same code runs through NumPy dispatch, recording the
+backward pass, so higher derivatives and forward mode come from this rule too. ``mg.compile`` replays the
+forward pass through ``compute`` and calls the rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..elementwise import _sigmoid, sigmoid
+from ..recording import record
+from ..registry import primitive
+from ..shape_ops import where
+from ..tensor import Tensor, as_tensor
+
+
+def _sig(a: Any) -> Any:
+    return sigmoid(a) if isinstance(a, Tensor) else _sigmoid(a)
+
+
+def _order(steps: int, reverse: bool) -> range:
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def gru_states(gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> np.ndarray:
+    """S[t], the state after step t (steps taken backwards in time if ``reverse``), on arrays."""
+    n = h0.shape[-1]
+    states = np.empty(gi.shape[:-1] + (n,), dtype=np.result_type(gi, h0, w_hh))
+    w_t, h = w_hh.T, h0
+    for t in _order(gi.shape[0], reverse):
+        gh = h @ w_t if b_hh is None else h @ w_t + b_hh
+        x = gi[t]
+        rz = _sigmoid(x[:, : 2 * n] + gh[:, : 2 * n])
+        candidate = np.tanh(x[:, 2 * n :] + rz[:, :n] * gh[:, 2 * n :])
+        new = candidate + rz[:, n:] * (h - candidate)
+        states[t] = h = new if mask is None else np.where(mask[t][:, None], new, h)
+    return states
+
+
+def _previous(ans: Any, h0: Any, reverse: bool) -> Any:
+    """The state before each step: S shifted by one step, h₀ first."""
+    if reverse:
+        return np.concatenate([ans[1:], h0[None]], axis=0)
+    return np.concatenate([h0[None], ans[:-1]], axis=0)
+
+
+def gru_backward(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> tuple:
+    """(∂/∂gi, ∂/∂h₀, ∂/∂Wₕₕ, ∂/∂bₕₕ) of ⟨g, S⟩: the loop run backwards, on arrays or Tensors."""
+    n = h0.shape[-1]
+    prev = _previous(ans, h0, reverse)
+    gh = prev @ w_hh.T if b_hh is None else prev @ w_hh.T + b_hh  # every step's hidden share at once
+    rz = _sig(gi[..., : 2 * n] + gh[..., : 2 * n])
+    r, z = rz[..., :n], rz[..., n:]
+    candidate = np.tanh(gi[..., 2 * n :] + r * gh[..., 2 * n :])
+    # per unit of dh′: through n (and its pre-activation), through z's pre-activation, and r's through n's
+    to_n = (1 - z) * (1 - candidate * candidate)
+    to_z = (prev - candidate) * z * (1 - z)
+    to_r = gh[..., 2 * n :] * r * (1 - r)
+    steps = gi.shape[0]
+    keep = None if mask is None else mask[..., None].astype(h0.dtype)
+    d_gi, d_ghn = [None] * steps, [None] * steps
+    carry = None  # ∂/∂(state after step t) from the later steps
+    for t in reversed(_order(steps, reverse)):
+        dh = g[t] if carry is None else g[t] + carry
+        if mask is not None:  # a padded step passes dh on to the state before it
+            dh, passed = dh * keep[t], dh * (1 - keep[t])
+        dn = dh * to_n[t]
+        dz = dh * to_z[t]
+        dr = dn * to_r[t]
+        d_ghn[t] = dn * r[t]
+        d_gi[t] = np.concatenate([dr, dz, dn], axis=-1)
+        d_gh = np.concatenate([dr, dz, d_ghn[t]], axis=-1)
+        carry = dh * z[t] + d_gh @ w_hh
+        if mask is not None:
+            carry = carry + passed
+    d_gi = np.stack(d_gi)
+    d_gh = np.concatenate([d_gi[..., : 2 * n], np.stack(d_ghn)], axis=-1)
+    d_w = np.reshape(d_gh, (-1, 3 * n)).T @ np.reshape(prev, (-1, n))
+    d_b = None if b_hh is None else np.sum(d_gh, axis=(0, 1))
+    return d_gi, carry, d_w, d_b
+
+
+_last: list = [None, None]  # (the arguments of the last gru_backward call, its gradients)
+
+
+def _shared(g: Any, ans: Any, *args: Any) -> tuple:
+    """gru_backward, computed once for the four rules of one node in one backward pass."""
+    key = (g, ans, *args[:4])
+    held = _last[0]
+    if held is None or len(held) != len(key) or any(a is not b for a, b in zip(held, key)):
+        _last[:] = key, gru_backward(g, ans, *args)
+    return _last[1]
+
+
+def _gi_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> Any:
+    return _shared(g, ans, gi, h0, w_hh, b_hh, mask, reverse)[0]
+
+
+def _h0_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> Any:
+    return _shared(g, ans, gi, h0, w_hh, b_hh, mask, reverse)[1]
+
+
+def _w_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> Any:
+    return _shared(g, ans, gi, h0, w_hh, b_hh, mask, reverse)[2]
+
+
+def _b_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> Any:
+    return _shared(g, ans, gi, h0, w_hh, b_hh, mask, reverse)[3]
+
+
+@primitive("gru_scan", (_gi_vjp, _h0_vjp, _w_vjp, _b_vjp, None, None), compute=gru_states)
+def gru_states_of(gi: Any, h0: Any, w_hh: Any, b_hh: Any = None, mask: Any = None, reverse: bool = False) -> Tensor:
+    """The GRU's state after every step, S (L, N, H), from gi = x Wᵢₕᵀ + bᵢₕ (L, N, 3H) and h₀ (N, H)."""
+    tensors = [as_tensor(a) if a is not None else None for a in (gi, h0, w_hh, b_hh)]
+    arrays = [None if t is None else t._data for t in tensors]
+    mask = None if mask is None else np.asarray(mask, dtype=bool)
+    out = gru_states(*arrays, mask, reverse)
+    parents = tuple(t if t is not None and t._rg else None for t in tensors) + (None, None)
+    return record("gru_scan", out, (*arrays, mask, reverse), parents)
+
+
+def gru_scan(gi: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Any, mask: Any, reverse: bool) -> tuple[Tensor, Tensor]:
+    """(outputs (L, N, H), last state (N, H)) of one GRU direction, as ``rnn_functional.scan`` gives them."""
+    states = gru_states_of(gi, h0, w_hh, b_hh, mask, reverse)
+    out = states if mask is None else where(mask[:, :, None], states, np.zeros((), states.dtype))
+    return out, states[0 if reverse else -1]
