@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..shape_ops import concatenate, stack, swapaxes
+from ..shape_ops import concatenate, reshape, stack, swapaxes
 from ..tensor import Tensor, as_tensor
 from . import functional as F
 from . import init
@@ -172,7 +172,9 @@ class RNNBase(Module):
             outputs = []
             for d, suffix in enumerate(("", "_reverse")[:directions]):
                 w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-                gi = x @ w_ih.T if b_ih is None else x @ w_ih.T + b_ih
+                # every step's input share in one product, on the steps and sequences flattened into rows
+                gi = reshape(x, (steps * batch, x.shape[-1])) @ w_ih.T
+                gi = reshape(gi if b_ih is None else gi + b_ih, (steps, batch, -1))
                 out, state = self._run(gi, states[layer * directions + d], w_hh, b_hh, mask, reverse=d == 1)
                 outputs.append(out)
                 last.append(state)

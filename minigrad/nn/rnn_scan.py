@@ -64,36 +64,34 @@ def _previous(ans: Any, h0: Any, reverse: bool) -> Any:
 def gru_backward(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> tuple:
     """(∂/∂gi, ∂/∂h₀, ∂/∂Wₕₕ, ∂/∂bₕₕ) of ⟨g, S⟩: the loop run backwards, on arrays or Tensors."""
     n = h0.shape[-1]
+    steps, batch = gi.shape[0], gi.shape[1]
     prev = _previous(ans, h0, reverse)
     gh = prev @ w_hh.T if b_hh is None else prev @ w_hh.T + b_hh  # every step's hidden share at once
     rz = _sig(gi[..., : 2 * n] + gh[..., : 2 * n])
     r, z = rz[..., :n], rz[..., n:]
     candidate = np.tanh(gi[..., 2 * n :] + r * gh[..., 2 * n :])
-    # per unit of dh′: through n (and its pre-activation), through z's pre-activation, and r's through n's
-    to_n = (1 - z) * (1 - candidate * candidate)
-    to_z = (prev - candidate) * z * (1 - z)
-    to_r = gh[..., 2 * n :] * r * (1 - r)
-    steps = gi.shape[0]
-    keep = None if mask is None else mask[..., None].astype(h0.dtype)
-    d_gi, d_ghn = [None] * steps, [None] * steps
-    carry = None  # ∂/∂(state after step t) from the later steps
+    # per unit of dh′, the gradient reaching the pre-activations (aᵣ, a_z, aₙ) and ghₙ:
+    to_n = (1 - z) * (1 - candidate * candidate)  # ∂h′/∂aₙ = (1 − z)(1 − n²)
+    to_z = (prev - candidate) * z * (1 - z)  # ∂h′/∂a_z = (h − n) z(1 − z)
+    to_r = to_n * gh[..., 2 * n :] * r * (1 - r)  # ∂h′/∂aᵣ = ∂h′/∂aₙ · ghₙ r(1 − r)
+    through_h = z  # ∂h′/∂h directly
+    if mask is not None:  # a padded step passes dh to the state before it unchanged, and nothing to its gates
+        keep = mask[..., None].astype(h0.dtype)
+        to_n, to_z, to_r, through_h = to_n * keep, to_z * keep, to_r * keep, z * keep + (1 - keep)
+    to_gi = np.stack([to_r, to_z, to_n], axis=2)  # (L, N, 3, H): dgi = dh′ · to_gi, gate by gate
+    to_gh = np.stack([to_r, to_z, to_n * r], axis=2)  # dgh: as dgi, but ghₙ enters n times r
+    dh_all = [None] * steps  # ∂/∂(state after step t), from step t's output and the later steps
+    carry = None
     for t in reversed(_order(steps, reverse)):
         dh = g[t] if carry is None else g[t] + carry
-        if mask is not None:  # a padded step passes dh on to the state before it
-            dh, passed = dh * keep[t], dh * (1 - keep[t])
-        dn = dh * to_n[t]
-        dz = dh * to_z[t]
-        dr = dn * to_r[t]
-        d_ghn[t] = dn * r[t]
-        d_gi[t] = np.concatenate([dr, dz, dn], axis=-1)
-        d_gh = np.concatenate([dr, dz, d_ghn[t]], axis=-1)
-        carry = dh * z[t] + d_gh @ w_hh
-        if mask is not None:
-            carry = carry + passed
-    d_gi = np.stack(d_gi)
-    d_gh = np.concatenate([d_gi[..., : 2 * n], np.stack(d_ghn)], axis=-1)
-    d_w = np.reshape(d_gh, (-1, 3 * n)).T @ np.reshape(prev, (-1, n))
-    d_b = None if b_hh is None else np.sum(d_gh, axis=(0, 1))
+        dh_all[t] = dh
+        d_gh = np.reshape(np.reshape(dh, (batch, 1, n)) * to_gh[t], (batch, 3 * n))
+        carry = dh * through_h[t] + d_gh @ w_hh
+    dh_all = np.reshape(np.stack(dh_all), (steps, batch, 1, n))
+    d_gi = np.reshape(dh_all * to_gi, (steps, batch, 3 * n))
+    d_gh = np.reshape(dh_all * to_gh, (steps * batch, 3 * n))
+    d_w = d_gh.T @ np.reshape(prev, (steps * batch, n))
+    d_b = None if b_hh is None else np.sum(d_gh, axis=0)
     return d_gi, carry, d_w, d_b
 
 
