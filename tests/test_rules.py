@@ -204,6 +204,23 @@ def _norm(draw):
     return (lambda t: mg.norm(t, axis=axis, keepdims=keepdims)), (x,)
 
 
+@st.composite
+def _gru_scan(draw):
+    from minigrad.nn.rnn_scan import gru_states_of
+
+    steps, batch, hidden = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    gi = draw(mst.arrays((steps, batch, 3 * hidden)))
+    h0, w, b = (
+        draw(mst.arrays((batch, hidden))),
+        draw(mst.arrays((3 * hidden, hidden))),
+        draw(mst.arrays((3 * hidden,))),
+    )
+    lengths = draw(hnp.arrays(np.int64, (batch,), elements=st.integers(1, steps)))
+    mask = draw(st.sampled_from([None, np.arange(steps)[:, None] < lengths]))
+    reverse = draw(st.booleans())
+    return (lambda *ts: gru_states_of(*ts, mask, reverse)), (gi, h0, w, b)
+
+
 class _ScaledSin(mg.Function):
     """A custom operation a ∘ sin(b) with broadcasting: the case of the table's "function" gateway."""
 
@@ -271,6 +288,7 @@ CASES = {
     "function": _binary(_ScaledSin.apply),
     "embedding": _embedding(),
     "cross_entropy": _cross_entropy(),
+    "gru_scan": _gru_scan(),
 }
 
 

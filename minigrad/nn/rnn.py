@@ -74,8 +74,9 @@ class RNNBase(Module):
         super().__init__()
         name = {"RNN_TANH": "RNN", "RNN_RELU": "RNN"}.get(mode, mode)
         self.mode, self.input_size = mode, _positive(name, "input_size", input_size)
-        self.hidden_size, self.num_layers = _positive(name, "hidden_size", hidden_size), _positive(
-            name, "num_layers", num_layers
+        self.hidden_size, self.num_layers = (
+            _positive(name, "hidden_size", hidden_size),
+            _positive(name, "num_layers", num_layers),
         )
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
