@@ -66,11 +66,12 @@ def gru_backward(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask:
     n = h0.shape[-1]
     steps, batch = gi.shape[0], gi.shape[1]
     prev = _previous(ans, h0, reverse)
-    gh = prev @ w_hh.T if b_hh is None else prev @ w_hh.T + b_hh  # every step's hidden share at once
+    rows = np.reshape(prev, (steps * batch, n))  # every step's hidden share in one product:
+    gh = np.reshape(rows @ w_hh.T if b_hh is None else rows @ w_hh.T + b_hh, (steps, batch, 3 * n))
     rz = _sig(gi[..., : 2 * n] + gh[..., : 2 * n])
     r, z = rz[..., :n], rz[..., n:]
     candidate = np.tanh(gi[..., 2 * n :] + r * gh[..., 2 * n :])
-    # per unit of dh′, the gradient reaching the pre-activations (aᵣ, a_z, aₙ) and ghₙ:
+    # per unit of dh′, the gradient reaching the pre-activations (aᵣ, a_z, aₙ):
     to_n = (1 - z) * (1 - candidate * candidate)  # ∂h′/∂aₙ = (1 − z)(1 − n²)
     to_z = (prev - candidate) * z * (1 - z)  # ∂h′/∂a_z = (h − n) z(1 − z)
     to_r = to_n * gh[..., 2 * n :] * r * (1 - r)  # ∂h′/∂aᵣ = ∂h′/∂aₙ · ghₙ r(1 − r)
@@ -78,60 +79,77 @@ def gru_backward(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask:
     if mask is not None:  # a padded step passes dh to the state before it unchanged, and nothing to its gates
         keep = mask[..., None].astype(h0.dtype)
         to_n, to_z, to_r, through_h = to_n * keep, to_z * keep, to_r * keep, z * keep + (1 - keep)
-    to_gi = np.stack([to_r, to_z, to_n], axis=2)  # (L, N, 3, H): dgi = dh′ · to_gi, gate by gate
-    to_gh = np.stack([to_r, to_z, to_n * r], axis=2)  # dgh: as dgi, but ghₙ enters n times r
-    dh_all = [None] * steps  # ∂/∂(state after step t), from step t's output and the later steps
+    # (L, N, 3, H): dgh = dh′ · to_gh, gate by gate; ghₙ enters n times r. dgi is dgh but for that factor r.
+    to_gh = np.stack([to_r, to_z, to_n * r], axis=2)
+    del gh, rz, candidate, to_r, to_z  # (the large temporaries go before the loop allocates more)
+    # ∂/∂(state after step t) and ∂/∂gh at step t, filled in step by step: arrays, or lists of Tensors
+    recorded = any(isinstance(a, Tensor) for a in (g, ans, gi, h0, w_hh, b_hh))
+    dh_all = [None] * steps if recorded else np.empty((steps, batch, n), dtype=to_gh.dtype)
+    d_gh = [None] * steps if recorded else np.empty((steps, batch, 3 * n), dtype=to_gh.dtype)
     carry = None
     for t in reversed(_order(steps, reverse)):
         dh = g[t] if carry is None else g[t] + carry
         dh_all[t] = dh
-        d_gh = np.reshape(np.reshape(dh, (batch, 1, n)) * to_gh[t], (batch, 3 * n))
-        carry = dh * through_h[t] + d_gh @ w_hh
-    dh_all = np.reshape(np.stack(dh_all), (steps, batch, 1, n))
-    d_gi = np.reshape(dh_all * to_gi, (steps, batch, 3 * n))
-    d_gh = np.reshape(dh_all * to_gh, (steps * batch, 3 * n))
-    d_w = d_gh.T @ np.reshape(prev, (steps * batch, n))
+        d_gh[t] = np.reshape(np.reshape(dh, (batch, 1, n)) * to_gh[t], (batch, 3 * n))
+        carry = dh * through_h[t] + d_gh[t] @ w_hh
+    if recorded:
+        dh_all, d_gh = np.stack(dh_all), np.stack(d_gh)
+    d_gi = np.concatenate([d_gh[..., : 2 * n], dh_all * to_n], axis=-1)
+    d_gh = np.reshape(d_gh, (steps * batch, 3 * n))
+    d_w = d_gh.T @ rows
     d_b = None if b_hh is None else np.sum(d_gh, axis=0)
     return d_gi, carry, d_w, d_b
 
 
-_last: list = [None, None]  # (the arguments of the last gru_backward call, its gradients)
+# The rules of one gru_scan node share one pass backwards through time: the first to run computes every
+# gradient; each rule takes its own; once the inputs that want a gradient (``wanted``, fixed when the node
+# was recorded) have all taken theirs, the pass is forgotten, so that it holds no memory past the backward.
+_pass: dict = {}
 
 
-def _shared(g: Any, ans: Any, *args: Any) -> tuple:
-    """gru_backward, computed once for the four rules of one node in one backward pass."""
-    key = (g, ans, *args[:4])
-    held = _last[0]
-    if held is None or len(held) != len(key) or any(a is not b for a, b in zip(held, key)):
-        _last[:] = key, gru_backward(g, ans, *args)
-    return _last[1]
+def _take(i: int, g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool,
+          wanted: tuple) -> Any:  # fmt: skip
+    key = (g, ans, gi, h0, w_hh, b_hh)
+    if _pass.get("key") is None or any(a is not b for a, b in zip(_pass["key"], key)) or i in _pass["taken"]:
+        _pass.update(key=key, grads=gru_backward(g, ans, gi, h0, w_hh, b_hh, mask, reverse), taken=set())
+    grad = _pass["grads"][i]
+    _pass["taken"].add(i)
+    if all(i in _pass["taken"] for i, want in enumerate(wanted) if want):
+        _pass.clear()
+    return grad
 
 
-def _gi_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> Any:
-    return _shared(g, ans, gi, h0, w_hh, b_hh, mask, reverse)[0]
+def _gi_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> Any:
+    return _take(0, g, ans, gi, h0, w_hh, b_hh, mask, reverse, wanted)
 
 
-def _h0_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> Any:
-    return _shared(g, ans, gi, h0, w_hh, b_hh, mask, reverse)[1]
+def _h0_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> Any:
+    return _take(1, g, ans, gi, h0, w_hh, b_hh, mask, reverse, wanted)
 
 
-def _w_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> Any:
-    return _shared(g, ans, gi, h0, w_hh, b_hh, mask, reverse)[2]
+def _w_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> Any:
+    return _take(2, g, ans, gi, h0, w_hh, b_hh, mask, reverse, wanted)
 
 
-def _b_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> Any:
-    return _shared(g, ans, gi, h0, w_hh, b_hh, mask, reverse)[3]
+def _b_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> Any:
+    return _take(3, g, ans, gi, h0, w_hh, b_hh, mask, reverse, wanted)
 
 
-@primitive("gru_scan", (_gi_vjp, _h0_vjp, _w_vjp, _b_vjp, None, None), compute=gru_states)
+def _compute(gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> np.ndarray:
+    """The value from the arguments as the rules take them (for mg.compile's replay)."""
+    return gru_states(gi, h0, w_hh, b_hh, mask, reverse)
+
+
+@primitive("gru_scan", (_gi_vjp, _h0_vjp, _w_vjp, _b_vjp, None, None, None), compute=_compute)
 def gru_states_of(gi: Any, h0: Any, w_hh: Any, b_hh: Any = None, mask: Any = None, reverse: bool = False) -> Tensor:
     """The GRU's state after every step, S (L, N, H), from gi = x Wᵢₕᵀ + bᵢₕ (L, N, 3H) and h₀ (N, H)."""
     tensors = [as_tensor(a) if a is not None else None for a in (gi, h0, w_hh, b_hh)]
     arrays = [None if t is None else t._data for t in tensors]
     mask = None if mask is None else np.asarray(mask, dtype=bool)
     out = gru_states(*arrays, mask, reverse)
-    parents = tuple(t if t is not None and t._rg else None for t in tensors) + (None, None)
-    return record("gru_scan", out, (*arrays, mask, reverse), parents)
+    parents = tuple(t if t is not None and t._rg else None for t in tensors)
+    wanted = tuple(p is not None for p in parents)
+    return record("gru_scan", out, (*arrays, mask, reverse, wanted), parents + (None, None, None))
 
 
 def gru_scan(gi: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Any, mask: Any, reverse: bool) -> tuple[Tensor, Tensor]:
