@@ -62,42 +62,42 @@ def _previous(ans: Any, h0: Any, reverse: bool) -> Any:
 
 
 def gru_backward(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> tuple:
-    """(∂/∂gi, ∂/∂h₀, ∂/∂Wₕₕ, ∂/∂bₕₕ) of ⟨g, S⟩: the loop run backwards, on arrays or Tensors."""
+    """(∂/∂gi, ∂/∂h₀, ∂/∂Wₕₕ, ∂/∂bₕₕ) of ⟨g, S⟩: the loop run backwards, on arrays or Tensors.
+
+    Each step's gates are recomputed from the state before it (in S) rather than kept from the forward
+    pass: one more product per step, and no array of every step's gates in memory.
+    """
     n = h0.shape[-1]
     steps, batch = gi.shape[0], gi.shape[1]
     prev = _previous(ans, h0, reverse)
-    rows = np.reshape(prev, (steps * batch, n))  # every step's hidden share in one product:
-    gh = np.reshape(rows @ w_hh.T if b_hh is None else rows @ w_hh.T + b_hh, (steps, batch, 3 * n))
-    rz = _sig(gi[..., : 2 * n] + gh[..., : 2 * n])
-    r, z = rz[..., :n], rz[..., n:]
-    candidate = np.tanh(gi[..., 2 * n :] + r * gh[..., 2 * n :])
-    # per unit of dh′, the gradient reaching the pre-activations (aᵣ, a_z, aₙ):
-    to_n = (1 - z) * (1 - candidate * candidate)  # ∂h′/∂aₙ = (1 − z)(1 − n²)
-    to_z = (prev - candidate) * z * (1 - z)  # ∂h′/∂a_z = (h − n) z(1 − z)
-    to_r = to_n * gh[..., 2 * n :] * r * (1 - r)  # ∂h′/∂aᵣ = ∂h′/∂aₙ · ghₙ r(1 − r)
-    through_h = z  # ∂h′/∂h directly
-    if mask is not None:  # a padded step passes dh to the state before it unchanged, and nothing to its gates
-        keep = mask[..., None].astype(h0.dtype)
-        to_n, to_z, to_r, through_h = to_n * keep, to_z * keep, to_r * keep, z * keep + (1 - keep)
-    # (L, N, 3, H): dgh = dh′ · to_gh, gate by gate; ghₙ enters n times r. dgi is dgh but for that factor r.
-    to_gh = np.stack([to_r, to_z, to_n * r], axis=2)
-    del gh, rz, candidate, to_r, to_z  # (the large temporaries go before the loop allocates more)
-    # ∂/∂(state after step t) and ∂/∂gh at step t, filled in step by step: arrays, or lists of Tensors
     recorded = any(isinstance(a, Tensor) for a in (g, ans, gi, h0, w_hh, b_hh))
-    dh_all = [None] * steps if recorded else np.empty((steps, batch, n), dtype=to_gh.dtype)
-    d_gh = [None] * steps if recorded else np.empty((steps, batch, 3 * n), dtype=to_gh.dtype)
-    carry = None
+    # filled in step by step: arrays, or lists of Tensors when the backward pass is recorded
+    d_gi = [None] * steps if recorded else np.empty(gi.shape, dtype=np.result_type(g, gi))
+    d_ghn = [None] * steps if recorded else np.empty(ans.shape, dtype=np.result_type(g, gi))
+    keep = None if mask is None else mask[..., None].astype(h0.dtype)
+    w_t, carry = w_hh.T, None  # carry: ∂/∂(state after step t) from the later steps
     for t in reversed(_order(steps, reverse)):
+        h, x = prev[t], gi[t]
+        gh = h @ w_t if b_hh is None else h @ w_t + b_hh
+        rz = _sig(x[:, : 2 * n] + gh[:, : 2 * n])
+        r, z = rz[:, :n], rz[:, n:]
+        candidate = np.tanh(x[:, 2 * n :] + r * gh[:, 2 * n :])
         dh = g[t] if carry is None else g[t] + carry
-        dh_all[t] = dh
-        d_gh[t] = np.reshape(np.reshape(dh, (batch, 1, n)) * to_gh[t], (batch, 3 * n))
-        carry = dh * through_h[t] + d_gh[t] @ w_hh
+        gated = dh if keep is None else dh * keep[t]  # a padded step gives its gates nothing...
+        dn = gated * (1 - z) * (1 - candidate * candidate)  # ∂h′/∂aₙ = (1 − z)(1 − n²)
+        dz = gated * (h - candidate) * z * (1 - z)  # ∂h′/∂a_z = (h − n) z(1 − z)
+        d_ghn[t] = dn * r  # ghₙ enters aₙ times r
+        dr = dn * gh[:, 2 * n :] * r * (1 - r)  # ∂h′/∂aᵣ = ∂h′/∂aₙ · ghₙ r(1 − r)
+        d_gi[t] = np.concatenate([dr, dz, dn], axis=-1)
+        carry = gated * z + np.concatenate([dr, dz, d_ghn[t]], axis=-1) @ w_hh
+        if keep is not None:
+            carry = carry + (dh - gated)  # ...and passes dh on to the state before it
     if recorded:
-        dh_all, d_gh = np.stack(dh_all), np.stack(d_gh)
-    d_gi = np.concatenate([d_gh[..., : 2 * n], dh_all * to_n], axis=-1)
-    d_gh = np.reshape(d_gh, (steps * batch, 3 * n))
-    d_w = d_gh.T @ rows
-    d_b = None if b_hh is None else np.sum(d_gh, axis=0)
+        d_gi, d_ghn = np.stack(d_gi), np.stack(d_ghn)
+    rows, d_rz = np.reshape(prev, (steps * batch, n)), np.reshape(d_gi, (steps * batch, 3 * n))[:, : 2 * n]
+    d_ghn = np.reshape(d_ghn, (steps * batch, n))  # ∂/∂gh is ∂/∂gi but for ghₙ's factor r
+    d_w = np.concatenate([d_rz.T @ rows, d_ghn.T @ rows], axis=0)
+    d_b = None if b_hh is None else np.concatenate([np.sum(d_rz, axis=0), np.sum(d_ghn, axis=0)])
     return d_gi, carry, d_w, d_b
 
 
