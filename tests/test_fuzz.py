@@ -158,6 +158,7 @@ UNARY = {
         mg.stack([_matrix(x), 0.5 * _matrix(x), -_matrix(x)], axis=-1),
         np.full((_matrix(x).shape[1], 1), 0.3),
         np.array([[0.5], [-1.0], [0.8]]),
+        np.array([0.2, 0.0, -0.1]),
         np.array([0.1, -0.2, 0.3]),
         None,
         x.ndim % 2 == 1,

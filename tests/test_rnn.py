@@ -151,27 +151,31 @@ def test_dropout_between_layers_only_while_training():
 @pytest.mark.parametrize("lengths", [None, np.array([3, 1, 2])])
 def test_gru_scan_agrees_with_the_composite_loop(reverse, lengths):
     gi, h0 = RNG.standard_normal((3, 3, 3 * H)), RNG.standard_normal((3, H))
-    w, b = RNG.standard_normal((3 * H, H)), RNG.standard_normal(3 * H)
+    w, bi, bh = RNG.standard_normal((3 * H, H)), RNG.standard_normal(3 * H), RNG.standard_normal(3 * H)
     mask = None if lengths is None else np.arange(3)[:, None] < lengths
 
-    def composite(gi, h0, w, b):
-        return scan(lambda x, h: gru_step(x, h, w, b), gi, h0, mask, reverse)
+    def composite(gi, h0, w, bi, bh):
+        return scan(lambda x, h: gru_step(x, h, w, bh), gi + bi, h0, mask, reverse)
 
-    fused = gru_scan(gi, h0, w, b, mask, reverse)
-    for a, c in zip(fused, composite(gi, h0, w, b)):
+    fused = gru_scan(gi, h0, w, bi, bh, mask, reverse)
+    for a, c in zip(fused, composite(gi, h0, w, bi, bh)):
         np.testing.assert_allclose(a.data, c.data, rtol=1e-13, atol=1e-15)
-    assert gradgradcheck(lambda gi, h0, w, b: gru_scan(gi, h0, w, b, mask, reverse), gi, h0, w, b)
+    assert gradgradcheck(lambda *ts: gru_scan(*ts, mask, reverse), gi, h0, w, bi, bh)
+
+
+SCAN_SHAPES = [(4, 2, 3 * H), (2, H), (3 * H, H), (3 * H,), (3 * H,)]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_gru_scan_primitive_against_numerical_differences(dtype):
-    args = [RNG.standard_normal(s).astype(dtype) for s in [(4, 2, 3 * H), (2, H), (3 * H, H), (3 * H,)]]
+    args = [RNG.standard_normal(s).astype(dtype) for s in SCAN_SHAPES]
     mask = np.arange(4)[:, None] < np.array([4, 2])
     assert check_function(lambda *ts: gru_states_of(*ts, mask, True), *args)
+    assert check_function(lambda gi, h0, w: gru_states_of(gi, h0, w), *args[:3])  # no biases
 
 
 def test_gru_scan_forward_mode_matches_differences():
-    args = [RNG.standard_normal(s) for s in [(3, 2, 3 * H), (2, H), (3 * H, H), (3 * H,)]]
+    args = [RNG.standard_normal(s) for s in SCAN_SHAPES]
     tangents = [RNG.standard_normal(a.shape) for a in args]
 
     def f(*ts):

@@ -210,15 +210,12 @@ def _gru_scan(draw):
 
     steps, batch, hidden = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
     gi = draw(mst.arrays((steps, batch, 3 * hidden)))
-    h0, w, b = (
-        draw(mst.arrays((batch, hidden))),
-        draw(mst.arrays((3 * hidden, hidden))),
-        draw(mst.arrays((3 * hidden,))),
-    )
+    h0, w = draw(mst.arrays((batch, hidden))), draw(mst.arrays((3 * hidden, hidden)))
+    b_ih, b_hh = draw(mst.arrays((3 * hidden,))), draw(mst.arrays((3 * hidden,)))
     lengths = draw(hnp.arrays(np.int64, (batch,), elements=st.integers(1, steps)))
     mask = draw(st.sampled_from([None, np.arange(steps)[:, None] < lengths]))
     reverse = draw(st.booleans())
-    return (lambda *ts: gru_states_of(*ts, mask, reverse)), (gi, h0, w, b)
+    return (lambda *ts: gru_states_of(*ts, mask, reverse)), (gi, h0, w, b_ih, b_hh)
 
 
 class _ScaledSin(mg.Function):

@@ -117,10 +117,15 @@ class RNNBase(Module):
             raise ValueError(f"{self._name}: lengths must lie in [1, {steps}] (the sequence length), got {bad}")
         return np.arange(steps)[:, None] < lengths[None, :]
 
-    def _run(self, gi: Tensor, state: Any, w_hh: Tensor, b_hh: Any, mask: Any, reverse: bool) -> tuple:
-        """One direction of one layer: (outputs (L, N, H), last state)."""
-        if self.mode == "GRU":
-            return gru_scan(gi, state, w_hh, b_hh, mask, reverse)
+    def _run(self, x: Tensor, state: Any, weights: tuple, mask: Any, reverse: bool) -> tuple:
+        """One direction of one layer over x (L, N, I): (outputs (L, N, H), last state)."""
+        w_ih, w_hh, b_ih, b_hh = weights
+        steps, batch = x.shape[0], x.shape[1]
+        # every step's input share in one product, on the steps and sequences flattened into rows
+        gi = reshape(x, (steps * batch, x.shape[-1])) @ w_ih.T
+        if self.mode == "GRU":  # (its loop adds b_ih step by step: see rnn_scan)
+            return gru_scan(reshape(gi, (steps, batch, -1)), state, w_hh, b_ih, b_hh, mask, reverse)
+        gi = reshape(gi if b_ih is None else gi + b_ih, (steps, batch, -1))
         if self.mode == "LSTM":
             step = functools.partial(lstm_step, w_hh=w_hh, b_hh=b_hh)
         else:
@@ -172,11 +177,8 @@ class RNNBase(Module):
         for layer in range(self.num_layers):
             outputs = []
             for d, suffix in enumerate(("", "_reverse")[:directions]):
-                w_ih, w_hh, b_ih, b_hh = self._weights(layer, suffix)
-                # every step's input share in one product, on the steps and sequences flattened into rows
-                gi = reshape(x, (steps * batch, x.shape[-1])) @ w_ih.T
-                gi = reshape(gi if b_ih is None else gi + b_ih, (steps, batch, -1))
-                out, state = self._run(gi, states[layer * directions + d], w_hh, b_hh, mask, reverse=d == 1)
+                weights = self._weights(layer, suffix)
+                out, state = self._run(x, states[layer * directions + d], weights, mask, reverse=d == 1)
                 outputs.append(out)
                 last.append(state)
             x = outputs[0] if directions == 1 else concatenate(outputs, axis=-1)

@@ -39,14 +39,14 @@ def _order(steps: int, reverse: bool) -> range:
     return range(steps - 1, -1, -1) if reverse else range(steps)
 
 
-def gru_states(gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> np.ndarray:
+def gru_states(gi: Any, h0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: Any, reverse: bool) -> np.ndarray:
     """S[t], the state after step t (steps taken backwards in time if ``reverse``), on arrays."""
     n = h0.shape[-1]
     states = np.empty(gi.shape[:-1] + (n,), dtype=np.result_type(gi, h0, w_hh))
     w_t, h = w_hh.T, h0
     for t in _order(gi.shape[0], reverse):
         gh = h @ w_t if b_hh is None else h @ w_t + b_hh
-        x = gi[t]
+        x = gi[t] if b_ih is None else gi[t] + b_ih
         rz = _sigmoid(x[:, : 2 * n] + gh[:, : 2 * n])
         candidate = np.tanh(x[:, 2 * n :] + rz[:, :n] * gh[:, 2 * n :])
         new = candidate + rz[:, n:] * (h - candidate)
@@ -61,8 +61,10 @@ def _previous(ans: Any, h0: Any, reverse: bool) -> Any:
     return np.concatenate([h0[None], ans[:-1]], axis=0)
 
 
-def gru_backward(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool) -> tuple:
-    """(∂/∂gi, ∂/∂h₀, ∂/∂Wₕₕ, ∂/∂bₕₕ) of ⟨g, S⟩: the loop run backwards, on arrays or Tensors.
+def gru_backward(
+    g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: Any, reverse: bool
+) -> tuple:
+    """(∂/∂gi, ∂/∂h₀, ∂/∂Wₕₕ, ∂/∂bᵢₕ, ∂/∂bₕₕ) of ⟨g, S⟩: the loop run backwards, on arrays or Tensors.
 
     Each step's gates are recomputed from the state before it (in S) rather than kept from the forward
     pass: one more product per step, and no array of every step's gates in memory.
@@ -70,14 +72,14 @@ def gru_backward(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask:
     n = h0.shape[-1]
     steps, batch = gi.shape[0], gi.shape[1]
     prev = _previous(ans, h0, reverse)
-    recorded = any(isinstance(a, Tensor) for a in (g, ans, gi, h0, w_hh, b_hh))
+    recorded = any(isinstance(a, Tensor) for a in (g, ans, gi, h0, w_hh, b_ih, b_hh))
     # filled in step by step: arrays, or lists of Tensors when the backward pass is recorded
     d_gi = [None] * steps if recorded else np.empty(gi.shape, dtype=np.result_type(g, gi))
     d_ghn = [None] * steps if recorded else np.empty(ans.shape, dtype=np.result_type(g, gi))
     keep = None if mask is None else mask[..., None].astype(h0.dtype)
     w_t, carry = w_hh.T, None  # carry: ∂/∂(state after step t) from the later steps
     for t in reversed(_order(steps, reverse)):
-        h, x = prev[t], gi[t]
+        h, x = prev[t], (gi[t] if b_ih is None else gi[t] + b_ih)
         gh = h @ w_t if b_hh is None else h @ w_t + b_hh
         rz = _sig(x[:, : 2 * n] + gh[:, : 2 * n])
         r, z = rz[:, :n], rz[:, n:]
@@ -97,8 +99,9 @@ def gru_backward(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask:
     rows, d_rz = np.reshape(prev, (steps * batch, n)), np.reshape(d_gi, (steps * batch, 3 * n))[:, : 2 * n]
     d_ghn = np.reshape(d_ghn, (steps * batch, n))  # ∂/∂gh is ∂/∂gi but for ghₙ's factor r
     d_w = np.concatenate([d_rz.T @ rows, d_ghn.T @ rows], axis=0)
-    d_b = None if b_hh is None else np.concatenate([np.sum(d_rz, axis=0), np.sum(d_ghn, axis=0)])
-    return d_gi, carry, d_w, d_b
+    d_bi = None if b_ih is None else np.sum(np.reshape(d_gi, (steps * batch, 3 * n)), axis=0)
+    d_bh = None if b_hh is None else np.concatenate([np.sum(d_rz, axis=0), np.sum(d_ghn, axis=0)])
+    return d_gi, carry, d_w, d_bi, d_bh
 
 
 # The rules of one gru_scan node share one pass backwards through time: the first to run computes every
@@ -107,11 +110,11 @@ def gru_backward(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask:
 _pass: dict = {}
 
 
-def _take(i: int, g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool,
+def _take(i: int, g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: Any, reverse: bool,
           wanted: tuple) -> Any:  # fmt: skip
-    key = (g, ans, gi, h0, w_hh, b_hh)
+    key = (g, ans, gi, h0, w_hh, b_ih, b_hh)
     if _pass.get("key") is None or any(a is not b for a, b in zip(_pass["key"], key)) or i in _pass["taken"]:
-        _pass.update(key=key, grads=gru_backward(g, ans, gi, h0, w_hh, b_hh, mask, reverse), taken=set())
+        _pass.update(key=key, grads=gru_backward(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse), taken=set())
     grad = _pass["grads"][i]
     _pass["taken"].add(i)
     if all(i in _pass["taken"] for i, want in enumerate(wanted) if want):
@@ -119,31 +122,40 @@ def _take(i: int, g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask
     return grad
 
 
-def _gi_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> Any:
-    return _take(0, g, ans, gi, h0, w_hh, b_hh, mask, reverse, wanted)
+def _gi_vjp(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted):  # type: ignore[no-untyped-def]
+    return _take(0, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
 
 
-def _h0_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> Any:
-    return _take(1, g, ans, gi, h0, w_hh, b_hh, mask, reverse, wanted)
+def _h0_vjp(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted):  # type: ignore[no-untyped-def]
+    return _take(1, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
 
 
-def _w_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> Any:
-    return _take(2, g, ans, gi, h0, w_hh, b_hh, mask, reverse, wanted)
+def _w_vjp(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted):  # type: ignore[no-untyped-def]
+    return _take(2, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
 
 
-def _b_vjp(g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> Any:
-    return _take(3, g, ans, gi, h0, w_hh, b_hh, mask, reverse, wanted)
+def _bi_vjp(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted):  # type: ignore[no-untyped-def]
+    return _take(3, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
 
 
-def _compute(gi: Any, h0: Any, w_hh: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> np.ndarray:
+def _bh_vjp(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted):  # type: ignore[no-untyped-def]
+    return _take(4, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
+
+
+def _compute(gi: Any, h0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> Any:
     """The value from the arguments as the rules take them (for mg.compile's replay)."""
-    return gru_states(gi, h0, w_hh, b_hh, mask, reverse)
+    return gru_states(gi, h0, w_hh, b_ih, b_hh, mask, reverse)
 
 
-@primitive("gru_scan", (_gi_vjp, _h0_vjp, _w_vjp, _b_vjp, None, None, None), compute=_compute)
-def gru_states_of(gi: Any, h0: Any, w_hh: Any, b_hh: Any = None, mask: Any = None, reverse: bool = False) -> Tensor:
-    """The GRU's state after every step, S (L, N, H), from gi = x Wᵢₕᵀ + bᵢₕ (L, N, 3H) and h₀ (N, H)."""
-    tensors = [as_tensor(a) if a is not None else None for a in (gi, h0, w_hh, b_hh)]
+@primitive("gru_scan", (_gi_vjp, _h0_vjp, _w_vjp, _bi_vjp, _bh_vjp, None, None, None), compute=_compute)
+def gru_states_of(gi: Any, h0: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None, mask: Any = None,
+                  reverse: bool = False) -> Tensor:  # fmt: skip
+    """The GRU's state after every step, S (L, N, H), from gi = x Wᵢₕᵀ (L, N, 3H) and h₀ (N, H).
+
+    The input's bias is added step by step here rather than to gi first: the graph then keeps one array
+    of the size of gi, not two.
+    """
+    tensors = [None if a is None else as_tensor(a) for a in (gi, h0, w_hh, b_ih, b_hh)]
     arrays = [None if t is None else t._data for t in tensors]
     mask = None if mask is None else np.asarray(mask, dtype=bool)
     out = gru_states(*arrays, mask, reverse)
@@ -152,8 +164,8 @@ def gru_states_of(gi: Any, h0: Any, w_hh: Any, b_hh: Any = None, mask: Any = Non
     return record("gru_scan", out, (*arrays, mask, reverse, wanted), parents + (None, None, None))
 
 
-def gru_scan(gi: Tensor, h0: Tensor, w_hh: Tensor, b_hh: Any, mask: Any, reverse: bool) -> tuple[Tensor, Tensor]:
+def gru_scan(gi: Tensor, h0: Tensor, w_hh: Tensor, b_ih: Any, b_hh: Any, mask: Any, reverse: bool) -> tuple:
     """(outputs (L, N, H), last state (N, H)) of one GRU direction, as ``rnn_functional.scan`` gives them."""
-    states = gru_states_of(gi, h0, w_hh, b_hh, mask, reverse)
+    states = gru_states_of(gi, h0, w_hh, b_ih, b_hh, mask, reverse)
     out = states if mask is None else where(mask[:, :, None], states, np.zeros((), states.dtype))
     return out, states[0 if reverse else -1]
