@@ -1,13 +1,13 @@
 """A character-level GRU language model on public-domain English (models/texts/public_domain.txt).
 
-``python -m models.char_lm [--epochs 12] [--hidden 192] [--seq-len 64] [--batch 32] [--temperature 0.7]``
+``python -m models.char_lm [--epochs 12] [--hidden 192] [--seq-len 64] [--batch 16] [--temperature 0.7]``
 
 Characters → an embedding → ``nn.GRU`` → a linear layer over the characters; trained with truncated
 backpropagation through time: the training text is cut into ``batch`` parallel streams read ``seq_len``
 characters at a time, the state carried from one piece to the next but not differentiated through it
-(detached). Adam, gradient norm clipped. The text is split by position: of every ten blocks of the text, nine
-train and the tenth is held out; the model reports bits per character, the mean cross-entropy in base 2, on both, and samples a
-continuation of a prompt at a temperature.
+(detached). Adam, gradient norm clipped. The text is split by position: of every ten blocks of the text,
+nine train and the tenth is held out; the model reports bits per character, the mean cross-entropy in
+base 2, on both, and samples a continuation of a prompt at a temperature.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def run(
     hidden: int = 192,
     embed: int = 32,
     seq_len: int = 64,
-    batch: int = 32,
+    batch: int = 16,
     lr: float = 3e-3,
     clip: float = 1.0,
     dropout: float = 0.2,
@@ -191,9 +191,8 @@ def run(
         model.eval()
         valid_bpc = bits_per_char(model, valid, seq_len)
         history.append({"epoch": epoch, "train_bpc": train_bpc, "valid_bpc": valid_bpc})
-        log(
-            f"epoch {epoch:2d}  train {train_bpc:.3f} bpc  valid {valid_bpc:.3f} bpc  {time.perf_counter() - start:.1f} s"
-        )
+        seconds = time.perf_counter() - start
+        log(f"epoch {epoch:2d}  train {train_bpc:.3f} bpc  valid {valid_bpc:.3f} bpc  {seconds:.1f} s")
     text_out = sample(model, vocab, prompt, sample_length, temperature, rng=seed)
     return {"history": history, "vocab": vocab, "model": model, "sample": prompt + text_out,
             "seconds": time.perf_counter() - start}  # fmt: skip
@@ -205,7 +204,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--hidden", type=int, default=192)
     p.add_argument("--embed", type=int, default=32)
     p.add_argument("--seq-len", type=int, default=64)
-    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--clip", type=float, default=1.0, help="maximal gradient norm")
     p.add_argument("--dropout", type=float, default=0.2, help="on the GRU's outputs, while training")

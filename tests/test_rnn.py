@@ -16,7 +16,7 @@ from minigrad.nn.rnn_scan import gru_scan, gru_states_of
 from minigrad.testing import check_function, gradcheck, gradgradcheck
 
 RNG = np.random.default_rng(0)
-I, H = 3, 2
+N_IN, H = 3, 2
 
 
 def _flat(out):
@@ -40,18 +40,18 @@ def check_module(module, *args, **kwargs):
 
 
 CELLS = [
-    ("rnn_tanh", lambda: nn.RNNCell(I, H, dtype="float64", rng=1)),
-    ("rnn_relu", lambda: nn.RNNCell(I, H, nonlinearity="relu", dtype="float64", rng=1)),
-    ("lstm", lambda: nn.LSTMCell(I, H, dtype="float64", rng=1)),
-    ("gru", lambda: nn.GRUCell(I, H, dtype="float64", rng=1)),
-    ("gru_no_bias", lambda: nn.GRUCell(I, H, bias=False, dtype="float64", rng=1)),
+    ("rnn_tanh", lambda: nn.RNNCell(N_IN, H, dtype="float64", rng=1)),
+    ("rnn_relu", lambda: nn.RNNCell(N_IN, H, nonlinearity="relu", dtype="float64", rng=1)),
+    ("lstm", lambda: nn.LSTMCell(N_IN, H, dtype="float64", rng=1)),
+    ("gru", lambda: nn.GRUCell(N_IN, H, dtype="float64", rng=1)),
+    ("gru_no_bias", lambda: nn.GRUCell(N_IN, H, bias=False, dtype="float64", rng=1)),
 ]
 
 
 @pytest.mark.parametrize("make", [m for _, m in CELLS], ids=[n for n, _ in CELLS])
 def test_cell_gradients(make):
     cell = make()
-    x, h = RNG.standard_normal((2, I)), RNG.standard_normal((2, H))
+    x, h = RNG.standard_normal((2, N_IN)), RNG.standard_normal((2, H))
     if isinstance(cell, nn.LSTMCell):  # the state is a pair: both parts checked as inputs
         names = [n for n, _ in cell.named_parameters()]
 
@@ -64,17 +64,17 @@ def test_cell_gradients(make):
 
 
 def test_unbatched_cell_is_the_batch_of_one():
-    cell = nn.GRUCell(I, H, dtype="float64", rng=2)
-    x, h = RNG.standard_normal(I), RNG.standard_normal(H)
+    cell = nn.GRUCell(N_IN, H, dtype="float64", rng=2)
+    x, h = RNG.standard_normal(N_IN), RNG.standard_normal(H)
     np.testing.assert_allclose(cell(x, h).data, cell(x[None], h[None]).data[0], rtol=1e-14)
     assert cell(x).shape == (H,)
 
 
 LAYERS = [
-    ("rnn", lambda **k: nn.RNN(I, H, dtype="float64", rng=1, **k)),
-    ("rnn_relu", lambda **k: nn.RNN(I, H, nonlinearity="relu", dtype="float64", rng=1, **k)),
-    ("lstm", lambda **k: nn.LSTM(I, H, dtype="float64", rng=1, **k)),
-    ("gru", lambda **k: nn.GRU(I, H, dtype="float64", rng=1, **k)),
+    ("rnn", lambda **k: nn.RNN(N_IN, H, dtype="float64", rng=1, **k)),
+    ("rnn_relu", lambda **k: nn.RNN(N_IN, H, nonlinearity="relu", dtype="float64", rng=1, **k)),
+    ("lstm", lambda **k: nn.LSTM(N_IN, H, dtype="float64", rng=1, **k)),
+    ("gru", lambda **k: nn.GRU(N_IN, H, dtype="float64", rng=1, **k)),
 ]
 OPTIONS = [
     {},
@@ -89,14 +89,14 @@ OPTIONS = [
 @pytest.mark.parametrize("make", [m for _, m in LAYERS], ids=[n for n, _ in LAYERS])
 def test_layer_gradients(make, options):
     layer = make(**options)
-    x = RNG.standard_normal((2, 3, I) if options.get("batch_first") else (3, 2, I))
+    x = RNG.standard_normal((2, 3, N_IN) if options.get("batch_first") else (3, 2, N_IN))
     assert check_module(layer, x)
 
 
 @pytest.mark.parametrize("make", [m for _, m in LAYERS], ids=[n for n, _ in LAYERS])
 def test_layer_gradients_with_lengths_and_initial_state(make):
     layer = make(num_layers=2, bidirectional=True)
-    x = RNG.standard_normal((4, 3, I))
+    x = RNG.standard_normal((4, 3, N_IN))
     h0 = RNG.standard_normal((4, 3, H))
     hx = (h0, RNG.standard_normal((4, 3, H))) if isinstance(layer, nn.LSTM) else h0
     assert check_module(layer, x, hx, lengths=np.array([2, 4, 1]))
@@ -105,7 +105,7 @@ def test_layer_gradients_with_lengths_and_initial_state(make):
 @pytest.mark.parametrize("make", [m for _, m in LAYERS], ids=[n for n, _ in LAYERS])
 def test_lengths_are_each_sequence_run_alone(make):
     layer = make(bidirectional=True)
-    x = RNG.standard_normal((5, 3, I))
+    x = RNG.standard_normal((5, 3, N_IN))
     lengths = np.array([5, 2, 3])
     out, h = layer(x, lengths=lengths)
     h = h[0] if isinstance(layer, nn.LSTM) else h
@@ -118,8 +118,8 @@ def test_lengths_are_each_sequence_run_alone(make):
 
 
 def test_unbatched_layer_is_the_batch_of_one():
-    lstm = nn.LSTM(I, H, num_layers=2, dtype="float64", rng=3)
-    x = RNG.standard_normal((4, I))
+    lstm = nn.LSTM(N_IN, H, num_layers=2, dtype="float64", rng=3)
+    x = RNG.standard_normal((4, N_IN))
     out, (h, c) = lstm(x)
     out1, (h1, c1) = lstm(x[:, None])
     assert out.shape == (4, H) and h.shape == (2, H) and c.shape == (2, H)
@@ -138,8 +138,8 @@ def test_parameter_names_shapes_and_init_bound():
 
 
 def test_dropout_between_layers_only_while_training():
-    lstm = nn.LSTM(I, H, num_layers=2, dropout=0.5, dtype="float64", rng=4)
-    x = RNG.standard_normal((3, 2, I))
+    lstm = nn.LSTM(N_IN, H, num_layers=2, dropout=0.5, dtype="float64", rng=4)
+    x = RNG.standard_normal((3, 2, N_IN))
     lstm.eval()
     a, b = lstm(x)[0].data, lstm(x)[0].data
     np.testing.assert_array_equal(a, b)
@@ -189,7 +189,7 @@ def test_gru_scan_forward_mode_matches_differences():
 
 
 def test_compiled_gru_step_replays_eager():
-    gru = nn.GRU(I, H, num_layers=2, bidirectional=True, dtype="float64", rng=5)
+    gru = nn.GRU(N_IN, H, num_layers=2, bidirectional=True, dtype="float64", rng=5)
     head = nn.Linear(2 * H, 1, dtype="float64", rng=6)
     params = list(gru.parameters()) + list(head.parameters())
 
@@ -201,7 +201,7 @@ def test_compiled_gru_step_replays_eager():
 
     compiled = mg.compile(step)
     for _ in range(3):
-        x = RNG.standard_normal((4, 2, I))
+        x = RNG.standard_normal((4, 2, N_IN))
         for p in params:
             p.grad = None
         got, got_grads = compiled(x).data, [p.grad.copy() for p in params]
@@ -215,23 +215,23 @@ def test_compiled_gru_step_replays_eager():
 
 def test_wrong_input_size_names_the_layer_and_shapes():
     with pytest.raises(ValueError, match=r"GRU: input has shape \(3, 2, 4\), expected .*input_size=3"):
-        nn.GRU(I, H)(np.zeros((3, 2, 4), np.float32))
+        nn.GRU(N_IN, H)(np.zeros((3, 2, 4), np.float32))
     with pytest.raises(ValueError, match=r"LSTMCell: input has shape \(2, 5\)"):
-        nn.LSTMCell(I, H)(np.zeros((2, 5), np.float32))
+        nn.LSTMCell(N_IN, H)(np.zeros((2, 5), np.float32))
 
 
 def test_initial_state_of_wrong_shape_names_both_shapes():
     with pytest.raises(ValueError, match=r"GRU: h0 has shape \(1, 2, 2\), expected \(2, 2, 2\)"):
-        nn.GRU(I, H, num_layers=2)(np.zeros((3, 2, I), np.float32), np.zeros((1, 2, H), np.float32))
+        nn.GRU(N_IN, H, num_layers=2)(np.zeros((3, 2, N_IN), np.float32), np.zeros((1, 2, H), np.float32))
     with pytest.raises(ValueError, match=r"LSTM: c0 has shape \(1, 2, 3\), expected \(1, 2, 2\)"):
-        nn.LSTM(I, H)(np.zeros((3, 2, I), np.float32), (np.zeros((1, 2, H)), np.zeros((1, 2, 3))))
+        nn.LSTM(N_IN, H)(np.zeros((3, 2, N_IN), np.float32), (np.zeros((1, 2, H)), np.zeros((1, 2, 3))))
     with pytest.raises(ValueError, match=r"GRUCell: hx has shape \(2, 3\), expected \(2, 2\)"):
-        nn.GRUCell(I, H)(np.zeros((2, I), np.float32), np.zeros((2, 3), np.float32))
+        nn.GRUCell(N_IN, H)(np.zeros((2, N_IN), np.float32), np.zeros((2, 3), np.float32))
 
 
 def test_lengths_out_of_range_or_of_wrong_shape():
-    rnn = nn.RNN(I, H)
-    x = np.zeros((4, 2, I), np.float32)
+    rnn = nn.RNN(N_IN, H)
+    x = np.zeros((4, 2, N_IN), np.float32)
     with pytest.raises(ValueError, match=r"RNN: lengths must lie in \[1, 4\] .*got 5"):
         rnn(x, lengths=[5, 1])
     with pytest.raises(ValueError, match=r"RNN: lengths must lie in \[1, 4\] .*got 0"):
@@ -242,8 +242,8 @@ def test_lengths_out_of_range_or_of_wrong_shape():
 
 def test_bad_constructor_arguments():
     with pytest.raises(ValueError, match="RNN: nonlinearity must be 'tanh' or 'relu', got 'gelu'"):
-        nn.RNN(I, H, nonlinearity="gelu")
+        nn.RNN(N_IN, H, nonlinearity="gelu")
     with pytest.raises(ValueError, match="GRU: hidden_size must be a positive integer, got 0"):
-        nn.GRU(I, 0)
+        nn.GRU(N_IN, 0)
     with pytest.raises(ValueError, match=r"LSTM: dropout must be in \[0, 1\), got 1.5"):
-        nn.LSTM(I, H, dropout=1.5)
+        nn.LSTM(N_IN, H, dropout=1.5)

@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch")
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence  # noqa: E402
 
 RNG = np.random.default_rng(0)
-I, H = 4, 5
+N_IN, H = 4, 5
 
 
 def twin_of(module, torch_cls, *args, **kwargs):
@@ -61,12 +61,12 @@ def compare(module, twin, x, state=None, run_twin=None, **kwargs):
 
 
 CELLS = [
-    (lambda: nn.RNNCell(I, H, dtype="float64", rng=1), lambda: torch.nn.RNNCell(I, H)),
-    (lambda: nn.RNNCell(I, H, nonlinearity="relu", dtype="float64", rng=1),
-     lambda: torch.nn.RNNCell(I, H, nonlinearity="relu")),
-    (lambda: nn.LSTMCell(I, H, dtype="float64", rng=1), lambda: torch.nn.LSTMCell(I, H)),
-    (lambda: nn.GRUCell(I, H, dtype="float64", rng=1), lambda: torch.nn.GRUCell(I, H)),
-    (lambda: nn.GRUCell(I, H, bias=False, dtype="float64", rng=1), lambda: torch.nn.GRUCell(I, H, bias=False)),
+    (lambda: nn.RNNCell(N_IN, H, dtype="float64", rng=1), lambda: torch.nn.RNNCell(N_IN, H)),
+    (lambda: nn.RNNCell(N_IN, H, nonlinearity="relu", dtype="float64", rng=1),
+     lambda: torch.nn.RNNCell(N_IN, H, nonlinearity="relu")),
+    (lambda: nn.LSTMCell(N_IN, H, dtype="float64", rng=1), lambda: torch.nn.LSTMCell(N_IN, H)),
+    (lambda: nn.GRUCell(N_IN, H, dtype="float64", rng=1), lambda: torch.nn.GRUCell(N_IN, H)),
+    (lambda: nn.GRUCell(N_IN, H, bias=False, dtype="float64", rng=1), lambda: torch.nn.GRUCell(N_IN, H, bias=False)),
 ]  # fmt: skip
 
 
@@ -78,7 +78,7 @@ def test_cell_matches_torch(k, batched):
     twin = make_twin().double()
     twin.load_state_dict({n: torch.from_numpy(np.array(v.data)) for n, v in cell.state_dict().items()})
     shape = (3,) if batched else ()
-    x, h = RNG.standard_normal(shape + (I,)), RNG.standard_normal(shape + (H,))
+    x, h = RNG.standard_normal(shape + (N_IN,)), RNG.standard_normal(shape + (H,))
     state = (h, RNG.standard_normal(h.shape)) if isinstance(cell, nn.LSTMCell) else h
     compare(cell, twin, x, state)
 
@@ -103,18 +103,18 @@ def _layers(options):
 )
 def test_layer_matches_torch(name, options):
     ours, theirs = LAYERS[name]
-    layer = ours(I, H, dtype="float64", rng=2, **options)
-    twin = twin_of(layer, theirs, I, H, **options)
-    x = RNG.standard_normal((2, 6, I) if options.get("batch_first") else (6, 2, I))
+    layer = ours(N_IN, H, dtype="float64", rng=2, **options)
+    twin = twin_of(layer, theirs, N_IN, H, **options)
+    x = RNG.standard_normal((2, 6, N_IN) if options.get("batch_first") else (6, 2, N_IN))
     compare(layer, twin, x)
 
 
 @pytest.mark.parametrize("name", list(LAYERS))
 def test_layer_with_initial_state_and_unbatched_input_matches_torch(name):
     ours, theirs = LAYERS[name]
-    layer = ours(I, H, num_layers=2, bidirectional=True, dtype="float64", rng=3)
-    twin = twin_of(layer, theirs, I, H, num_layers=2, bidirectional=True)
-    for shape in [(6, 3, I), (6, I)]:
+    layer = ours(N_IN, H, num_layers=2, bidirectional=True, dtype="float64", rng=3)
+    twin = twin_of(layer, theirs, N_IN, H, num_layers=2, bidirectional=True)
+    for shape in [(6, 3, N_IN), (6, N_IN)]:
         x = RNG.standard_normal(shape)
         h0 = RNG.standard_normal((4, 3, H) if len(shape) == 3 else (4, H))
         compare(layer, twin, x, (h0, RNG.standard_normal(h0.shape)) if name == "LSTM" else h0)
@@ -125,10 +125,10 @@ def test_layer_with_initial_state_and_unbatched_input_matches_torch(name):
 def test_lengths_match_packed_sequences(name, batch_first):
     ours, theirs = LAYERS[name]
     options = {"num_layers": 2, "bidirectional": True, "batch_first": batch_first}
-    layer = ours(I, H, dtype="float64", rng=4, **options)
-    twin = twin_of(layer, theirs, I, H, **options)
+    layer = ours(N_IN, H, dtype="float64", rng=4, **options)
+    twin = twin_of(layer, theirs, N_IN, H, **options)
     lengths = np.array([3, 6, 1, 4])
-    x = RNG.standard_normal((4, 6, I) if batch_first else (6, 4, I))
+    x = RNG.standard_normal((4, 6, N_IN) if batch_first else (6, 4, N_IN))
     h0 = RNG.standard_normal((4, 4, H))
     state = (h0, RNG.standard_normal(h0.shape)) if name == "LSTM" else h0
 
