@@ -11,6 +11,7 @@ import pytest
 
 import minigrad as mg
 from minigrad import nn
+from minigrad.nn.lstm_scan import lstm_states_of
 from minigrad.nn.rnn_functional import gru_step, scan
 from minigrad.nn.rnn_scan import gru_scan, gru_states_of
 from minigrad.testing import check_function, gradcheck, gradgradcheck
@@ -188,13 +189,38 @@ def test_gru_scan_forward_mode_matches_differences():
     np.testing.assert_allclose(np.asarray(getattr(tangent, "data", tangent)), (plus - minus) / (2 * eps), atol=1e-8)
 
 
-def test_compiled_gru_step_replays_eager():
-    gru = nn.GRU(N_IN, H, num_layers=2, bidirectional=True, dtype="float64", rng=5)
+LSTM_SHAPES = [(3, 2, 4 * H), (2, H), (2, H), (4 * H, H), (4 * H,), (4 * H,)]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_lstm_scan_primitive_against_numerical_differences(dtype):
+    args = [RNG.standard_normal(s).astype(dtype) for s in LSTM_SHAPES]
+    mask = np.arange(3)[:, None] < np.array([1, 3])
+    assert check_function(lambda *ts: lstm_states_of(*ts, mask, True), *args)
+    assert check_function(lambda *ts: lstm_states_of(*ts), *args[:4])  # no biases
+
+
+def test_lstm_scan_second_derivatives_and_forward_mode():
+    args = [RNG.standard_normal(s) for s in LSTM_SHAPES]
+    mask = np.arange(3)[:, None] < np.array([2, 3])
+    assert gradgradcheck(lambda *ts: lstm_states_of(*ts, mask, False), *args)
+    tangents = [RNG.standard_normal(a.shape) for a in args]
+    _, tangent = mg.jvp(lambda *ts: lstm_states_of(*ts, mask), args, tangents)
+    eps = 1e-6
+    plus = lstm_states_of(*(a + eps * t for a, t in zip(args, tangents)), mask).data
+    minus = lstm_states_of(*(a - eps * t for a, t in zip(args, tangents)), mask).data
+    np.testing.assert_allclose(np.asarray(getattr(tangent, "data", tangent)), (plus - minus) / (2 * eps), atol=1e-8)
+
+
+@pytest.mark.parametrize("layer", ["GRU", "LSTM"])
+def test_compiled_step_replays_eager(layer):
+    rnn = getattr(nn, layer)(N_IN, H, num_layers=2, bidirectional=True, dtype="float64", rng=5)
     head = nn.Linear(2 * H, 1, dtype="float64", rng=6)
-    params = list(gru.parameters()) + list(head.parameters())
+    params = list(rnn.parameters()) + list(head.parameters())
 
     def step(x):
-        out, h = gru(x)
+        out, h = rnn(x, lengths=np.array([4, 2]))
+        h = h[1] if layer == "LSTM" else h
         loss = (head(out) ** 2).sum() + (h * h).sum()
         loss.backward()
         return loss

@@ -24,6 +24,7 @@ from ..shape_ops import concatenate, reshape, stack, swapaxes
 from ..tensor import Tensor, as_tensor
 from . import functional as F
 from . import init
+from .lstm_scan import lstm_scan
 from .module import Module, Parameter
 from .rnn_functional import gru_step, lstm_step, rnn_step, scan
 from .rnn_scan import gru_scan
@@ -123,14 +124,12 @@ class RNNBase(Module):
         steps, batch = x.shape[0], x.shape[1]
         # every step's input share in one product, on the steps and sequences flattened into rows
         gi = reshape(x, (steps * batch, x.shape[-1])) @ w_ih.T
-        if self.mode == "GRU":  # (its loop adds b_ih step by step: see rnn_scan)
-            return gru_scan(reshape(gi, (steps, batch, -1)), state, w_hh, b_ih, b_hh, mask, reverse)
+        if self.mode in ("GRU", "LSTM"):  # one primitive each, whose loop adds b_ih step by step (rnn_scan.py)
+            fused = gru_scan if self.mode == "GRU" else lstm_scan
+            return fused(reshape(gi, (steps, batch, -1)), state, w_hh, b_ih, b_hh, mask, reverse)
         gi = reshape(gi if b_ih is None else gi + b_ih, (steps, batch, -1))
-        if self.mode == "LSTM":
-            step = functools.partial(lstm_step, w_hh=w_hh, b_hh=b_hh)
-        else:
-            nonlinearity = "tanh" if self.mode == "RNN_TANH" else "relu"
-            step = functools.partial(rnn_step, w_hh=w_hh, b_hh=b_hh, nonlinearity=nonlinearity)
+        nonlinearity = "tanh" if self.mode == "RNN_TANH" else "relu"
+        step = functools.partial(rnn_step, w_hh=w_hh, b_hh=b_hh, nonlinearity=nonlinearity)
         return scan(step, gi, state, mask, reverse)
 
     def _initial(self, hx: Any, batch: int, batched: bool, dtype: Any) -> list:

@@ -104,42 +104,47 @@ def gru_backward(
     return d_gi, carry, d_w, d_bi, d_bh
 
 
-# The rules of one gru_scan node share one pass backwards through time: the first to run computes every
-# gradient; each rule takes its own; once the inputs that want a gradient (``wanted``, fixed when the node
-# was recorded) have all taken theirs, the pass is forgotten, so that it holds no memory past the backward.
-_pass: dict = {}
+class SharedPass:
+    """The rules of one scan node share one pass backwards through time: the first to run computes every
+    gradient, each rule takes its own, and once the inputs that want a gradient (``wanted``, fixed when the
+    node was recorded) have all taken theirs the pass is forgotten, so that it holds no memory past the
+    backward pass. Rule i calls ``take(i, g, ans, *args)``, args ending in ``wanted``."""
+
+    def __init__(self, backward: Any, n_tensors: int) -> None:
+        self.backward, self.n_tensors, self.held = backward, n_tensors, {}
+
+    def take(self, i: int, g: Any, ans: Any, *args: Any) -> Any:
+        held, key, wanted = self.held, (g, ans, *args[: self.n_tensors]), args[-1]
+        if not held or any(a is not b for a, b in zip(held["key"], key)) or i in held["taken"]:
+            held.update(key=key, grads=self.backward(g, ans, *args[:-1]), taken=set())
+        grad = held["grads"][i]
+        held["taken"].add(i)
+        if all(k in held["taken"] for k, want in enumerate(wanted) if want):
+            held.clear()
+        return grad
 
 
-def _take(i: int, g: Any, ans: Any, gi: Any, h0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: Any, reverse: bool,
-          wanted: tuple) -> Any:  # fmt: skip
-    key = (g, ans, gi, h0, w_hh, b_ih, b_hh)
-    if _pass.get("key") is None or any(a is not b for a, b in zip(_pass["key"], key)) or i in _pass["taken"]:
-        _pass.update(key=key, grads=gru_backward(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse), taken=set())
-    grad = _pass["grads"][i]
-    _pass["taken"].add(i)
-    if all(i in _pass["taken"] for i, want in enumerate(wanted) if want):
-        _pass.clear()
-    return grad
+_GRU = SharedPass(gru_backward, 5)
 
 
 def _gi_vjp(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted):  # type: ignore[no-untyped-def]
-    return _take(0, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
+    return _GRU.take(0, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
 
 
 def _h0_vjp(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted):  # type: ignore[no-untyped-def]
-    return _take(1, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
+    return _GRU.take(1, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
 
 
 def _w_vjp(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted):  # type: ignore[no-untyped-def]
-    return _take(2, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
+    return _GRU.take(2, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
 
 
 def _bi_vjp(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted):  # type: ignore[no-untyped-def]
-    return _take(3, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
+    return _GRU.take(3, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
 
 
 def _bh_vjp(g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted):  # type: ignore[no-untyped-def]
-    return _take(4, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
+    return _GRU.take(4, g, ans, gi, h0, w_hh, b_ih, b_hh, mask, reverse, wanted)
 
 
 def _compute(gi: Any, h0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: Any, reverse: bool, wanted: tuple) -> Any:
