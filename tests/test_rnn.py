@@ -255,6 +255,14 @@ def test_initial_state_of_wrong_shape_names_both_shapes():
         nn.GRUCell(N_IN, H)(np.zeros((2, N_IN), np.float32), np.zeros((2, 3), np.float32))
 
 
+def test_lstm_state_must_be_a_pair():
+    x = np.zeros((3, 2, N_IN), np.float32)
+    with pytest.raises(TypeError, match=r"LSTM: hx must be a pair \(h0, c0\), got ndarray"):
+        nn.LSTM(N_IN, H, num_layers=2)(x, np.zeros((2, 2, H), np.float32))
+    with pytest.raises(TypeError, match=r"LSTMCell: hx must be a pair \(h, c\), got ndarray"):
+        nn.LSTMCell(N_IN, H)(x[0], np.zeros((2, H), np.float32))
+
+
 def test_lengths_out_of_range_or_of_wrong_shape():
     rnn = nn.RNN(N_IN, H)
     x = np.zeros((4, 2, N_IN), np.float32)

@@ -139,6 +139,8 @@ class RNNBase(Module):
         if not batched:
             shape, dims = (shape[0], shape[2]), "num_layers * num_directions, hidden_size"
         if self.mode == "LSTM":
+            if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+                raise TypeError(f"LSTM: hx must be a pair (h0, c0), got {type(hx).__name__}")
             h0, c0 = (None, None) if hx is None else hx
             h0 = check_state(self._name, "h0", h0, shape, dims, dtype)
             c0 = check_state(self._name, "c0", c0, shape, dims, dtype)

@@ -84,6 +84,8 @@ class LSTMCell(RNNCellBase):
 
     def forward(self, input: Any, hx: Any = None) -> tuple[Tensor, Tensor]:
         x, batched = self._input(input)
+        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
+            raise TypeError(f"LSTMCell: hx must be a pair (h, c), got {type(hx).__name__}")
         h, c = (None, None) if hx is None else hx
         state = (self._state("h", h, x, batched), self._state("c", c, x, batched))
         h, c = lstm_step(self._gi(x), state, self.weight_hh, self.bias_hh)
