@@ -25,7 +25,7 @@ def build() -> tuple[mg.Tensor, dict]:
     x = mg.tensor(rng.standard_normal(20))  # the window "museums in Paris are amazing"
     x_c = mg.tensor(rng.standard_normal(20))  # the corrupted window
     W = mg.tensor(rng.standard_normal((8, 20)), requires_grad=True)
-    b = mg.zeros(8, requires_grad=True)
+    b = mg.zeros(8, dtype=np.float64, requires_grad=True)
     u = mg.tensor(rng.standard_normal(8), requires_grad=True)
     z = W @ x + b
     h = mg.tanh(z)

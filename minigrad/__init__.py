@@ -30,6 +30,7 @@ from .composites import (
     var,
 )
 from .creation import arange, full, ones, ones_like, rand, randn, tensor, zeros, zeros_like
+from .dtypes import get_default_dtype, set_default_dtype
 from .elementwise import (
     abs,
     absolute,
@@ -72,6 +73,7 @@ from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .guard import InplaceError
 from .linalg import dot, einsum, matmul, outer
 from .ops import clip, cumsum, log_softmax, logsumexp, max, mean, min, norm, softmax, sum
+from .products import cumprod, prod
 from .shape_ops import (
     astype,
     broadcast_to,
@@ -91,6 +93,7 @@ __version__ = "0.1.0"
 # Networks last: they build on the operations above.
 from . import (  # noqa: E402
     benchmark,  # noqa: E402  (mg.benchmark: time your own steps with the harness's method)
+    data,
     nn,
     optim,
 )
@@ -100,6 +103,8 @@ from .serialization import load, save  # noqa: E402
 
 __all__ = [
     "compile",
+    "get_default_dtype",
+    "set_default_dtype",
     "Tensor",
     "tensor",
     "zeros",
@@ -162,6 +167,8 @@ __all__ = [
     "logaddexp",
     "hypot",
     "cumsum",
+    "cumprod",
+    "prod",
     "norm",
     "var",
     "std",
@@ -207,4 +214,5 @@ __all__ = [
     "load",
     "to_dot",
     "render_graph",
+    "data",
 ]

@@ -12,9 +12,8 @@ from typing import Any
 import numpy as np
 
 from .elementwise import sqrt, square, subtract
-from .linalg import einsum
 from .ops import _axis, mean, sum
-from .shape_ops import broadcast_to, concatenate, expand_dims, getitem, reshape
+from .shape_ops import broadcast_to, concatenate, expand_dims, getitem, reshape, transpose
 from .tensor import Tensor, as_tensor
 
 
@@ -127,18 +126,26 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     return array_split(x, indices_or_sections, axis)
 
 
-def diagonal(x: Any) -> Tensor:
-    """The main diagonal of a matrix, as ``np.diagonal(x)`` for 2-D x."""
+def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    """The diagonal of the (axis1, axis2) planes, as ``np.diagonal``: those two axes are removed and the
+    diagonal is the last axis; ``offset`` > 0 is above the main diagonal, < 0 below."""
     x = as_tensor(x, "diagonal")
-    if x.ndim != 2:
-        raise ValueError(f"diagonal: takes a matrix (2-D), got shape {x.shape}")
-    k = builtins.min(x.shape)
-    return einsum("ii->i", getitem(x, (slice(0, k), slice(0, k))))
+    if x.ndim < 2:
+        raise ValueError(f"diagonal: takes an array of at least 2 axes, got shape {x.shape}")
+    a1, a2 = _axis("diagonal", x, axis1), _axis("diagonal", x, axis2)
+    if a1 == a2:
+        raise ValueError(f"diagonal: axis1 and axis2 must differ, got both {axis1} (shape {x.shape})")
+    rest = [a for a in range(x.ndim) if a not in (a1, a2)]
+    moved = transpose(x, (*rest, a1, a2))
+    down, right = builtins.max(-offset, 0), builtins.max(offset, 0)
+    k = builtins.max(0, builtins.min(x.shape[a1] - down, x.shape[a2] - right))
+    steps = np.arange(k)
+    return getitem(moved, (Ellipsis, steps + down, steps + right))
 
 
-def trace(x: Any) -> Tensor:
-    """The sum of the main diagonal of a matrix, as ``np.trace(x)`` for 2-D x."""
-    return sum(diagonal(x))
+def trace(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
+    """The sum along the diagonal of the (axis1, axis2) planes, as ``np.trace``."""
+    return sum(diagonal(x, offset, axis1, axis2), axis=-1)
 
 
 def take_along_axis(x: Any, indices: Any, axis: int) -> Tensor:

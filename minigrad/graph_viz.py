@@ -4,7 +4,7 @@
 >>> W = mg.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
 >>> s = mg.tanh(W @ mg.tensor([1.0, -1.0])).sum()
 >>> text = mg.to_dot(s, names={"W": W})
->>> text.startswith("digraph minigrad {") and '"W\\\\n(2, 2) float64"' in text
+>>> text.startswith("digraph minigrad {") and '"W\\\\n(2, 2) float32"' in text
 True
 
 One node per tensor of the graph, one edge per argument, drawn from input to output:

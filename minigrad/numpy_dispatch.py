@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import composites, linalg, ops, shape_ops  # noqa: F401  (their primitives are defined on import)
+from . import composites, linalg, ops, products, shape_ops  # noqa: F401  (their primitives are defined on import)
 from .recording import unrecorded
 from .registry import PRIMITIVES, generation
 from .tensor import Tensor
@@ -41,6 +41,7 @@ _COMPOSITES = {
     np.stack: shape_ops.stack,
     np.dot: linalg.dot,
     np.outer: linalg.outer,
+    np.prod: products.prod,
     **{getattr(np, name): getattr(composites, name) for name in (
         "var", "std", "flip", "roll", "tile", "repeat", "pad", "split", "array_split", "diagonal", "trace",
         "take_along_axis", "sort")},

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .dtypes import get_default_dtype
 from .forget import Forgotten
 from .guard import SELF_ONLY, Hold, inplace_error, saver, share
 from .guarded_array import guarded
@@ -173,8 +174,9 @@ class Tensor:
         """``tensor(value, [shape=...,] [dtype=...,] grad_fn=<op> | requires_grad=True)``, NumPy-style.
 
         The value is printed by ``np.array2string`` under NumPy's print options, so a big array is
-        summarised with ``...`` (and its shape is then given); the dtype is named unless the value shows it
-        (float64, the default int, bool), as ``repr`` of an ndarray does.
+        summarised with ``...`` (and its shape is then given); the dtype is named unless it is a default
+        (the default float dtype, float32 unless ``mg.set_default_dtype`` changed it; int64; bool), as
+        PyTorch's ``repr`` does.
         """
         data = self._data
         if type(data) is Forgotten:
@@ -183,7 +185,7 @@ class Tensor:
         extra = ""
         if data.size > np.get_printoptions()["threshold"] or (data.size == 0 and data.ndim > 1):
             extra += f", shape={data.shape}"  # summarised or empty: the value does not show the shape
-        if data.dtype.type not in (np.float64, np.int_, np.bool_):
+        if data.dtype != get_default_dtype() and data.dtype.type not in (np.int_, np.bool_):
             extra += f", dtype={data.dtype}"
         if self._op is not None:
             extra += f", grad_fn=<{self._op}>"

@@ -37,13 +37,13 @@ def test_nan_in_forward_names_the_op_and_the_line_that_created_it():
 
 
 def test_inf_from_a_binary_op_and_from_a_recorded_primitive():
-    x = mg.tensor([1.0, 0.0], requires_grad=True)
+    x = mg.tensor([1.0, 0.0], dtype=np.float64, requires_grad=True)
     with mg.detect_anomaly():
         with pytest.raises(mg.AnomalyError, match=r"forward of 'divide' produced inf .*shapes \(\), \(2,\)"):
             _ = 1.0 / x
-        w = mg.tensor([[1e200, 1e200]], requires_grad=True)
+        w = mg.tensor([[1e200, 1e200]], dtype=np.float64, requires_grad=True)
         with pytest.raises(mg.AnomalyError, match=r"forward of 'matmul' produced inf"):
-            _ = w @ mg.tensor([[1e200], [1e200]])
+            _ = w @ mg.tensor([[1e200], [1e200]], dtype=np.float64)
 
 
 def test_values_that_only_pass_through_are_not_anomalies_but_a_nan_made_from_them_is():

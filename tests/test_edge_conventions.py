@@ -12,8 +12,8 @@ from minigrad.nn import functional as F
 
 
 def test_the_gradient_of_a_power_in_its_exponent_at_a_zero_base():
-    a = mg.tensor([0.0, 0.0, 0.0, 2.0], requires_grad=True)
-    b = mg.tensor([-1.0, 0.5, 2.0, 3.0], requires_grad=True)
+    a = mg.tensor([0.0, 0.0, 0.0, 2.0], dtype=np.float64, requires_grad=True)
+    b = mg.tensor([-1.0, 0.5, 2.0, 3.0], dtype=np.float64, requires_grad=True)
     with np.errstate(divide="ignore", invalid="ignore"):
         (a**b).sum().backward()
     # aᵇ log a: 0 where 0ᵇ is flat in b (b > 0); at b < 0, 0ᵇ = inf and the product inf · 0 is nan (IEEE)
@@ -21,7 +21,7 @@ def test_the_gradient_of_a_power_in_its_exponent_at_a_zero_base():
 
 
 def test_logsumexp_of_a_slice_with_inf_gives_nan_to_the_inf_and_zero_elsewhere():
-    x = mg.tensor([[np.inf, 0.0, -1.0], [1.0, 2.0, 3.0]], requires_grad=True)
+    x = mg.tensor([[np.inf, 0.0, -1.0], [1.0, 2.0, 3.0]], dtype=np.float64, requires_grad=True)
     with np.errstate(invalid="ignore"):  # inf − inf, NumPy's warning: the nan is the documented value there
         mg.logsumexp(x, axis=1).sum().backward()
     e = np.exp([1.0, 2.0, 3.0])

@@ -212,9 +212,9 @@ def test_the_rule_table_differentiates_through_itself():
     # create_graph runs the rules on Tensors: d²/dx² tanh(x) = -2 tanh(x) (1 - tanh²(x)), from the same table
     from minigrad.engine import backward_pass
 
-    x = mg.tensor([0.3, -1.2], requires_grad=True)
+    x = mg.tensor([0.3, -1.2], dtype=np.float64, requires_grad=True)
     y = mg.tanh(x)
-    (dx,) = backward_pass(y, mg.ones(2), retain_graph=True, create_graph=True, inputs=[x]).values()
+    (dx,) = backward_pass(y, mg.ones(2, dtype=np.float64), retain_graph=True, create_graph=True, inputs=[x]).values()
     assert dx.requires_grad
     dx.sum().backward()
     t = np.tanh([0.3, -1.2])

@@ -93,7 +93,7 @@ def test_grad_of_grad_binary(name, data):
 
 
 def test_backward_create_graph_makes_grad_a_differentiable_tensor():
-    x = mg.tensor([0.3, -1.2, 2.0], requires_grad=True)
+    x = mg.tensor([0.3, -1.2, 2.0], dtype=np.float64, requires_grad=True)
     y = (mg.tanh(x) ** 3).sum()
     y.backward(create_graph=True)
     t = np.tanh(x.data)
@@ -109,7 +109,7 @@ def test_backward_create_graph_makes_grad_a_differentiable_tensor():
 
 
 def test_create_graph_twice_gives_third_derivative():
-    x = mg.tensor(0.4, requires_grad=True)
+    x = mg.tensor(0.4, dtype=np.float64, requires_grad=True)
     (x**5).backward(create_graph=True)
     g1 = x.grad
     x.grad = None

@@ -151,6 +151,8 @@ UNARY = {
     "arcsin_tanh": lambda x: mg.arcsin(0.9 * mg.tanh(x)),
     "arccos_tanh": lambda x: mg.arccos(0.9 * mg.tanh(x)),
     "cumsum_first": lambda x: mg.cumsum(x, axis=0) if x.ndim else x,
+    "cumprod_last": lambda x: mg.cumprod(mg.tanh(x), axis=-1) if x.ndim else x,
+    "prod_first_keep": lambda x: mg.prod(mg.tanh(x), axis=0, keepdims=True) if x.ndim else x,
     "norm_last_keep": lambda x: mg.norm(1 + x * x, axis=-1, keepdims=True) if x.ndim else x,
     "cross_entropy_rows": lambda x: F.cross_entropy(
         _matrix(x), np.zeros(len(_matrix(x)), dtype=int), reduction="none"

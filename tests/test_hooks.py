@@ -24,7 +24,7 @@ def test_a_hook_sees_the_complete_gradient_and_may_replace_it():
 
 
 def test_retain_grad_keeps_and_accumulates_a_non_leaf_gradient():
-    x = mg.tensor([1.0, -2.0], requires_grad=True)
+    x = mg.tensor([1.0, -2.0], dtype=np.float64, requires_grad=True)
     h = mg.tanh(x)
     h.retain_grad()
     (h * 2).sum().backward(retain_graph=True)
@@ -35,13 +35,13 @@ def test_retain_grad_keeps_and_accumulates_a_non_leaf_gradient():
 
 
 def test_a_removed_hook_is_not_called_and_a_dead_tensor_takes_its_hooks_along():
-    x = mg.tensor([1.0], requires_grad=True)
+    x = mg.tensor([1.0], dtype=np.float64, requires_grad=True)
     handle = x.register_hook(lambda g: g * 0)
     handle.remove()
     (x * 2).sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0])
     before = hooks.active[0]
-    y = mg.tensor([1.0], requires_grad=True)
+    y = mg.tensor([1.0], dtype=np.float64, requires_grad=True)
     y.register_hook(lambda g: None)
     assert hooks.active[0] == before + 1
     del y

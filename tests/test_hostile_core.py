@@ -19,7 +19,7 @@ import minigrad as mg
 def test_assigning_data_of_another_shape_or_dtype_is_refused(value, found):
     # a new shape reached the next backward (a gradient summed or broadcast into the wrong shape), an int array
     # cast the gradient, and mg.compile kept replaying the traced shape
-    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = mg.tensor([1.0, 2.0, 3.0], dtype=np.float64, requires_grad=True)
     with pytest.raises(ValueError, match=rf"data: this tensor holds shape \(3,\) and dtype float64, .*{found}"):
         x.data = value
     np.testing.assert_array_equal(x.data, [1.0, 2.0, 3.0])
@@ -29,7 +29,7 @@ def test_assigning_data_of_another_shape_or_dtype_is_refused(value, found):
 
 
 def test_assigning_grad_of_another_shape_or_dtype_is_refused():
-    x = mg.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x = mg.tensor([1.0, 2.0, 3.0], dtype=np.float64, requires_grad=True)
     with pytest.raises(ValueError, match=r"grad: this tensor has shape \(3,\) and dtype float64, .*shape \(2,\)"):
         x.grad = np.zeros(2)
     with pytest.raises(ValueError, match="dtype int64"):
@@ -40,7 +40,7 @@ def test_assigning_grad_of_another_shape_or_dtype_is_refused():
     (x * x).sum().backward()  # accumulates into what was assigned
     np.testing.assert_array_equal(x.grad, [3.0, 5.0, 7.0])
     x.grad = None
-    s = mg.tensor(2.0, requires_grad=True)
+    s = mg.tensor(2.0, dtype=np.float64, requires_grad=True)
     s.grad = np.float64(1.0)  # a 0-d gradient as NumPy's scalar
 
 
@@ -164,8 +164,8 @@ def test_a_write_through_a_detached_tensor_while_the_graph_holds_its_source_is_r
 
 
 def test_a_write_through_the_source_while_the_graph_holds_a_detached_tensor_is_refused():
-    w = mg.tensor([1.0, 2.0], requires_grad=True)
-    x = mg.tensor([3.0, 4.0], requires_grad=True)
+    w = mg.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    x = mg.tensor([3.0, 4.0], dtype=np.float64, requires_grad=True)
     loss = (w * x.detach()).sum()  # multiply's rule for w reads the detached x
     with pytest.raises(mg.InplaceError, match=r"saved by 'multiply'"):
         x.data[...] = 0.0
@@ -204,7 +204,7 @@ def test_views_and_detached_tensors_that_no_graph_holds_stay_writeable_and_are_f
     import gc
     import weakref
 
-    x = mg.tensor([1.0, 2.0], requires_grad=True)
+    x = mg.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
     d = x.detach()
     d.data[...] = 5.0  # nothing holds x: fine
     np.testing.assert_array_equal(x.data, [5.0, 5.0])
@@ -215,6 +215,6 @@ def test_views_and_detached_tensors_that_no_graph_holds_stay_writeable_and_are_f
     # after x.data = new, x and an old detached copy share nothing: a graph holding one never blocks the other
     old = x.detach()
     x.data = np.array([1.0, 1.0])
-    loss = (old * mg.tensor([1.0, 1.0], requires_grad=True)).sum()
+    loss = (old * mg.tensor([1.0, 1.0], dtype=np.float64, requires_grad=True)).sum()
     x.data[...] = 3.0
     assert loss.requires_grad and old.data[0] == 5.0

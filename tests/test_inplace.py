@@ -56,7 +56,7 @@ def test_ufunc_with_out_on_saved_data_is_refused():
 def test_optimizer_step_before_backward_is_refused(make):
     model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
     opt = make(list(model.parameters()))  # [w1, b1, w2, b2]
-    x = mg.tensor(RNG.standard_normal((5, 3)))
+    x = mg.tensor(RNG.standard_normal((5, 3), dtype=np.float32))
     model(x).sum().backward()  # gradients from a first step
     loss = mg.tanh(model(x)).sum()  # a second forward, not yet backpropagated: the gradient of h1 reads w2
     before = [p.data.copy() for p in model.parameters()]
@@ -217,7 +217,7 @@ def test_a_guarded_array_kept_past_backward_becomes_writeable():
 
 def test_training_loop_with_every_optimizer_never_trips_the_guard():
     model = nn.Sequential(nn.Linear(5, 8), nn.Linear(8, 3))
-    x, y = mg.tensor(RNG.standard_normal((16, 5))), RNG.integers(0, 3, 16)
+    x, y = mg.tensor(RNG.standard_normal((16, 5), dtype=np.float32)), RNG.integers(0, 3, 16)
     for opt in (optim.SGD(model.parameters(), lr=0.1, momentum=0.9), optim.Adagrad(model.parameters()),
                 optim.Adam(model.parameters())):  # fmt: skip
         for _ in range(5):

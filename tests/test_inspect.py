@@ -64,17 +64,17 @@ def graph_of(roots: list) -> tuple[set, set]:
 
 # -- repr ------------------------------------------------------------------------------------------
 def test_repr_shows_value_dtype_and_how_the_tensor_was_made():
-    assert repr(mg.tensor([1.0, 2.0])) == "tensor([1., 2.])"  # float64: the value shows it, as in NumPy
+    assert repr(mg.tensor([1.0, 2.0])) == "tensor([1., 2.])"  # the default dtype (float32) is not named
     assert repr(mg.tensor([1.0, 2.0], requires_grad=True)) == "tensor([1., 2.], requires_grad=True)"
-    x = mg.tensor([1.0, 2.0], dtype=np.float32, requires_grad=True)
-    assert repr(x) == "tensor([1., 2.], dtype=float32, requires_grad=True)"
-    value = np.array2string(np.tanh(np.array([2.0, 4.0], dtype=np.float32)), separator=", ")
-    assert repr(mg.tanh(x * 2)) == f"tensor({value}, dtype=float32, grad_fn=<tanh>)"
+    x = mg.tensor([1.0, 2.0], dtype=np.float64, requires_grad=True)
+    assert repr(x) == "tensor([1., 2.], dtype=float64, requires_grad=True)"
+    value = np.array2string(np.tanh(np.array([2.0, 4.0])), separator=", ")
+    assert repr(mg.tanh(x * 2)) == f"tensor({value}, dtype=float64, grad_fn=<tanh>)"
     assert repr(mg.tensor([1, 2], dtype=np.int32)) == "tensor([1, 2], dtype=int32)"
     assert repr(mg.tensor([1, 2])) == "tensor([1, 2])"
     assert repr(mg.tensor(3.5)) == "tensor(3.5)"
     assert repr(mg.zeros((0, 3))) == "tensor([], shape=(0, 3))"
-    assert repr(nn.Parameter(np.ones(2))) == "Parameter containing:\ntensor([1., 1.], requires_grad=True)"
+    assert repr(nn.Parameter(np.ones(2, np.float32))) == "Parameter containing:\ntensor([1., 1.], requires_grad=True)"
 
 
 def test_repr_summarises_a_big_array_as_numpy_does_and_gives_its_shape():
@@ -236,7 +236,7 @@ def test_a_custom_function_is_named():
 
     y = Cube.apply(mg.tensor([1.0, 2.0], requires_grad=True))
     nodes, edges = parse(mg.to_dot(y))
-    assert ["function Cube", "(2,) float64"] in [label for label, _ in nodes.values()]
+    assert ["function Cube", "(2,) float32"] in [label for label, _ in nodes.values()]
     assert len(edges) == 1
 
 
@@ -245,8 +245,8 @@ def test_several_outputs_and_awkward_names():
     a, b = mg.exp(x), mg.sin(x)
     text = mg.to_dot([a, b], names={'x "the input" \\ 1': x, "b": b})
     nodes, edges = parse(text)
-    assert ['x "the input" \\\\ 1', "(2,) float64"] in [label for label, _ in nodes.values()]
-    assert ["b: sin", "(2,) float64"] in [label for label, _ in nodes.values()]
+    assert ['x "the input" \\\\ 1', "(2,) float32"] in [label for label, _ in nodes.values()]
+    assert ["b: sin", "(2,) float32"] in [label for label, _ in nodes.values()]
     assert sum("peripheries=2" in attrs for _, attrs in nodes.values()) == 2 and len(edges) == 2
     if HAVE_DOT:  # the escaping is valid DOT
         subprocess.run(["dot", "-Tcanon"], input=text.encode(), check=True, capture_output=True)
@@ -283,11 +283,11 @@ def test_a_freed_graph_is_marked_not_an_error():
     s = (h * h).sum()
     s.backward()
     nodes, edges = parse(mg.to_dot(s))
-    assert list(nodes.values())[0][0] == ["sum", "() float64", "(graph freed by backward)"]
+    assert list(nodes.values())[0][0] == ["sum", "() float32", "(graph freed by backward)"]
     assert "dashed" in list(nodes.values())[0][1] and edges == []
     # a tensor in the middle of the freed graph is marked too
     nodes, _ = parse(mg.to_dot(h))
-    assert [label for label, _ in nodes.values()] == [["tanh", "(2,) float64", "(graph freed by backward)"]]
+    assert [label for label, _ in nodes.values()] == [["tanh", "(2,) float32", "(graph freed by backward)"]]
 
 
 def test_a_100000_node_chain_is_walked_without_recursion():

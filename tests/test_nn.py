@@ -75,7 +75,7 @@ def test_module_gradients_match_numerical():
 
 def test_linear_checks_shapes():
     with pytest.raises(ValueError, match=r"linear: input of shape \(2, 5\).*weight of shape \(3, 4\)"):
-        nn.Linear(4, 3)(np.ones((2, 5)))
+        nn.Linear(4, 3)(np.ones((2, 5), np.float32))
 
 
 def test_xavier_uniform_bound_and_variance():
@@ -231,3 +231,17 @@ def test_cross_entropy_of_constants_records_nothing():
     z = mg.tensor(np.ones((2, 3)), requires_grad=True)
     with mg.no_grad():
         assert not F.cross_entropy(z, np.array([0, 1])).requires_grad
+
+
+def test_a_layer_refuses_a_floating_input_of_another_dtype_naming_both():
+    layer = nn.Linear(4, 3, rng=0)  # float32, the default
+    with pytest.raises(TypeError, match=r"Linear: input 0 is float64 \(shape \(2, 4\)\).*parameters are float32"):
+        layer(np.ones((2, 4)))
+    with pytest.raises(TypeError, match=r"Linear: input 0 is float16"):
+        layer(mg.tensor(np.ones((2, 4), np.float16)))
+    assert layer(np.ones((2, 4), np.float32)).dtype == np.float32  # same dtype: fine
+    assert layer(mg.tensor([[1.0, 2.0, 3.0, 4.0]])).dtype == np.float32  # Python floats: the default dtype
+    wide = nn.Linear(4, 3, dtype=np.float64, rng=0)
+    assert wide(np.ones((2, 4))).dtype == np.float64
+    # integer inputs are indices, not data: an Embedding takes them whatever its dtype
+    assert nn.Embedding(5, 2, rng=0)(np.array([0, 4])).dtype == np.float32

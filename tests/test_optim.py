@@ -11,7 +11,7 @@ from minigrad import nn, optim
 
 def _quadratic_steps(opt_cls, n=3, **kw):
     """Run n steps on L = Σ (c ∘ p²)/2, whose gradient is c ∘ p; return the parameter history."""
-    p = mg.tensor([1.0, -2.0, 3.0], requires_grad=True)
+    p = mg.tensor([1.0, -2.0, 3.0], dtype=np.float64, requires_grad=True)
     c = np.array([1.0, 0.5, 2.0])
     opt = opt_cls([p], **kw)
     history = []

@@ -44,7 +44,7 @@ def _chain(x: mg.Tensor, a: np.ndarray, b: float, pairs: int) -> mg.Tensor:
 def test_a_100000_deep_chain_frees_its_memory_on_backward():
     pairs = 50_000  # 100,000 nodes, each the only parent of the next
     a = np.array([1 + 1 / pairs, 1 - 1 / pairs, 1.0])
-    x = mg.tensor([0.5, -2.0, 3.0], requires_grad=True)
+    x = mg.tensor([0.5, -2.0, 3.0], dtype=np.float64, requires_grad=True)
     tracemalloc.start()
     try:
         _chain(x, a, 0.25, pairs).sum().backward()  # warm-up (see the module docstring)
@@ -72,7 +72,7 @@ def test_a_million_node_graph_runs_backward_and_frees_every_node():
     # minigrad's graph has no cycles, so nothing needs it (test_reference_cycles.py checks that).
     width, depth = 1000, 1000
     a = 1 + 1e-4 * np.arange(width) / width
-    x = mg.tensor([0.5, -1.0], requires_grad=True)
+    x = mg.tensor([0.5, -1.0], dtype=np.float64, requires_grad=True)
     sample = []
     gc.disable()
     try:

@@ -197,6 +197,23 @@ def _cumsum(draw):
 
 
 @st.composite
+def _cumprod(draw):
+    x = draw(mst.arrays(mst.shapes(max_side=4), low=0.5, high=1.5))
+    x = np.where(draw(hnp.arrays(np.bool_, x.shape)), 0.0, x).astype(x.dtype)  # zeros, where the rule divides not
+    axis = draw(st.none() | st.integers(0, max(x.ndim - 1, 0))) if x.ndim else None
+    return (lambda t: mg.cumprod(t, axis=axis)), (x,)
+
+
+@st.composite
+def _prod(draw):
+    x = draw(mst.arrays(mst.shapes(max_side=4), low=0.5, high=1.5))
+    x = np.where(draw(hnp.arrays(np.bool_, x.shape)), 0.0, x).astype(x.dtype)
+    axis = draw(st.none() | st.integers(-x.ndim, x.ndim - 1)) if x.ndim else None
+    keepdims = draw(st.booleans())
+    return (lambda t: mg.prod(t, axis=axis, keepdims=keepdims)), (x,)
+
+
+@st.composite
 def _norm(draw):
     x = draw(mst.arrays(mst.shapes(min_dims=1), low=0.3, high=3.0))  # away from 0, where it has no gradient
     axis = draw(st.none() | st.integers(0, x.ndim - 1))
@@ -281,6 +298,8 @@ CASES = {
     "logaddexp": _binary(mg.logaddexp),
     "hypot": _binary(mg.hypot, low=0.3, high=3.0),
     "cumsum": _cumsum(),
+    "cumprod": _cumprod(),
+    "prod": _prod(),
     "norm": _norm(),
     "sum": _reduction(mg.sum),
     "mean": _reduction(mg.mean),

@@ -6,10 +6,39 @@ import pytest
 import minigrad as mg
 
 
-def test_python_floats_give_float64_and_ints_stay_ints():
-    assert mg.tensor([1.0, 2.0]).dtype == np.float64
-    assert mg.tensor([1, 2]).dtype == np.int64
-    assert mg.zeros(2, 3).shape == (2, 3) and mg.ones((2,)).dtype == np.float64
+def test_python_floats_give_the_default_float32_arrays_keep_their_dtype_and_ints_stay_ints():
+    assert mg.get_default_dtype() == np.float32
+    assert mg.tensor([1.0, 2.0]).dtype == np.float32 and mg.tensor(2.5).dtype == np.float32
+    assert mg.tensor([1, 2]).dtype == np.int64 and mg.tensor([True]).dtype == np.bool_
+    assert mg.tensor(np.array([1.0])).dtype == np.float64 and mg.tensor(np.float64(1.0)).dtype == np.float64
+    assert mg.tensor([1.0], dtype=np.float64).dtype == np.float64
+    assert mg.zeros(2, 3).shape == (2, 3) and mg.ones((2,)).dtype == np.float32
+    made = [
+        mg.zeros(2),
+        mg.ones(2),
+        mg.randn(2, rng=0),
+        mg.rand(2, rng=0),
+        mg.full((2,), 0.5),
+        mg.arange(0.0, 1.0, 0.5),
+    ]
+    assert [t.dtype for t in made] == [np.float32] * 6
+    assert mg.full((2,), 3).dtype == np.int64 and mg.arange(3).dtype == np.int64
+
+
+def test_set_default_dtype_changes_what_creation_functions_and_layers_make():
+    from minigrad import nn
+
+    mg.set_default_dtype(np.float64)
+    try:
+        assert mg.tensor([1.5]).dtype == mg.zeros(1).dtype == mg.randn(1, rng=0).dtype == np.float64
+        assert nn.Linear(2, 3, rng=0).weight.dtype == nn.Embedding(4, 2, rng=0).weight.dtype == np.float64
+        assert repr(mg.tensor([1.0])) == "tensor([1.])" and "dtype=float32" in repr(mg.zeros(1, dtype=np.float32))
+    finally:
+        mg.set_default_dtype("float32")
+    assert nn.Linear(2, 3, rng=0).weight.dtype == np.float32 and mg.zeros(1).dtype == np.float32
+    for bad in (np.int64, "complex128", "nonsense"):
+        with pytest.raises(TypeError, match="set_default_dtype: dtype must be float16, float32 or float64"):
+            mg.set_default_dtype(bad)
 
 
 def test_float32_stays_float32_through_forward_and_backward():
@@ -81,7 +110,8 @@ def test_attributes_and_repr():
     assert mg.tensor(3.5).item() == 3.5
     assert "requires_grad=True" in repr(x)
     assert "grad_fn=<tanh>" in repr(mg.tanh(x))
-    assert "dtype=float32" in repr(mg.tensor([1.0], dtype=np.float32))
+    assert "dtype=float64" in repr(mg.tensor([1.0], dtype=np.float64))
+    assert "dtype" not in repr(mg.tensor([1.0], dtype=np.float32))  # the default dtype is not named
 
 
 def test_broadcasting_error_names_operation_and_shapes():

@@ -10,9 +10,21 @@
 (8, 4)
 """
 
-from . import functional, init, sparse
+from . import functional, init, sparse, utils
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
+from .loss_modules import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MarginRankingLoss,
+    MSELoss,
+    NLLLoss,
+    SmoothL1Loss,
+)
 from .module import Module, Parameter
 from .stateless import functional_call
 
@@ -35,6 +47,17 @@ __all__ = [
     "functional_call",
     "init",
     "sparse",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "HuberLoss",
+    "KLDivLoss",
+    "L1Loss",
+    "MarginRankingLoss",
+    "MSELoss",
+    "NLLLoss",
+    "SmoothL1Loss",
+    "utils",
 ]
 
 # recurrent layers and cells

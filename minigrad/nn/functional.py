@@ -14,6 +14,16 @@ from ..elementwise import relu, sigmoid, tanh
 from ..ops import log_softmax, softmax
 from ..tensor import Tensor, as_tensor
 from .fused import REDUCTIONS, cross_entropy, embedding
+from .losses import (
+    binary_cross_entropy,
+    binary_cross_entropy_with_logits,
+    huber_loss,
+    kl_div,
+    l1_loss,
+    mse_loss,
+    nll_loss,
+    smooth_l1_loss,
+)
 
 __all__ = [
     "cross_entropy",
@@ -26,6 +36,14 @@ __all__ = [
     "sigmoid",
     "softmax",
     "tanh",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "huber_loss",
+    "kl_div",
+    "l1_loss",
+    "mse_loss",
+    "nll_loss",
+    "smooth_l1_loss",
 ]
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import resolve
 from ..elementwise import relu, sigmoid, tanh
 from ..tensor import Tensor
 from . import functional as F
@@ -18,7 +19,8 @@ class Linear(Module):
     """z = x Wᵀ + b, with W of shape (out_features, in_features) and b of shape (out_features,).
 
     W is Xavier/Glorot-uniform (``gain`` for the nonlinearity that follows, e.g.
-    ``init.calculate_gain("tanh")``) and b starts at zero. Parameters are float32 unless ``dtype`` says.
+    ``init.calculate_gain("tanh")``) and b starts at zero. Parameters are in the default dtype
+    (float32, ``mg.set_default_dtype``) unless ``dtype`` says.
     """
 
     def __init__(
@@ -26,14 +28,16 @@ class Linear(Module):
         in_features: int,
         out_features: int,
         bias: bool = True,
-        dtype: Any = np.float32,
+        dtype: Any = None,
         rng: Any = None,
         gain: float = 1.0,
     ) -> None:
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
-        self.weight = init.xavier_uniform_(Parameter(np.empty((out_features, in_features), dtype=dtype)), gain, rng)
-        self.bias = Parameter(np.zeros(out_features, dtype=dtype)) if bias else None
+        self.weight = init.xavier_uniform_(
+            Parameter(np.empty((out_features, in_features), dtype=resolve(dtype))), gain, rng
+        )
+        self.bias = Parameter(np.zeros(out_features, dtype=resolve(dtype))) if bias else None
 
     def forward(self, x: Any) -> Tensor:
         return F.linear(x, self.weight, self.bias)
@@ -57,14 +61,16 @@ class Embedding(Module):
         num_embeddings: int,
         embedding_dim: int,
         sparse: bool = True,
-        dtype: Any = np.float32,
+        dtype: Any = None,
         rng: Any = None,
         scale: float | None = None,
     ) -> None:
         super().__init__()
         self.num_embeddings, self.embedding_dim, self.sparse = num_embeddings, embedding_dim, sparse
         std = 1.0 / np.sqrt(embedding_dim) if scale is None else scale
-        self.weight = init.normal_(Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype)), 0.0, std, rng)
+        self.weight = init.normal_(
+            Parameter(np.empty((num_embeddings, embedding_dim), dtype=resolve(dtype))), 0.0, std, rng
+        )
         if sparse:
             row_sparse.mark_sparse(self.weight)
 

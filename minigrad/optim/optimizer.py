@@ -19,11 +19,12 @@ import numpy as np
 from ..guard import inplace_error, saver
 from ..nn import sparse
 from ..tensor import Tensor
+from . import state as saving
 
 # hyperparameters of torch.optim's SGD, Adam and Adagrad: a name of another optimizer or one minigrad lacks
 # is refused rather than stored unread (``adam.momentum = 0.9`` would change nothing)
 TORCH_NAMES = {"lr", "momentum", "dampening", "weight_decay", "nesterov", "betas", "eps", "amsgrad", "lr_decay",
-               "initial_accumulator_value", "maximize"}  # fmt: skip
+               "initial_accumulator_value", "maximize", "alpha", "centered"}  # fmt: skip
 
 
 def _real(value: Any) -> bool:
@@ -188,6 +189,14 @@ class Optimizer:
                 )
             return values[0]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def state_dict(self) -> dict[str, Any]:
+        """``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``, copied: see ``state``."""
+        return saving.state_dict(self)
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Take hyperparameters and state from ``state_dict`` (checked first, then copied in)."""
+        saving.load_state_dict(self, state_dict, ParamGroup)
 
     def zero_grad(self) -> None:
         """Drop every parameter's gradient (``p.grad = None``) and its looked-up rows."""

@@ -1,5 +1,5 @@
-"""Learning-rate schedulers, as ``torch.optim.lr_scheduler``: ``LambdaLR``, ``StepLR``, ``ExponentialLR``,
-``LinearLR`` and ``CosineAnnealingLR``.
+"""The closed-form schedulers, as ``torch.optim.lr_scheduler``'s: ``LambdaLR``, ``StepLR``, ``MultiStepLR``,
+``ExponentialLR``, ``LinearLR`` and ``CosineAnnealingLR``.
 
 Each sets ``group["lr"]`` of every param group from the group's ``initial_lr`` (its lr when the scheduler was
 made) at construction (epoch 0) and at every ``step()``, by PyTorch's closed forms. The group checks what is
@@ -16,12 +16,14 @@ scheduler and the epoch; 0 is allowed (a warm-up from 0, a decay to 0).
 
 from __future__ import annotations
 
+import bisect
+import copy
 import math
 import numbers
 from collections.abc import Callable
 from typing import Any
 
-from .optimizer import Optimizer, nonnegative
+from ..optimizer import Optimizer, nonnegative
 
 
 class LRScheduler:
@@ -65,6 +67,16 @@ class LRScheduler:
         """The rates the last ``step()`` (or the constructor) wrote, one per param group."""
         return list(self._last_lr)
 
+    _not_saved = ("optimizer",)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The scheduler's attributes but its optimizer (and functions: LambdaLR's lambdas), copied, as PyTorch."""
+        return {k: copy.deepcopy(v) for k, v in self.__dict__.items() if k not in self._not_saved}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resume the schedule saved by ``state_dict`` (the optimizer's rates come with its own state_dict)."""
+        self.__dict__.update(copy.deepcopy(state_dict))
+
 
 def _positive_int(where: str, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
@@ -83,6 +95,8 @@ class LambdaLR(LRScheduler):
         self.lr_lambdas = lambdas
         super().__init__(optimizer, last_epoch)
 
+    _not_saved = ("optimizer", "lr_lambdas")
+
     def rate(self, i: int, base_lr: float, epoch: int) -> float:
         return base_lr * self.lr_lambdas[i](epoch)
 
@@ -97,6 +111,21 @@ class StepLR(LRScheduler):
 
     def rate(self, i: int, base_lr: float, epoch: int) -> float:
         return base_lr * self.gamma ** (epoch // self.step_size)
+
+
+class MultiStepLR(LRScheduler):
+    """lr = initial_lr · gamma^(number of milestones ≤ epoch); a milestone listed twice counts twice."""
+
+    def __init__(self, optimizer: Optimizer, milestones: list[int], gamma: float = 0.1, last_epoch: int = -1) -> None:
+        marks = list(milestones)
+        for m in marks:
+            _positive_int("MultiStepLR", "each milestone", m)
+        self.milestones = sorted(int(m) for m in marks)
+        self.gamma = nonnegative("MultiStepLR", "gamma", gamma)
+        super().__init__(optimizer, last_epoch)
+
+    def rate(self, i: int, base_lr: float, epoch: int) -> float:
+        return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
 
 
 class ExponentialLR(LRScheduler):
