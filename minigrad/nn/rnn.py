@@ -2,9 +2,10 @@
 
 Layer k of direction d has ``weight_ih_l{k}`` (G·H, I), ``weight_hh_l{k}`` (G·H, H), ``bias_ih_l{k}``,
 ``bias_hh_l{k}`` (G·H,), the reverse direction's names ending in ``_reverse``; G is 1, 4 (gates i, f, g, o)
-or 3 (r, z, n). Every parameter starts U(−1/√H, 1/√H). The input of all time steps is projected in one
-matrix product per layer and direction; only the hidden product runs step by step (see ``rnn_functional``,
-and ``rnn_scan`` for the GRU's fused loop).
+or 3 (r, z, n). Every parameter starts U(−1/√H, 1/√H), in the default dtype (float32) unless ``dtype``
+says. The input of all time steps is projected in one matrix product per layer and direction; only the
+hidden product runs step by step (``rnn_functional`` for the RNN; the GRU's and LSTM's loops are one
+primitive each, ``rnn_scan`` and ``lstm_scan``).
 
 Sequences of different lengths: ``forward(x, hx, lengths=...)`` with right-padded input, one length per
 sequence in [1, L]. Padded steps leave the state unchanged and their outputs are zero; ``h_n`` is each
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import resolve
 from ..shape_ops import concatenate, reshape, stack, swapaxes
 from ..tensor import Tensor, as_tensor
 from . import functional as F
@@ -69,7 +71,7 @@ class RNNBase(Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
-        dtype: Any = np.float32,
+        dtype: Any = None,
         rng: Any = None,
     ) -> None:
         super().__init__()
@@ -82,7 +84,7 @@ class RNNBase(Module):
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
         self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, dropout, bidirectional
-        self.rng = np.random.default_rng(rng)
+        self.rng, dtype = np.random.default_rng(rng), resolve(dtype)
         gates, directions = GATES[mode] * hidden_size, 2 if bidirectional else 1
         for layer in range(num_layers):
             width = input_size if layer == 0 else hidden_size * directions

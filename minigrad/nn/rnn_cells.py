@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..dtypes import resolve
 from ..tensor import Tensor, as_tensor
 from .module import Module, Parameter
 from .rnn import _positive, check_state, reset_uniform
@@ -25,7 +26,7 @@ class RNNCellBase(Module):
         name = type(self).__name__
         self.input_size = _positive(name, "input_size", input_size)
         self.hidden_size = _positive(name, "hidden_size", hidden_size)
-        self.bias = bias
+        self.bias, dtype = bias, resolve(dtype)
         self.weight_ih = Parameter(np.empty((gates * hidden_size, input_size), dtype=dtype))
         self.weight_hh = Parameter(np.empty((gates * hidden_size, hidden_size), dtype=dtype))
         if bias:
@@ -63,7 +64,7 @@ class RNNCell(RNNCellBase):
     """h′ = tanh(x Wᵢₕᵀ + bᵢₕ + h Wₕₕᵀ + bₕₕ), or relu with ``nonlinearity='relu'``."""
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, nonlinearity: str = "tanh",
-                 dtype: Any = np.float32, rng: Any = None) -> None:  # fmt: skip
+                 dtype: Any = None, rng: Any = None) -> None:  # fmt: skip
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(input_size, hidden_size, bias, 1, dtype, rng)
@@ -78,7 +79,7 @@ class RNNCell(RNNCellBase):
 class LSTMCell(RNNCellBase):
     """(h′, c′) with gates i, f, g, o: c′ = σ(f)·c + σ(i)·tanh(g), h′ = σ(o)·tanh(c′)."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = np.float32,
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None,
                  rng: Any = None) -> None:  # fmt: skip
         super().__init__(input_size, hidden_size, bias, 4, dtype, rng)
 
@@ -95,7 +96,7 @@ class LSTMCell(RNNCellBase):
 class GRUCell(RNNCellBase):
     """h′ = (1 − z)·n + z·h with r, z = σ(·) and n = tanh(Wᵢₙx + bᵢₙ + r·(Wₕₙh + bₕₙ))."""
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = np.float32,
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype: Any = None,
                  rng: Any = None) -> None:  # fmt: skip
         super().__init__(input_size, hidden_size, bias, 3, dtype, rng)
 
