@@ -43,7 +43,8 @@ def gru_states(gi: Any, h0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: Any, rev
     """S[t], the state after step t (steps taken backwards in time if ``reverse``), on arrays."""
     n = h0.shape[-1]
     states = np.empty(gi.shape[:-1] + (n,), dtype=np.result_type(gi, h0, w_hh))
-    w_t, h = w_hh.T, h0
+    # Wₕₕᵀ copied to C order once: BLAS multiplies (32, 128) by it 2.5 times as fast as by the transposed view
+    w_t, h = np.ascontiguousarray(w_hh.T), h0
     for t in _order(gi.shape[0], reverse):
         gh = h @ w_t if b_hh is None else h @ w_t + b_hh
         x = gi[t] if b_ih is None else gi[t] + b_ih
@@ -77,7 +78,8 @@ def gru_backward(
     d_gi = [None] * steps if recorded else np.empty(gi.shape, dtype=np.result_type(g, gi))
     d_ghn = [None] * steps if recorded else np.empty(ans.shape, dtype=np.result_type(g, gi))
     keep = None if mask is None else mask[..., None].astype(h0.dtype)
-    w_t, carry = w_hh.T, None  # carry: ∂/∂(state after step t) from the later steps
+    w_t = w_hh.T if recorded else np.ascontiguousarray(w_hh.T)  # (as in gru_states)
+    carry = None  # ∂/∂(state after step t) from the later steps
     for t in reversed(_order(steps, reverse)):
         h, x = prev[t], (gi[t] if b_ih is None else gi[t] + b_ih)
         gh = h @ w_t if b_hh is None else h @ w_t + b_hh
