@@ -25,6 +25,8 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad.engine import backward_pass
 from minigrad.nn import functional as F
+from minigrad.nn.lstm_scan import lstm_states_of
+from minigrad.nn.rnn_scan import gru_states_of
 from minigrad.registry import with_rules
 from minigrad.testing import gradcheck, gradgradcheck
 from minigrad.testing import strategies as mst
@@ -164,6 +166,25 @@ UNARY = {
         _matrix(x), np.zeros(len(_matrix(x)), dtype=int), reduction="none"
     ),  # the fused primitive, one loss per row
     "max_pool_pairs": max_pool_pairs,
+    "gru_scan_rows": lambda x: gru_states_of(
+        mg.stack([_matrix(x), 0.5 * _matrix(x), -_matrix(x)], axis=-1),
+        np.full((_matrix(x).shape[1], 1), 0.3),
+        np.array([[0.5], [-1.0], [0.8]]),
+        np.array([0.2, 0.0, -0.1]),
+        np.array([0.1, -0.2, 0.3]),
+        None,
+        x.ndim % 2 == 1,
+    ),  # the GRU's loop over time: rows as steps, columns as sequences, hidden size 1
+    "lstm_scan_rows": lambda x: lstm_states_of(
+        mg.stack([_matrix(x), 0.5 * _matrix(x), -_matrix(x), mg.tanh(_matrix(x))], axis=-1),
+        np.full((_matrix(x).shape[1], 1), 0.3),
+        np.full((_matrix(x).shape[1], 1), -0.2),
+        np.array([[0.5], [-1.0], [0.8], [0.3]]),
+        np.array([0.2, 0.0, -0.1, 0.1]),
+        None,
+        None,
+        x.ndim % 2 == 0,
+    ),  # the LSTM's loop: [h | c] after each step
 }
 # test_compile_programs.py draws from UNARY and BINARY too; mg.compile refuses custom Functions (they run
 # eagerly), so the custom operation is added for the fuzz tests here only

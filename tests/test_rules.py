@@ -272,6 +272,34 @@ def _max_pool(draw):
     return (lambda t: pool(t, kernel, stride, padding, dilation)), (x,)
 
 
+@st.composite
+def _gru_scan(draw):
+    from minigrad.nn.rnn_scan import gru_states_of
+
+    steps, batch, hidden = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    gi = draw(mst.arrays((steps, batch, 3 * hidden)))
+    h0, w = draw(mst.arrays((batch, hidden))), draw(mst.arrays((3 * hidden, hidden)))
+    b_ih, b_hh = draw(mst.arrays((3 * hidden,))), draw(mst.arrays((3 * hidden,)))
+    lengths = draw(hnp.arrays(np.int64, (batch,), elements=st.integers(1, steps)))
+    mask = draw(st.sampled_from([None, np.arange(steps)[:, None] < lengths]))
+    reverse = draw(st.booleans())
+    return (lambda *ts: gru_states_of(*ts, mask, reverse)), (gi, h0, w, b_ih, b_hh)
+
+
+@st.composite
+def _lstm_scan(draw):
+    from minigrad.nn.lstm_scan import lstm_states_of
+
+    steps, batch, hidden = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    gi = draw(mst.arrays((steps, batch, 4 * hidden)))
+    h0, c0 = draw(mst.arrays((batch, hidden))), draw(mst.arrays((batch, hidden)))
+    w, b_ih, b_hh = (draw(mst.arrays(s)) for s in [(4 * hidden, hidden), (4 * hidden,), (4 * hidden,)])
+    lengths = draw(hnp.arrays(np.int64, (batch,), elements=st.integers(1, steps)))
+    mask = draw(st.sampled_from([None, np.arange(steps)[:, None] < lengths]))
+    reverse = draw(st.booleans())
+    return (lambda *ts: lstm_states_of(*ts, mask, reverse)), (gi, h0, c0, w, b_ih, b_hh)
+
+
 class _ScaledSin(mg.Function):
     """A custom operation a ∘ sin(b) with broadcasting: the case of the table's "function" gateway."""
 
@@ -345,6 +373,8 @@ CASES = {
     "conv_input": _conv("conv_input"),
     "conv_weight": _conv("conv_weight"),
     "max_pool": _max_pool(),
+    "gru_scan": _gru_scan(),
+    "lstm_scan": _lstm_scan(),
 }
 
 

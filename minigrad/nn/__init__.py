@@ -68,3 +68,9 @@ __all__ = [
     "MaxPool1d",
     "MaxPool2d",
 ]
+
+# recurrent layers and cells
+from .rnn import GRU, LSTM, RNN  # noqa: E402
+from .rnn_cells import GRUCell, LSTMCell, RNNCell  # noqa: E402
+
+__all__ += ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
