@@ -15,8 +15,10 @@ from . import methods  # noqa: F401  (gives the Tensor its methods and operators
 from .anomaly import AnomalyError, detect_anomaly, is_anomaly_enabled
 from .composites import (
     array_split,
+    chunk,
     diagonal,
     flip,
+    gather,
     pad,
     repeat,
     roll,
@@ -102,6 +104,8 @@ from .graph_viz import render_graph, to_dot  # noqa: E402
 from .serialization import load, save  # noqa: E402
 
 __all__ = [
+    "chunk",
+    "gather",
     "compile",
     "get_default_dtype",
     "set_default_dtype",

@@ -126,6 +126,37 @@ def split(x: Any, indices_or_sections: Any, axis: int = 0) -> list[Tensor]:
     return array_split(x, indices_or_sections, axis)
 
 
+def chunk(x: Any, chunks: int, axis: int = 0) -> list[Tensor]:
+    """``x`` cut into ``chunks`` pieces of ⌈n/chunks⌉ along ``axis`` (the last one smaller), as ``torch.chunk``;
+    fewer pieces when they run out (7 rows in 4 chunks give 2, 2, 2, 1; 5 rows in 4 give 2, 2, 1)."""
+    x = as_tensor(x, "chunk")
+    if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+    axis = _axis("chunk", x, axis)
+    n = x.shape[axis]
+    size = builtins.max(1, -(-n // chunks))
+    return [
+        getitem(x, _along(x.ndim, axis, slice(start, builtins.min(start + size, n)))) for start in range(0, n, size)
+    ]
+
+
+def gather(x: Any, axis: int, index: Any) -> Tensor:
+    """``out[i][j] = x[index[i][j]][j]`` along ``axis``, as ``torch.gather(x, dim, index)``: ``index`` has as
+    many axes as ``x`` and, off ``axis``, no larger sizes; repeated picks add up in the gradient."""
+    x = as_tensor(x, "gather")
+    idx = np.asarray(index._data if isinstance(index, Tensor) else index)
+    axis = _axis("gather", x, axis)
+    if idx.dtype.kind not in "iu" or idx.ndim != x.ndim:
+        raise ValueError(f"gather: index must be integers of {x.ndim} axes, got {idx.dtype} of shape {idx.shape}")
+    if any(i > n for a, (i, n) in enumerate(zip(idx.shape, x.shape)) if a != axis):
+        raise ValueError(f"gather: index of shape {idx.shape} is larger than the input {x.shape} off axis {axis}")
+    n = x.shape[axis]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError(f"gather: index out of range for axis {axis} of size {n} (input shape {x.shape})")
+    cut = getitem(x, tuple(slice(0, i) if a != axis else slice(None) for a, i in enumerate(idx.shape)))
+    return take_along_axis(cut, idx, axis)
+
+
 def diagonal(x: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
     """The diagonal of the (axis1, axis2) planes, as ``np.diagonal``: those two axes are removed and the
     diagonal is the last axis; ``offset`` > 0 is above the main diagonal, < 0 below."""

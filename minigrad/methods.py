@@ -166,7 +166,7 @@ _SAME_AS_FUNCTIONS = [  # t.f(...) is mg.f(t, ...)
     ops.sum, ops.mean, ops.max, ops.min, ops.logsumexp, ops.clip, elementwise.exp, elementwise.log, elementwise.sqrt,
     elementwise.tanh, elementwise.sigmoid, elementwise.relu, shape_ops.swapaxes, shape_ops.squeeze,
     shape_ops.expand_dims, shape_ops.broadcast_to, shape_ops.astype, ops.cumsum, ops.norm, composites.var,
-    composites.std, elementwise.square, products.prod, products.cumprod,
+    composites.std, elementwise.square, products.prod, products.cumprod, composites.chunk, composites.gather,
 ]  # fmt: skip
 for _f in _METHODS:
     _f.__qualname__ = f"Tensor.{_f.__name__}"

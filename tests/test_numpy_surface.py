@@ -152,3 +152,40 @@ def test_diagonal_refuses_one_axis_twice_and_a_vector():
         mg.diagonal(np.ones((2, 3)), 0, 1, 1)
     with pytest.raises(ValueError, match=r"diagonal: takes an array of at least 2 axes, got shape \(3,\)"):
         mg.diagonal(np.ones(3))
+
+
+@pytest.mark.parametrize(
+    "n, chunks, sizes", [(7, 4, [2, 2, 2, 1]), (5, 4, [2, 2, 1]), (6, 3, [2, 2, 2]), (2, 5, [1, 1])]
+)
+def test_chunk_cuts_as_torch_chunk_and_each_piece_has_its_gradient(n, chunks, sizes):
+    x = np.arange(2.0 * n).reshape(2, n)
+    pieces = mg.chunk(mg.tensor(x), chunks, axis=1)
+    assert [p.shape[1] for p in pieces] == sizes
+    np.testing.assert_array_equal(np.concatenate([p.data for p in pieces], axis=1), x)
+    weights = [float(k + 1) for k in range(len(sizes))]
+    assert gradcheck(lambda t: sum(w * mg.sin(p).sum() for w, p in zip(weights, t.chunk(chunks, 1))), x)
+
+
+def test_gather_picks_as_torch_gather_with_a_smaller_index_and_repeats():
+    x = np.arange(12.0).reshape(3, 4)
+    index = np.array([[0, 0, 2], [1, 0, 0]])  # smaller than x off axis 0; row 0 picked several times
+    want = np.array([[x[index[i, j], j] for j in range(3)] for i in range(2)])
+    np.testing.assert_array_equal(mg.gather(x, 0, index).data, want)
+    np.testing.assert_array_equal(mg.tensor(x).gather(1, np.array([[3], [0], [1]])).data, [[3.0], [4.0], [9.0]])
+    assert gradcheck(lambda t: mg.gather(t, 0, index) ** 2, x)
+    t = mg.tensor(x, requires_grad=True)
+    mg.gather(t, 0, index).sum().backward()
+    counts = np.zeros_like(x)
+    np.add.at(counts, (index, np.arange(3)[None, :].repeat(2, 0)), 1.0)
+    np.testing.assert_array_equal(t.grad, counts)
+
+
+def test_chunk_and_gather_errors_name_the_operation_and_the_shapes():
+    with pytest.raises(ValueError, match=r"chunk: chunks must be a positive integer, got 0"):
+        mg.chunk(np.ones(3), 0)
+    with pytest.raises(ValueError, match=r"gather: index of shape \(2, 5\) is larger than the input \(3, 4\)"):
+        mg.gather(np.ones((3, 4)), 0, np.zeros((2, 5), dtype=int))
+    with pytest.raises(IndexError, match=r"gather: index out of range for axis 1 of size 4 \(input shape \(3, 4\)\)"):
+        mg.gather(np.ones((3, 4)), 1, np.full((3, 1), 4))
+    with pytest.raises(ValueError, match=r"gather: index must be integers of 2 axes, got float64 of shape \(3,\)"):
+        mg.gather(np.ones((3, 4)), 1, np.zeros(3))
