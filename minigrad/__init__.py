@@ -40,6 +40,7 @@ from .elementwise import (
     cos,
     cosh,
     divide,
+    erf,
     exp,
     exp2,
     expm1,
@@ -208,3 +209,7 @@ __all__ = [
     "to_dot",
     "render_graph",
 ]
+
+from .composites_nn import softplus, tril, triu  # noqa: E402
+
+__all__ += ["erf", "softplus", "tril", "triu"]

@@ -150,6 +150,7 @@ UNARY = {
     "arccos_tanh": lambda x: mg.arccos(0.9 * mg.tanh(x)),
     "cumsum_first": lambda x: mg.cumsum(x, axis=0) if x.ndim else x,
     "norm_last_keep": lambda x: mg.norm(1 + x * x, axis=-1, keepdims=True) if x.ndim else x,
+    "erf": mg.erf,
     "cross_entropy_rows": lambda x: F.cross_entropy(
         _matrix(x), np.zeros(len(_matrix(x)), dtype=int), reduction="none"
     ),  # the fused primitive, one loss per row

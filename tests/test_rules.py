@@ -253,6 +253,7 @@ CASES = {
     "logaddexp": _binary(mg.logaddexp),
     "hypot": _binary(mg.hypot, low=0.3, high=3.0),
     "cumsum": _cumsum(),
+    "erf": _unary(mg.erf),
     "norm": _norm(),
     "sum": _reduction(mg.sum),
     "mean": _reduction(mg.mean),
