@@ -15,6 +15,10 @@ from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Se
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
 from .module import Module, Parameter
 from .stateless import functional_call
+from .activations import ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus  # noqa: E402
+from .attention import MultiheadAttention  # noqa: E402
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: E402
+from .transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: E402
 
 __all__ = [
     "Dropout",
@@ -36,3 +40,7 @@ __all__ = [
     "init",
     "sparse",
 ]
+__all__ += [
+    "BatchNorm1d", "BatchNorm2d", "ELU", "GELU", "LayerNorm", "LeakyReLU", "LogSoftmax", "MultiheadAttention",
+    "SiLU", "Softmax", "Softplus", "TransformerEncoder", "TransformerEncoderLayer",
+]  # fmt: skip
