@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from .expressions import NAMESPACE
-from .special import erf as _erf
 from .recording import binary as _binary
 from .recording import unary as _unary
 from .registry import BINARY, UNARY, define
+from .special import erf as _erf
 
 
 def unary(name: str, compute: Any, rule: str | None, doc: str, numpy: Any = None) -> Any:

@@ -11,13 +11,13 @@
 """
 
 from . import functional, init, sparse
+from .activations import ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus  # noqa: E402
+from .attention import MultiheadAttention  # noqa: E402
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
 from .module import Module, Parameter
-from .stateless import functional_call
-from .activations import ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus  # noqa: E402
-from .attention import MultiheadAttention  # noqa: E402
 from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm  # noqa: E402
+from .stateless import functional_call
 from .transformer import TransformerEncoder, TransformerEncoderLayer  # noqa: E402
 
 __all__ = [

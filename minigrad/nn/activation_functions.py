@@ -43,7 +43,7 @@ def silu(x: Any) -> Tensor:
 def leaky_relu(x: Any, negative_slope: float = 0.01) -> Tensor:
     """x for x > 0, else negative_slope·x; the gradient at 0 is negative_slope, as PyTorch's."""
     x = as_tensor(x, "leaky_relu")
-    return where(x._data > 0, x, x * float(negative_slope))
+    return where(x > 0, x, x * float(negative_slope))
 
 
 def elu(x: Any, alpha: float = 1.0) -> Tensor:
@@ -53,7 +53,7 @@ def elu(x: Any, alpha: float = 1.0) -> Tensor:
     large positive x, unused, would overflow and make its zero gradient 0·inf = nan.
     """
     x = as_tensor(x, "elu")
-    positive = x._data > 0
+    positive = x > 0  # (a comparison of tensors: mg.compile recomputes it at each replay)
     left = expm1(where(positive, np.zeros((), dtype=x.dtype), x)) * float(alpha)
     return where(positive, x, left)
 
@@ -66,7 +66,7 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
         raise ValueError("softplus: beta must be non-zero")
     scaled = x * float(beta) if beta != 1 else x
     smooth = _softplus(scaled) * (1.0 / beta) if beta != 1 else _softplus(scaled)
-    return where(scaled._data > threshold, x, smooth)
+    return where(scaled > threshold, x, smooth)
 
 
 def softmax_dim(ndim: int) -> int:

@@ -18,7 +18,7 @@ from ..shape_ops import expand_dims, getitem, reshape, squeeze, transpose
 from ..tensor import Tensor, as_tensor
 from . import init
 from .attention_functions import attention
-from .functional import linear
+from .functional import dropout, linear
 from .layers import Linear
 from .module import Module, Parameter
 
@@ -96,7 +96,7 @@ class MultiheadAttention(Module):
         n, length, s = heads[0].shape[0], heads[0].shape[2], heads[1].shape[2]
         allowed, bias = self._masks(key_padding_mask, attn_mask, is_causal, n, length, s, query.dtype)
         out, weights = attention(*heads, allowed, bias, 1.0 / math.sqrt(self.head_dim),
-                                 self.dropout if self.training else 0.0, self.rng)  # fmt: skip
+                                 self.dropout if self.training else 0.0, self.rng, dropout)  # fmt: skip
         out = transpose(out, (0, 2, 1, 3) if self.batch_first else (2, 0, 1, 3))
         out = self.out_proj(reshape(out, out.shape[:2] + (self.embed_dim,)))
         if not batched:

@@ -42,15 +42,16 @@ def attention(
     scale: float,
     dropout_p: float,
     rng: Any = None,
+    dropout: Any = None,
 ) -> tuple[Tensor, Tensor]:
-    """(softmax(q kᵀ·scale + bias, masked to ``allowed``) v, the weights), with dropout on the weights."""
+    """(softmax(q kᵀ·scale + bias, masked to ``allowed``) v, the weights), with ``dropout(weights, p, True, rng)``
+    (``nn.functional.dropout``, passed in: it imports this module) on the weights when ``dropout_p`` > 0."""
     scores = matmul(q * scale, swapaxes(k, -1, -2))
     if bias is not None:
         scores = scores + bias
     weights = masked_softmax(scores, allowed)
-    if dropout_p > 0:  # inverted dropout, as functional.dropout (which imports this module)
-        keep = np.random.default_rng(rng).random(weights.shape) >= dropout_p
-        weights = weights * (keep / (1.0 - dropout_p)).astype(weights.dtype)
+    if dropout_p > 0:
+        weights = dropout(weights, dropout_p, True, rng)
     return matmul(weights, v), weights
 
 
@@ -65,7 +66,7 @@ def _mask_fits(name: str, mask: Any, shape: tuple) -> np.ndarray | Tensor:
     return mask if isinstance(mask, Tensor) else data
 
 
-def scaled_dot_product_attention(
+def sdpa(
     query: Any,
     key: Any,
     value: Any,
@@ -74,6 +75,7 @@ def scaled_dot_product_attention(
     is_causal: bool = False,
     scale: float | None = None,
     rng: Any = None,
+    dropout: Any = None,
 ) -> Tensor:
     """softmax(Q Kᵀ·scale + M) V for Q (..., L, E), K (..., S, E), V (..., S, Eᵥ): shape (..., L, Eᵥ).
 
@@ -83,7 +85,7 @@ def scaled_dot_product_attention(
 
     >>> import numpy as np
     >>> q = np.eye(2)[None]
-    >>> out = scaled_dot_product_attention(q, q, np.array([[[1.0], [3.0]]]), is_causal=True)
+    >>> out = sdpa(q, q, np.array([[[1.0], [3.0]]]), is_causal=True)
     >>> np.round(out.data.ravel(), 4).tolist()
     [1.0, 2.3395]
     """
@@ -114,4 +116,4 @@ def scaled_dot_product_attention(
         else:
             bias = mask if isinstance(mask, Tensor) else mask.astype(q.dtype, copy=False)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    return attention(q, k, v, allowed, bias, scale, dropout_p, rng)[0]
+    return attention(q, k, v, allowed, bias, scale, dropout_p, rng, dropout)[0]
