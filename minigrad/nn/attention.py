@@ -87,9 +87,9 @@ class MultiheadAttention(Module):
         same = query is key and key is value
         query, key, value = (as_tensor(t, "MultiheadAttention") for t in (query, key, value))
         self._check(query, key, value)
-        batched = query.ndim == 3
+        batched, batch_axis = query.ndim == 3, 0 if self.batch_first else 1
         if not batched:
-            query, key, value = (expand_dims(t, 1) for t in (query, key, value))
+            query, key, value = (expand_dims(t, batch_axis) for t in (query, key, value))
             key_padding_mask = None if key_padding_mask is None else np.asarray(key_padding_mask)[None]
         order = (0, 2, 1, 3) if self.batch_first else (1, 2, 0, 3)  # (N, L, H, d) or (L, N, H, d) to (N, H, L, d)
         heads = self._project(query, key, value, same, order)
@@ -100,7 +100,7 @@ class MultiheadAttention(Module):
         out = transpose(out, (0, 2, 1, 3) if self.batch_first else (2, 0, 1, 3))
         out = self.out_proj(reshape(out, out.shape[:2] + (self.embed_dim,)))
         if not batched:
-            out = squeeze(out, 1)
+            out = squeeze(out, batch_axis)
         if not need_weights:
             return out, None
         if average_attn_weights:

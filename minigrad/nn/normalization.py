@@ -89,7 +89,7 @@ class _BatchNorm(Module):
             )
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked += 1
+            self.num_batches_tracked[...] += 1  # (in place: `x += 1` would set the attribute anew, unregistered)
             if self.momentum is None:  # the cumulative moving average: the k-th batch weighs 1/k
                 momentum = 1.0 / int(self.num_batches_tracked)
         use_batch = self.training or not self.track_running_stats
