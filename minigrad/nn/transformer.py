@@ -22,7 +22,7 @@ from .activation_functions import gelu
 from .attention import MultiheadAttention, torch_linear
 from .containers import ModuleList
 from .layers import Dropout
-from .module import Module
+from .module import Module, Parameter
 from .normalization import LayerNorm
 
 ACTIVATIONS = {"relu": relu, "gelu": gelu}
@@ -94,7 +94,7 @@ class TransformerEncoder(Module):
 
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Module | None = None) -> None:
         super().__init__()
-        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.layers = ModuleList([_clone(encoder_layer, i) for i in range(num_layers)])
         self.num_layers, self.norm = num_layers, norm
 
     def forward(self, src: Any, mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool = False) -> Tensor:
@@ -102,3 +102,15 @@ class TransformerEncoder(Module):
         for layer in self.layers:
             x = layer(x, mask, src_key_padding_mask, is_causal)
         return x if self.norm is None else self.norm(x)
+
+
+def _clone(layer: Module, index: int) -> Module:
+    """A deep copy of ``layer`` whose parameters are new tensors (a copied tensor would keep the original's
+    creation id, which orders the backward walk) and whose dropout draws from a generator of its own."""
+    clone = copy.deepcopy(layer)
+    for module in clone.modules():
+        for name, p in list(module._parameters.items()):
+            setattr(module, name, Parameter(p._data.copy()))
+        if isinstance(module, Dropout):
+            module.rng = np.random.default_rng([index, *module.rng.integers(0, 2**32, 2)])
+    return clone
