@@ -19,7 +19,7 @@ import numpy as np
 from ..elementwise import relu
 from ..tensor import Tensor, as_tensor
 from .activation_functions import gelu
-from .attention import MultiheadAttention, torch_linear
+from .attention import MultiheadAttention, flat_linear, torch_linear
 from .containers import ModuleList
 from .layers import Dropout
 from .module import Module, Parameter
@@ -85,7 +85,8 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(out)
 
     def _ff_block(self, x: Tensor) -> Tensor:
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        h = self.activation(flat_linear(x, self.linear1.weight, self.linear1.bias))
+        return self.dropout2(flat_linear(self.dropout(h), self.linear2.weight, self.linear2.bias))
 
 
 class TransformerEncoder(Module):
