@@ -204,6 +204,21 @@ def _norm(draw):
     return (lambda t: mg.norm(t, axis=axis, keepdims=keepdims)), (x,)
 
 
+@st.composite
+def _layer_norm(draw):
+    from minigrad.nn.fused_norms import layer_norm
+
+    x = draw(mst.arrays(mst.shapes(min_dims=1), low=-3, high=3))
+    k = draw(st.integers(1, x.ndim))
+    return (lambda t: layer_norm(t, tuple(range(x.ndim - k, x.ndim)), 0.1)), (x,)
+
+
+def _fused_softmax():
+    from minigrad.nn.fused_norms import fused_softmax
+
+    return _unary(fused_softmax, min_dims=1)
+
+
 class _ScaledSin(mg.Function):
     """A custom operation a ∘ sin(b) with broadcasting: the case of the table's "function" gateway."""
 
@@ -272,6 +287,8 @@ CASES = {
     "function": _binary(_ScaledSin.apply),
     "embedding": _embedding(),
     "cross_entropy": _cross_entropy(),
+    "layer_norm": _layer_norm(),
+    "fused_softmax": _fused_softmax(),
 }
 
 

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from ..linalg import matmul
-from ..ops import softmax
 from ..shape_ops import swapaxes, where
 from ..tensor import Tensor, as_tensor
+from .fused_norms import fused_softmax
 
 
 def masked_softmax(scores: Tensor, allowed: np.ndarray | None) -> Tensor:
@@ -28,9 +28,9 @@ def masked_softmax(scores: Tensor, allowed: np.ndarray | None) -> Tensor:
         scores = where(allowed, scores, np.array(-np.inf, dtype=dtype))
     dead = ~(scores._data > -np.inf).any(axis=-1, keepdims=True)
     if not dead.any():
-        return softmax(scores, -1)
+        return fused_softmax(scores)
     zero = np.zeros((), dtype=dtype)
-    return where(dead, zero, softmax(where(dead, zero, scores), -1))
+    return where(dead, zero, fused_softmax(where(dead, zero, scores)))
 
 
 def attention(
