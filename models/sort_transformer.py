@@ -6,7 +6,8 @@ Input: a sequence of ``length`` random digits 0–9; target at position i: the i
 sequence). Each epoch trains on freshly generated batches; accuracy is measured on held-out sequences drawn from
 another generator (how many positions, and how many whole sequences, come out right). The model: digit
 embeddings plus learned position embeddings, two ``nn.TransformerEncoderLayer`` (post-norm, ReLU, batch_first,
-no dropout: the data never repeats), a linear read-out to the 10 digits, trained with Adam, a linear warm-up and a cosine decay.
+no dropout: the data never repeats), a linear read-out to the 10 digits, trained with Adam, a linear warm-up
+and a cosine decay.
 The step is compiled with ``mg.compile``.
 """
 
@@ -132,7 +133,10 @@ def main(argv: list[str] | None = None) -> None:
     print()
     print("| sequence length | epochs | held-out token accuracy | whole sequences right | seconds |")
     print("|---|---|---|---|---|")
-    print(f"| {args.length} | {last['epoch']} | {last['token_acc']:.4f} | {last['sequence_acc']:.4f} | {last['seconds']:.0f} |")
+    print(
+        f"| {args.length} | {last['epoch']} | {last['token_acc']:.4f} | {last['sequence_acc']:.4f} "
+        f"| {last['seconds']:.0f} |"
+    )
 
 
 if __name__ == "__main__":

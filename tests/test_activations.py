@@ -40,7 +40,9 @@ def test_erf_gradient_against_differences(dtype, x):
 
 def test_softplus_is_stable_and_its_gradient_is_the_sigmoid():
     x = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
-    np.testing.assert_allclose(mg.softplus(x).data, [0.0, np.log1p(np.exp(-30.0)), np.log(2), 30 + np.log1p(np.exp(-30.0)), 1000.0], rtol=1e-15)
+    np.testing.assert_allclose(
+        mg.softplus(x).data, [0.0, np.log1p(np.exp(-30.0)), np.log(2), 30 + np.log1p(np.exp(-30.0)), 1000.0], rtol=1e-15
+    )
     t = mg.tensor(x, requires_grad=True)
     mg.softplus(t).sum().backward()
     sigmoid = np.array([1 / (1 + math.exp(-v)) if v > -700 else 0.0 for v in x])

@@ -35,9 +35,13 @@ def test_sdpa_values_with_every_kind_of_mask():
     np.testing.assert_allclose(F.scaled_dot_product_attention(q, k, v).data, _attention(q, k, v), rtol=1e-12)
     allowed = RNG.random((4, 5)) > 0.3
     allowed[:, 0] = True
-    np.testing.assert_allclose(F.scaled_dot_product_attention(q, k, v, allowed).data, _attention(q, k, v, allowed), rtol=1e-12)
+    np.testing.assert_allclose(
+        F.scaled_dot_product_attention(q, k, v, allowed).data, _attention(q, k, v, allowed), rtol=1e-12
+    )
     bias = RNG.standard_normal((3, 1, 5))
-    np.testing.assert_allclose(F.scaled_dot_product_attention(q, k, v, bias).data, _attention(q, k, v, bias=bias), rtol=1e-12)
+    np.testing.assert_allclose(
+        F.scaled_dot_product_attention(q, k, v, bias).data, _attention(q, k, v, bias=bias), rtol=1e-12
+    )
     causal = np.tril(np.ones((4, 5), dtype=bool))
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True).data
     np.testing.assert_allclose(out, _attention(q, k, v, causal), rtol=1e-12)
@@ -70,7 +74,9 @@ def test_a_fully_masked_query_gets_zero_output_and_zero_gradient():
 
 def test_sdpa_errors_name_the_shapes():
     q, k, v = _qkv(2)
-    with pytest.raises(ValueError, match=r"attn_mask of shape \(3, 5\) does not broadcast to the scores' shape \(2, 4, 5\)"):
+    with pytest.raises(
+        ValueError, match=r"attn_mask of shape \(3, 5\) does not broadcast to the scores' shape \(2, 4, 5\)"
+    ):
         F.scaled_dot_product_attention(q, k, v, np.ones((3, 5), dtype=bool))
     with pytest.raises(ValueError, match=r"do not fit: \(2, 4, 3\), \(2, 5, 2\)"):
         F.scaled_dot_product_attention(q, k[..., :2], v)
@@ -84,14 +90,21 @@ def _mha(batch_first=True, **kw):
 
 def test_mha_parameters_have_pytorchs_names_and_shapes():
     shapes = {n: p.shape for n, p in _mha().named_parameters()}
-    assert shapes == {"in_proj_weight": (18, 6), "in_proj_bias": (18,), "out_proj.weight": (6, 6), "out_proj.bias": (6,)}
+    assert shapes == {
+        "in_proj_weight": (18, 6),
+        "in_proj_bias": (18,),
+        "out_proj.weight": (6, 6),
+        "out_proj.bias": (6,),
+    }
 
 
 def test_mha_matches_a_numpy_formula_and_returns_averaged_weights():
     mha = _mha()
     x = RNG.standard_normal((2, 4, 6))
     w, b = mha.in_proj_weight.data, mha.in_proj_bias.data
-    q, k, v = (np.swapaxes((x @ w[i * 6 : (i + 1) * 6].T + b[i * 6 : (i + 1) * 6]).reshape(2, 4, 2, 3), 1, 2) for i in range(3))
+    q, k, v = (
+        np.swapaxes((x @ w[i * 6 : (i + 1) * 6].T + b[i * 6 : (i + 1) * 6]).reshape(2, 4, 2, 3), 1, 2) for i in range(3)
+    )
     heads = _attention(q, k, v)
     want = np.swapaxes(heads, 1, 2).reshape(2, 4, 6) @ mha.out_proj.weight.data.T + mha.out_proj.bias.data
     out, weights = mha(x, x, x)
@@ -136,7 +149,9 @@ def test_mha_gradients():
     names = list(params)
 
     def f(x, *ps):
-        return nn.functional_call(mha, dict(zip(names, ps)), x, x, x, attn_mask=~np.tril(np.ones((3, 3), dtype=bool)))[0]
+        return nn.functional_call(mha, dict(zip(names, ps)), x, x, x, attn_mask=~np.tril(np.ones((3, 3), dtype=bool)))[
+            0
+        ]
 
     assert gradcheck(f, x, *(p.data for p in params.values()))
 
@@ -148,9 +163,15 @@ def test_mha_errors_name_the_layer_and_shapes():
     x = RNG.standard_normal((2, 4, 6))
     with pytest.raises(ValueError, match=r"query has embed dim 5, expected embed_dim=6.*\(2, 4, 5\)"):
         mha(x[..., :5], x, x)
-    with pytest.raises(ValueError, match=r"attn_mask of shape \(3, 3\) does not fit: expected \(L, S\) = \(4, 4\) or \(N\*num_heads, L, S\) = \(4, 4, 4\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"attn_mask of shape \(3, 3\) does not fit: expected \(L, S\) = \(4, 4\) "
+        r"or \(N\*num_heads, L, S\) = \(4, 4, 4\)",
+    ):
         mha(x, x, x, attn_mask=np.ones((3, 3), dtype=bool))
-    with pytest.raises(ValueError, match=r"key_padding_mask of shape \(4,\) does not fit: expected \(N, S\) = \(2, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"key_padding_mask of shape \(4,\) does not fit: expected \(N, S\) = \(2, 4\)"
+    ):
         mha(x, x, x, key_padding_mask=np.ones(4, dtype=bool))
 
 
@@ -159,7 +180,13 @@ def test_mha_errors_name_the_layer_and_shapes():
 def test_encoder_layer_names_and_gradients(norm_first, activation):
     layer = nn.TransformerEncoderLayer(6, 2, 8, dropout=0.0, activation=activation, norm_first=norm_first,
                                        batch_first=True, dtype=np.float64, rng=2)  # fmt: skip
-    assert {n.split(".")[0] for n, _ in layer.named_parameters()} == {"self_attn", "linear1", "linear2", "norm1", "norm2"}
+    assert {n.split(".")[0] for n, _ in layer.named_parameters()} == {
+        "self_attn",
+        "linear1",
+        "linear2",
+        "norm1",
+        "norm2",
+    }
     x = RNG.standard_normal((2, 3, 6))
     names = [n for n, _ in layer.named_parameters()]
 

@@ -49,7 +49,9 @@ def _stats(x, axes):
     return x.mean(axis=axes), x.var(axis=axes), x.var(axis=axes, ddof=1)
 
 
-@pytest.mark.parametrize("shape, layer", [((8, 3), nn.BatchNorm1d), ((4, 3, 5), nn.BatchNorm1d), ((2, 3, 4, 4), nn.BatchNorm2d)])
+@pytest.mark.parametrize(
+    "shape, layer", [((8, 3), nn.BatchNorm1d), ((4, 3, 5), nn.BatchNorm1d), ((2, 3, 4, 4), nn.BatchNorm2d)]
+)
 def test_batch_norm_trains_on_batch_statistics_and_tracks_running_ones(shape, layer):
     bn = layer(3, momentum=0.3, dtype=np.float64)
     assert sorted(bn.state_dict()) == ["bias", "num_batches_tracked", "running_mean", "running_var", "weight"]
@@ -109,7 +111,9 @@ def test_batch_norm_state_dict_round_trip():
 
 
 def test_batch_norm_errors_name_the_layer_and_shapes():
-    with pytest.raises(ValueError, match=r"BatchNorm2d: input has 4 channels, expected num_features=3 \(input shape \(2, 4, 5, 5\)\)"):
+    with pytest.raises(
+        ValueError, match=r"BatchNorm2d: input has 4 channels, expected num_features=3 \(input shape \(2, 4, 5, 5\)\)"
+    ):
         nn.BatchNorm2d(3)(np.ones((2, 4, 5, 5), dtype=np.float32))
     with pytest.raises(ValueError, match=r"BatchNorm1d: expected a 2-D or 3-D input, got shape \(2, 3, 4, 4\)"):
         nn.BatchNorm1d(3)(np.ones((2, 3, 4, 4), dtype=np.float32))
@@ -129,7 +133,7 @@ def test_compiled_layer_norm_and_batch_norm_replay_eager():
         return loss
 
     compiled = mg.compile(step)
-    for i in range(3):
+    for _ in range(3):
         x = RNG.standard_normal((5, 4))
         for p in params:
             p.grad = None

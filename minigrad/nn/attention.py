@@ -126,7 +126,7 @@ class MultiheadAttention(Module):
             )
         if key.shape != value.shape or key.ndim != query.ndim or key.shape[-1] != e:
             raise ValueError(
-                f"MultiheadAttention: key and value must have the same shape, of embed dim {e}, as query {query.shape}; "
+                f"MultiheadAttention: key and value must have one shape, of embed dim {e}, as query {query.shape}; "
                 f"got key {key.shape} and value {value.shape}"
             )
         batch = 0 if self.batch_first else 1
@@ -185,4 +185,5 @@ class MultiheadAttention(Module):
         return allowed, bias
 
     def extra_repr(self) -> str:
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}, batch_first={self.batch_first}"
+        e, h = self.embed_dim, self.num_heads
+        return f"embed_dim={e}, num_heads={h}, dropout={self.dropout}, batch_first={self.batch_first}"

@@ -95,7 +95,8 @@ def sdpa(
         raise ValueError(f"{name}: query, key and value need at least 2 axes, got {q.shape}, {k.shape}, {v.shape}")
     if q.shape[-1] != k.shape[-1] or k.shape[-2] != v.shape[-2]:
         raise ValueError(
-            f"{name}: query (..., L, E), key (..., S, E) and value (..., S, Ev) do not fit: {q.shape}, {k.shape}, {v.shape}"
+            f"{name}: query (..., L, E), key (..., S, E) and value (..., S, Ev) do not fit: "
+            f"{q.shape}, {k.shape}, {v.shape}"
         )
     if not 0.0 <= dropout_p < 1.0:
         raise ValueError(f"{name}: dropout_p must be in [0, 1), got {dropout_p}")

@@ -85,7 +85,8 @@ class _BatchNorm(Module):
             )
         if x.shape[1] != self.num_features:
             raise ValueError(
-                f"{name}: input has {x.shape[1]} channels, expected num_features={self.num_features} (input shape {x.shape})"
+                f"{name}: input has {x.shape[1]} channels, expected num_features={self.num_features} "
+                f"(input shape {x.shape})"
             )
         momentum = 0.0 if self.momentum is None else self.momentum
         if self.training and self.track_running_stats:

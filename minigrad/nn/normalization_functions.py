@@ -26,7 +26,7 @@ def _normalized(x: Tensor, axes: tuple, eps: float) -> tuple[Tensor, np.ndarray,
 
 def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
     """Each slice over the last ``len(normalized_shape)`` axes normalized to mean 0 and variance 1, then
-    scaled by ``weight`` and shifted by ``bias`` (both of ``normalized_shape``), as ``torch.nn.functional.layer_norm``."""
+    scaled by ``weight`` and shifted by ``bias`` (both of ``normalized_shape``), as PyTorch's ``layer_norm``."""
     x = as_tensor(x, "layer_norm")
     shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
     k = len(shape)
