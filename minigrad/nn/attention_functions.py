@@ -20,9 +20,11 @@ from ..tensor import Tensor, as_tensor
 from .fused_norms import fused_softmax
 
 
-def masked_softmax(scores: Tensor, allowed: np.ndarray | None) -> Tensor:
-    """softmax over the last axis of the scores where ``allowed`` (None: everywhere); rows with no allowed or
-    finite score give 0. The masked scores are replaced (``where``), so their gradient is exactly 0."""
+def masked_softmax(scores: Tensor, allowed: np.ndarray | None, bias: Any = None) -> Tensor:
+    """softmax over the last axis of the scores where ``allowed`` (None: everywhere); with a mask (``allowed`` or
+    a ``bias`` added to the scores), rows with no allowed or finite score give 0. The masked scores are replaced (``where``), so their gradient is exactly 0."""
+    if allowed is None and bias is None:  # no mask: every row has finite scores (for finite inputs)
+        return fused_softmax(scores)
     dtype = scores._data.dtype
     if allowed is not None:
         scores = where(allowed, scores, np.array(-np.inf, dtype=dtype))
@@ -49,7 +51,7 @@ def attention(
     scores = matmul(q * scale, swapaxes(k, -1, -2))
     if bias is not None:
         scores = scores + bias
-    weights = masked_softmax(scores, allowed)
+    weights = masked_softmax(scores, allowed, bias)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, True, rng)
     return matmul(weights, v), weights
