@@ -25,10 +25,10 @@ from .module import Module, Parameter
 
 def flat_linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """``linear`` of an input of any number of leading axes, as one matrix product of its rows: NumPy multiplies
-    a stack by a matrix one matrix at a time, and the weight's gradient is then a sum of products (measured: the
-    encoder layer's step at batch 16 takes a third less time). A stack of one matrix is multiplied as it is: two
-    reshapes fewer, a tenth of the step at batch 1."""
-    if x.ndim <= 2 or x.size == x.shape[-2] * x.shape[-1]:
+    a stack by a matrix one matrix at a time, and the weight's gradient is then a stack of products summed.
+    Measured on the encoder layer's step (d_model 64, length 32): 15% less time at batch 16 and 9% at batch 1
+    (where the stack holds one matrix), against ``linear`` on the stack."""
+    if x.ndim <= 2:
         return linear(x, weight, bias)
     out = linear(reshape(x, (-1, x.shape[-1])), weight, bias)
     return reshape(out, x.shape[:-1] + (weight.shape[0],))
