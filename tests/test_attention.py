@@ -45,8 +45,10 @@ def test_sdpa_values_with_every_kind_of_mask():
     causal = np.tril(np.ones((4, 5), dtype=bool))
     out = F.scaled_dot_product_attention(q, k, v, is_causal=True).data
     np.testing.assert_allclose(out, _attention(q, k, v, causal), rtol=1e-12)
-    scaled = F.scaled_dot_product_attention(q, k, v, scale=0.25).data
-    np.testing.assert_allclose(scaled, _attention(q * 0.25 * np.sqrt(3), k, v), rtol=1e-12)
+    for scale in (0.25, -0.5):  # (a positive scale is applied inside the softmax, a negative one to q)
+        scaled = F.scaled_dot_product_attention(q, k, v, scale=scale).data
+        np.testing.assert_allclose(scaled, _attention(q * scale * np.sqrt(3), k, v), rtol=1e-12)
+    assert gradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, scale=0.7), q, k, v)
 
 
 def test_sdpa_gradients_with_masks():

@@ -152,7 +152,7 @@ UNARY = {
     "cumsum_first": lambda x: mg.cumsum(x, axis=0) if x.ndim else x,
     "norm_last_keep": lambda x: mg.norm(1 + x * x, axis=-1, keepdims=True) if x.ndim else x,
     "erf": mg.erf,
-    "layer_norm_last": lambda x: fused_norms.layer_norm(x, (x.ndim - 1,), 0.1) if x.ndim else x,
+    "layer_norm_last": lambda x: fused_norms.layer_norm(x, None, None, (x.ndim - 1,), 0.1) if x.ndim else x,
     "fused_softmax_last": lambda x: fused_norms.fused_softmax(x) if x.ndim else x,
     "cross_entropy_rows": lambda x: F.cross_entropy(
         _matrix(x), np.zeros(len(_matrix(x)), dtype=int), reduction="none"

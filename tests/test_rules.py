@@ -210,13 +210,23 @@ def _layer_norm(draw):
 
     x = draw(mst.arrays(mst.shapes(min_dims=1), low=-3, high=3))
     k = draw(st.integers(1, x.ndim))
-    return (lambda t: layer_norm(t, tuple(range(x.ndim - k, x.ndim)), 0.1)), (x,)
+    axes = tuple(range(x.ndim - k, x.ndim))
+    affine = draw(st.sampled_from(["none", "weight", "both"]))
+    if affine == "none":
+        return (lambda t: layer_norm(t, None, None, axes, 0.1)), (x,)
+    w = draw(mst.arrays(x.shape[x.ndim - k :], low=-2, high=2))
+    if affine == "weight":
+        return (lambda t, tw: layer_norm(t, tw, None, axes, 0.1)), (x, w)
+    b = draw(mst.arrays(x.shape[x.ndim - k :], low=-2, high=2))
+    return (lambda t, tw, tb: layer_norm(t, tw, tb, axes, 0.1) * tw), (x, w, b)
 
 
 def _fused_softmax():
     from minigrad.nn.fused_norms import fused_softmax
 
-    return _unary(fused_softmax, min_dims=1)
+    return _one(min_dims=1).flatmap(
+        lambda a: st.sampled_from([1.0, 0.3, 2.5]).map(lambda c: ((lambda t: fused_softmax(t, c)), a))
+    )
 
 
 class _ScaledSin(mg.Function):

@@ -20,19 +20,20 @@ from ..tensor import Tensor, as_tensor
 from .fused_norms import fused_softmax
 
 
-def masked_softmax(scores: Tensor, allowed: np.ndarray | None, bias: Any = None) -> Tensor:
-    """softmax over the last axis of the scores where ``allowed`` (None: everywhere); with a mask (``allowed`` or
-    a ``bias`` added to the scores), rows with no allowed or finite score give 0. The masked scores are replaced (``where``), so their gradient is exactly 0."""
+def masked_softmax(scores: Tensor, allowed: np.ndarray | None, bias: Any = None, scale: float = 1.0) -> Tensor:
+    """softmax(scale · scores) over the last axis where ``allowed`` (None: everywhere); with a mask (``allowed``
+    or a ``bias`` added to the scores), rows with no allowed or finite score give 0. The masked scores are
+    replaced (``where``), so their gradient is exactly 0."""
     if allowed is None and bias is None:  # no mask: every row has finite scores (for finite inputs)
-        return fused_softmax(scores)
+        return fused_softmax(scores, scale)
     dtype = scores._data.dtype
     if allowed is not None:
         scores = where(allowed, scores, np.array(-np.inf, dtype=dtype))
     dead = ~(scores._data > -np.inf).any(axis=-1, keepdims=True)
     if not dead.any():
-        return fused_softmax(scores)
+        return fused_softmax(scores, scale)
     zero = np.zeros((), dtype=dtype)
-    return where(dead, zero, fused_softmax(where(dead, zero, scores)))
+    return where(dead, zero, fused_softmax(where(dead, zero, scores), scale))
 
 
 def attention(
@@ -48,10 +49,11 @@ def attention(
 ) -> tuple[Tensor, Tensor]:
     """(softmax(q kᵀ·scale + bias, masked to ``allowed``) v, the weights), with ``dropout(weights, p, True, rng)``
     (``nn.functional.dropout``, passed in: it imports this module) on the weights when ``dropout_p`` > 0."""
-    scores = matmul(q * scale, swapaxes(k, -1, -2))
+    inside = bias is None and scale > 0  # the scale applied by the softmax (one node less), or to q before a bias
+    scores = matmul(q if inside else q * scale, swapaxes(k, -1, -2))
     if bias is not None:
         scores = scores + bias
-    weights = masked_softmax(scores, allowed, bias)
+    weights = masked_softmax(scores, allowed, bias, scale if inside else 1.0)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, True, rng)
     return matmul(weights, v), weights

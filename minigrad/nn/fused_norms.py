@@ -27,47 +27,73 @@ def _standardize(x: Any, axes: tuple, eps: float) -> tuple[Any, Any]:
     return centered * r, r
 
 
-def layer_norm_vjp(g: Any, ans: Any, x: Any, axes: tuple, eps: float) -> Any:
-    # x̂ = (x − μ) r with r = (σ² + ε)^(−1/2), n elements per slice: ∂x̂ᵢ/∂xⱼ = r (δᵢⱼ − 1/n − x̂ᵢ x̂ⱼ / n),
-    # so Jᵀg = r (g − mean(g) − x̂ mean(g x̂)). x̂ is the output, r recomputed from x (on Tensors, x̂ too, so that
-    # a second derivative sees both depend on x).
+def layer_norm_vjp_x(g: Any, ans: Any, x: Any, w: Any, b: Any, axes: tuple, eps: float) -> Any:
+    # y = x̂ ∘ w + b, x̂ = (x − μ) r with r = (σ² + ε)^(−1/2), n elements per slice: ∂x̂ᵢ/∂xⱼ = r (δᵢⱼ − 1/n − x̂ᵢ x̂ⱼ / n),
+    # so with h = g ∘ w, Jᵀg = r (h − mean(h) − x̂ mean(h x̂)). x̂ and r are recomputed from x (on Tensors too, so
+    # that a second derivative sees them depend on x).
     xhat, r = _standardize(x, axes, eps)
-    if not isinstance(x, Tensor):
-        xhat = ans
-    return r * (g - g.mean(axis=axes, keepdims=True) - xhat * (g * xhat).mean(axis=axes, keepdims=True))
+    h = g if w is None else g * w
+    return r * (h - h.mean(axis=axes, keepdims=True) - xhat * (h * xhat).mean(axis=axes, keepdims=True))
 
 
-def _layer_norm(x: np.ndarray, axes: tuple, eps: float) -> np.ndarray:
-    return _standardize(x, axes, eps)[0]
+def layer_norm_vjp_w(g: Any, ans: Any, x: Any, w: Any, b: Any, axes: tuple, eps: float) -> Any:
+    # ∂y/∂w = diag(x̂) per slice: Jᵀg = g ∘ x̂, summed over the leading axes by the engine (w broadcasts)
+    return g * _standardize(x, axes, eps)[0]
 
 
-@primitive("layer_norm", (layer_norm_vjp, None, None), compute=_layer_norm)
-def layer_norm(x: Any, axes: tuple, eps: float) -> Tensor:
-    """(x − μ)/√(σ² + eps) over ``axes`` (the last ones), μ and σ² the mean and biased variance of each slice.
+def layer_norm_vjp_b(g: Any, ans: Any, x: Any, w: Any, b: Any, axes: tuple, eps: float) -> Any:
+    # ∂y/∂b = I: Jᵀg = g, summed over the leading axes by the engine
+    return g
 
-    ``nn.functional.layer_norm`` applies the weight and the bias after it, as a product and a sum.
-    """
+
+def _layer_norm(x: np.ndarray, w: Any, b: Any, axes: tuple, eps: float) -> np.ndarray:
+    y = _standardize(x, axes, eps)[0]
+    if w is not None:
+        y *= w
+    if b is not None:
+        y += b
+    return y
+
+
+@primitive("layer_norm", (layer_norm_vjp_x, layer_norm_vjp_w, layer_norm_vjp_b, None, None), compute=_layer_norm)
+def layer_norm(x: Any, weight: Any, bias: Any, axes: tuple, eps: float) -> Tensor:
+    """(x − μ)/√(σ² + eps) ∘ weight + bias over ``axes`` (the last ones; weight and bias of their shape, or
+    None), μ and σ² the mean and biased variance of each slice."""
     x = as_tensor(x, "layer_norm")
-    d = x._data
-    return record("layer_norm", _layer_norm(d, axes, float(eps)), (d, axes, float(eps)), (x if x._rg else None,))
+    args, parents = [x._data], [x if x._rg else None]
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is None:
+            args.append(None)
+            parents.append(None)
+            continue
+        p = as_tensor(p, "layer_norm")
+        if p.shape != x.shape[x.ndim - len(axes) :]:
+            raise ValueError(f"layer_norm: {name} of shape {p.shape} does not fit an input of shape {x.shape}")
+        args.append(p._data)
+        parents.append(p if p._rg else None)
+    out = _layer_norm(*args, axes, float(eps))
+    return record("layer_norm", out, (*args, axes, float(eps)), tuple(parents))
 
 
-def fused_softmax_vjp(g: Any, ans: Any, x: Any) -> Any:
-    # p = softmax(x) along the last axis: ∂pᵢ/∂xⱼ = pᵢ (δᵢⱼ − pⱼ), so Jᵀg = p ∘ (g − Σⱼ gⱼ pⱼ)
-    return ans * (g - (g * ans).sum(axis=-1, keepdims=True))
+def fused_softmax_vjp(g: Any, ans: Any, x: Any, scale: float) -> Any:
+    # p = softmax(c x) along the last axis: ∂pᵢ/∂xⱼ = c pᵢ (δᵢⱼ − pⱼ), so Jᵀg = c p ∘ (g − Σⱼ gⱼ pⱼ)
+    out = ans * (g - (g * ans).sum(axis=-1, keepdims=True))
+    return out if scale == 1 else out * scale
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    m = x.max(axis=-1, keepdims=True)
-    e = np.exp(x - np.where(np.isfinite(m), m, 0))  # a row of all -inf: exp gives 0s, then 0/0 = nan (its caller masks)
-    with np.errstate(invalid="ignore"):
+def _softmax(x: np.ndarray, scale: float) -> np.ndarray:
+    m = x.max(axis=-1, keepdims=True)  # (the maximum of c x is c max x for c > 0)
+    e = np.exp((x - np.where(np.isfinite(m), m, 0)) * scale)  # a row of all -inf: 0s, then 0/0 = nan (masked by
+    with np.errstate(invalid="ignore"):  # the caller)
         return e / e.sum(axis=-1, keepdims=True)
 
 
-@primitive("fused_softmax", (fused_softmax_vjp,), compute=_softmax)
-def fused_softmax(x: Any) -> Tensor:
-    """softmax along the last axis, exp(x − max) / Σ exp(x − max): the attention weights' softmax as one node
-    (``mg.softmax`` is the composite exp ∘ log_softmax, along any axis)."""
+@primitive("fused_softmax", (fused_softmax_vjp, None), compute=_softmax)
+def fused_softmax(x: Any, scale: float = 1.0) -> Tensor:
+    """softmax(scale · x) along the last axis, exp(c (x − max)) / Σ exp(c (x − max)) for a scale c > 0: the
+    attention weights' softmax with its 1/√d as one node (``mg.softmax`` is the composite exp ∘ log_softmax)."""
+    if not scale > 0:
+        raise ValueError(f"fused_softmax: scale must be positive, got {scale}")
     x = as_tensor(x, "fused_softmax")
     d = x._data
-    return record("fused_softmax", _softmax(d), (d,), (x if x._rg else None,))
+    return record("fused_softmax", _softmax(d, float(scale)), (d, float(scale)), (x if x._rg else None,))

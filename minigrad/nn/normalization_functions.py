@@ -35,10 +35,7 @@ def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = No
             f"layer_norm: normalized_shape={shape} expects an input of shape (*, {', '.join(map(str, shape))}), "
             f"got {x.shape}"
         )
-    y = _standardized(x, tuple(range(x.ndim - k, x.ndim)), eps)  # one fused primitive (see fused_norms)
-    if weight is not None:
-        y = y * weight
-    return y if bias is None else y + bias
+    return _standardized(x, weight, bias, tuple(range(x.ndim - k, x.ndim)), eps)  # one primitive (fused_norms)
 
 
 def batch_norm(
