@@ -240,3 +240,20 @@ def test_dropout_in_attention_is_replayed_with_fresh_masks():
     assert not np.allclose(a, b)  # a new mask at each call
     layer.eval()
     np.testing.assert_array_equal(layer(x, x, x)[0].data, layer(x, x, x)[0].data)
+
+
+def test_forward_mode_through_the_fused_primitives_matches_differences():
+    from minigrad.nn.fused_norms import fused_softmax, layer_norm
+
+    x, w, b = RNG.standard_normal((3, 5)), RNG.standard_normal(5), RNG.standard_normal(5)
+    tx, tw, tb = RNG.standard_normal((3, 5)), RNG.standard_normal(5), RNG.standard_normal(5)
+
+    def f(x, w, b):
+        return fused_softmax(layer_norm(x, w, b, (1,), 1e-5), 0.7) * x
+
+    value, tangent = mg.jvp(f, (x, w, b), (tx, tw, tb))
+    h = 1e-6
+    plus, minus = f(x + h * tx, w + h * tw, b + h * tb).data, f(x - h * tx, w - h * tw, b - h * tb).data
+    np.testing.assert_allclose(np.asarray(tangent.data if hasattr(tangent, "data") else tangent),
+                               (plus - minus) / (2 * h), rtol=1e-6, atol=1e-8)  # fmt: skip
+    np.testing.assert_allclose(np.asarray(value.data if hasattr(value, "data") else value), f(x, w, b).data)
