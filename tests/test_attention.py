@@ -257,3 +257,32 @@ def test_forward_mode_through_the_fused_primitives_matches_differences():
     np.testing.assert_allclose(np.asarray(tangent.data if hasattr(tangent, "data") else tangent),
                                (plus - minus) / (2 * h), rtol=1e-6, atol=1e-8)  # fmt: skip
     np.testing.assert_allclose(np.asarray(value.data if hasattr(value, "data") else value), f(x, w, b).data)
+
+
+def test_compiled_attention_follows_masks_that_change_between_calls():
+    mha = _mha()
+    x = RNG.standard_normal((2, 5, 6))
+    params = list(mha.parameters())
+
+    def step(x, padding, float_mask, allowed):
+        out = mha(x, x, x, key_padding_mask=padding, attn_mask=float_mask)[0]
+        out = out + F.scaled_dot_product_attention(out, out, out, allowed)
+        loss = (out * out).sum()
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step)
+    rng = np.random.default_rng(7)
+    for call in range(5):
+        padding = rng.random((2, 5)) > 0.5
+        padding[0] = call == 3  # at the fourth call every key of the first sequence is padding: its rows give 0
+        padding[1, 0] = False
+        float_mask = rng.standard_normal((5, 5))
+        allowed = rng.random((5, 5)) > 0.3
+        results = []
+        for f in (step, compiled):
+            for p in params:
+                p.grad = None
+            results.append([f(x, padding, float_mask, allowed).data] + [p.grad.copy() for p in params])
+        for a, b in zip(*results):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)

@@ -17,7 +17,7 @@ import numpy as np
 from ..shape_ops import expand_dims, getitem, reshape, squeeze, transpose
 from ..tensor import Tensor, as_tensor
 from . import init
-from .attention_functions import attention
+from .attention_functions import attention, replayable
 from .functional import dropout, linear
 from .layers import Linear
 from .module import Module, Parameter
@@ -155,7 +155,6 @@ class MultiheadAttention(Module):
     ) -> tuple:
         """(allowed, bias): the boolean masks as where keys may be attended to, the float ones summed."""
         h = self.num_heads
-        allowed, bias = None, None
         if is_causal and attn_mask is None:
             attn_mask = ~np.tri(length, s, dtype=bool)
         masks = []
@@ -177,14 +176,33 @@ class MultiheadAttention(Module):
                     f"MultiheadAttention: key_padding_mask of shape {m.shape} does not fit: expected (N, S) = {(n, s)}"
                 )
             masks.append(m.reshape(n, 1, 1, s))
+        arrays = tuple(m if isinstance(m, np.ndarray) else None for m in masks)
+        allowed = replayable(allowed_keys, arrays)
+        bias = replayable(added_scores, arrays, dtype)
         for m in masks:
-            if isinstance(m, np.ndarray) and m.dtype == bool:
-                allowed = ~m if allowed is None else allowed & ~m
-            else:
-                m = m if isinstance(m, Tensor) else m.astype(dtype, copy=False)
+            if isinstance(m, Tensor):  # a float mask as a tensor (it may carry a gradient): added in the graph
                 bias = m if bias is None else bias + m
         return allowed, bias
 
     def extra_repr(self) -> str:
         e, h = self.embed_dim, self.num_heads
         return f"embed_dim={e}, num_heads={h}, dropout={self.dropout}, batch_first={self.batch_first}"
+
+
+def allowed_keys(masks: tuple) -> np.ndarray | None:
+    """Where every boolean mask (True: masked, MultiheadAttention's sense) lets a key be attended to, or None."""
+    allowed = None
+    for m in masks:
+        if m is not None and m.dtype == bool:
+            allowed = ~m if allowed is None else allowed & ~m
+    return allowed
+
+
+def added_scores(masks: tuple, dtype: Any) -> np.ndarray | None:
+    """The float masks given as arrays, summed in ``dtype``, or None."""
+    bias = None
+    for m in masks:
+        if m is not None and m.dtype != bool:
+            m = m.astype(dtype, copy=False)
+            bias = m if bias is None else bias + m
+    return bias

@@ -15,9 +15,28 @@ from typing import Any
 import numpy as np
 
 from ..linalg import matmul
+from ..recording import unrecorded
 from ..shape_ops import swapaxes, where
 from ..tensor import Tensor, as_tensor
 from .fused_norms import fused_softmax
+
+
+def replayable(fn: Any, *args: Any) -> Any:
+    """``fn(*args)``, noted for ``mg.compile`` while it traces: the replay computes it again from the arrays in
+    ``args`` (masks given to the step), where it would otherwise keep the traced call's value."""
+    out = fn(*args)
+    if unrecorded and isinstance(out, np.ndarray):
+        unrecorded[0](fn, out, args)
+    return out
+
+
+def dead_rows(allowed: np.ndarray | None, bias: np.ndarray | None) -> np.ndarray:
+    """The query rows (…, L, 1) with no key allowed, or every added score -inf."""
+    live = None if allowed is None else allowed
+    if bias is not None:
+        finite = bias > -np.inf
+        live = finite if live is None else live & finite
+    return ~np.any(live, axis=-1, keepdims=True)
 
 
 def masked_softmax(scores: Tensor, allowed: np.ndarray | None, bias: Any = None, scale: float = 1.0) -> Tensor:
@@ -29,9 +48,8 @@ def masked_softmax(scores: Tensor, allowed: np.ndarray | None, bias: Any = None,
     dtype = scores._data.dtype
     if allowed is not None:
         scores = where(allowed, scores, np.array(-np.inf, dtype=dtype))
-    dead = ~(scores._data > -np.inf).any(axis=-1, keepdims=True)
-    if not dead.any():
-        return fused_softmax(scores, scale)
+    # the rows left with no key, from the masks (not the scores: a compiled replay recomputes it from the masks)
+    dead = replayable(dead_rows, allowed, bias._data if isinstance(bias, Tensor) else bias)
     zero = np.zeros((), dtype=dtype)
     return where(dead, zero, fused_softmax(where(dead, zero, scores), scale))
 
@@ -119,6 +137,6 @@ def sdpa(
         if isinstance(mask, np.ndarray) and mask.dtype == bool:
             allowed = mask
         else:
-            bias = mask if isinstance(mask, Tensor) else mask.astype(q.dtype, copy=False)
+            bias = mask if isinstance(mask, Tensor) else replayable(np.asarray, mask, q.dtype)
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     return attention(q, k, v, allowed, bias, scale, dropout_p, rng, dropout)[0]
