@@ -143,3 +143,16 @@ def test_compiled_layer_norm_and_batch_norm_replay_eager():
         replay = [compiled(x).data] + [p.grad.copy() for p in params]
         for a, b in zip(replay, eager):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_compiled_batch_norm_in_eval_reads_the_running_statistics_of_each_call():
+    bn = nn.BatchNorm1d(3, dtype=np.float64)
+    x = RNG.standard_normal((4, 3))
+    bn.eval()
+    compiled = mg.compile(lambda t: bn(t) * 1.0)
+    compiled(x), compiled(x)
+    for _ in range(2):  # eager training steps move the running statistics in place
+        bn.train()
+        bn(RNG.standard_normal((6, 3)) * 3 + 1)
+        bn.eval()
+        np.testing.assert_allclose(compiled(x).data, bn(x).data, rtol=1e-12)

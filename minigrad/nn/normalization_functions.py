@@ -13,6 +13,7 @@ import numpy as np
 
 from ..ops import mean
 from ..tensor import Tensor, as_tensor
+from .attention_functions import replayable
 from .fused_norms import layer_norm as _standardized
 
 
@@ -72,8 +73,17 @@ def batch_norm(
             running_var *= 1 - momentum
             running_var += momentum * var.reshape(-1) * (n / (n - 1))
     else:
-        scale = (running_var.reshape(channels) + eps) ** -0.5
-        y = (x - running_mean.reshape(channels).astype(x.dtype)) * scale.astype(x.dtype)
+        # (recipes for mg.compile: a replay reads the running statistics as they are then)
+        shift = replayable(_channels, running_mean, channels, x.dtype)
+        y = (x - shift) * replayable(_inverse_std, running_var, eps, channels, x.dtype)
     if weight is not None:
         y = y * weight.reshape(channels)
     return y if bias is None else y + bias.reshape(channels)
+
+
+def _channels(stat: np.ndarray, shape: tuple, dtype: Any) -> np.ndarray:
+    return stat.reshape(shape).astype(dtype)
+
+
+def _inverse_std(var: np.ndarray, eps: float, shape: tuple, dtype: Any) -> np.ndarray:
+    return ((var.reshape(shape) + eps) ** -0.5).astype(dtype)
