@@ -286,3 +286,16 @@ def test_compiled_attention_follows_masks_that_change_between_calls():
             results.append([f(x, padding, float_mask, allowed).data] + [p.grad.copy() for p in params])
         for a, b in zip(*results):
             np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_encoder_layer_takes_an_unbatched_sequence(batch_first):
+    layer = nn.TransformerEncoderLayer(6, 2, 8, dropout=0.0, batch_first=batch_first, dtype=np.float64, rng=6)
+    x = RNG.standard_normal((4, 6))
+    padding = np.array([False, False, True, False])
+    batch = x[None] if batch_first else x[:, None]
+    want = layer(batch, src_key_padding_mask=padding[None]).data
+    got = layer(x, src_key_padding_mask=padding).data
+    np.testing.assert_allclose(got, want[0] if batch_first else want[:, 0], rtol=1e-12)
+    with pytest.raises(ValueError, match="query has embed dim 5, expected embed_dim=6"):
+        layer(np.ones((2, 3, 5)))

@@ -102,14 +102,12 @@ class MultiheadAttention(Module):
         if not batched:
             query, key, value = (expand_dims(t, batch_axis) for t in (query, key, value))
             key_padding_mask = None if key_padding_mask is None else np.asarray(key_padding_mask)[None]
-        order = (0, 2, 1, 3) if self.batch_first else (1, 2, 0, 3)  # (N, L, H, d) or (L, N, H, d) to (N, H, L, d)
-        heads = self._project(query, key, value, same, order)
-        n, length, s = heads[0].shape[0], heads[0].shape[2], heads[1].shape[2]
-        allowed, bias = self._masks(key_padding_mask, attn_mask, is_causal, n, length, s, query.dtype)
-        out, weights = attention(*heads, allowed, bias, 1.0 / math.sqrt(self.head_dim),
-                                 self.dropout if self.training else 0.0, self.rng, dropout)  # fmt: skip
-        out = transpose(out, (0, 2, 1, 3) if self.batch_first else (2, 0, 1, 3))
-        out = flat_linear(reshape(out, out.shape[:2] + (self.embed_dim,)), self.out_proj.weight, self.out_proj.bias)
+        lead, masks = query.shape[:2], (key_padding_mask, attn_mask, is_causal)
+        if same:  # self-attention: one product for the three projections
+            out, weights = self.self_attention_rows(reshape(query, (-1, self.embed_dim)), lead, *masks)
+        else:
+            out, weights = self._attend(self._project(query, key, value), *masks)
+        out = reshape(out, lead + (self.embed_dim,))
         if not batched:
             out = squeeze(out, batch_axis)
         if not need_weights:
@@ -134,21 +132,40 @@ class MultiheadAttention(Module):
         if query.ndim == 3 and key.shape[batch] != query.shape[batch]:
             raise ValueError(f"MultiheadAttention: key {key.shape} and query {query.shape} differ in batch size")
 
-    def _project(self, query: Tensor, key: Tensor, value: Tensor, same: bool, order: tuple) -> list[Tensor]:
-        """Q, K, V projected and split into heads, each (N, H, length, d)."""
+    def self_attention_rows(
+        self, rows: Tensor, lead: tuple, key_padding_mask: Any = None, attn_mask: Any = None, is_causal: bool = False
+    ) -> tuple[Tensor, Tensor]:
+        """Self-attention of the rows (A·B, E) of an input of leading shape ``lead`` = (A, B) ((N, L) if
+        batch_first, else (L, N)): (the output rows before out_proj's rows are reshaped, the weights (N, H, L, S)).
+        The encoder layer works on rows throughout: a reshape at each end instead of two around every product."""
+        h, d = self.num_heads, self.head_dim
+        qkv = reshape(linear(rows, self.in_proj_weight, self.in_proj_bias), lead + (3, h, d))
+        qkv = transpose(qkv, (2,) + tuple(o + (o > 1) for o in self._order()))
+        return self._attend([getitem(qkv, i) for i in range(3)], key_padding_mask, attn_mask, is_causal)
+
+    def _order(self) -> tuple:
+        """The axes that take (N, L, H, d) (batch_first) or (L, N, H, d) to (N, H, L, d)."""
+        return (0, 2, 1, 3) if self.batch_first else (1, 2, 0, 3)
+
+    def _project(self, query: Tensor, key: Tensor, value: Tensor) -> list[Tensor]:
+        """Q, K, V of different inputs projected and split into heads, each (N, H, length, d)."""
         e, h, d = self.embed_dim, self.num_heads, self.head_dim
         w, b = self.in_proj_weight, self.in_proj_bias
-        if same:  # self-attention: one product for the three projections
-            qkv = flat_linear(query, w, b)
-            qkv = transpose(reshape(qkv, qkv.shape[:2] + (3, h, d)), (2,) + tuple(o + (o > 1) for o in order))
-            return [getitem(qkv, i) for i in range(3)]
         out = []
         for i, t in enumerate((query, key, value)):
-            part = linear(
-                t, getitem(w, slice(i * e, (i + 1) * e)), None if b is None else getitem(b, slice(i * e, (i + 1) * e))
-            )
-            out.append(transpose(reshape(part, part.shape[:2] + (h, d)), order))
+            bias = None if b is None else getitem(b, slice(i * e, (i + 1) * e))
+            part = flat_linear(t, getitem(w, slice(i * e, (i + 1) * e)), bias)
+            out.append(transpose(reshape(part, part.shape[:2] + (h, d)), self._order()))
         return out
+
+    def _attend(self, heads: list, key_padding_mask: Any, attn_mask: Any, is_causal: bool) -> tuple[Tensor, Tensor]:
+        """(out_proj of the attention's output as rows (A·B, E), the weights (N, H, L, S))."""
+        n, length, s = heads[0].shape[0], heads[0].shape[2], heads[1].shape[2]
+        allowed, bias = self._masks(key_padding_mask, attn_mask, is_causal, n, length, s, heads[0].dtype)
+        out, weights = attention(*heads, allowed, bias, 1.0 / math.sqrt(self.head_dim),
+                                 self.dropout if self.training else 0.0, self.rng, dropout)  # fmt: skip
+        out = reshape(transpose(out, (0, 2, 1, 3) if self.batch_first else (2, 0, 1, 3)), (-1, self.embed_dim))
+        return linear(out, self.out_proj.weight, self.out_proj.bias), weights
 
     def _masks(
         self, key_padding_mask: Any, attn_mask: Any, is_causal: bool, n: int, length: int, s: int, dtype: Any

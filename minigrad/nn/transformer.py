@@ -17,9 +17,11 @@ from typing import Any
 import numpy as np
 
 from ..elementwise import relu
+from ..shape_ops import expand_dims, reshape, squeeze
 from ..tensor import Tensor, as_tensor
+from .functional import linear
 from .activation_functions import gelu
-from .attention import MultiheadAttention, flat_linear, torch_linear
+from .attention import MultiheadAttention, torch_linear
 from .containers import ModuleList
 from .layers import Dropout
 from .module import Module, Parameter
@@ -73,20 +75,30 @@ class TransformerEncoderLayer(Module):
         self, src: Any, src_mask: Any = None, src_key_padding_mask: Any = None, is_causal: bool = False
     ) -> Tensor:
         x = as_tensor(src, "TransformerEncoderLayer")
+        self.self_attn._check(x, x, x)
+        batched = x.ndim == 3
+        if not batched:
+            x = expand_dims(x, 0 if self.self_attn.batch_first else 1)
+            if src_key_padding_mask is not None:
+                src_key_padding_mask = np.asarray(src_key_padding_mask)[None]  # (S,) for an unbatched input
+        lead = x.shape[:2]
+        x = reshape(x, (-1, x.shape[-1]))  # the rows: every step but the attention's core works on them
+        masks = (src_key_padding_mask, src_mask, is_causal)
         if self.norm_first:
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
-            return x + self._ff_block(self.norm2(x))
-        x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
-        return self.norm2(x + self._ff_block(x))
+            x = x + self._sa_block(self.norm1(x), lead, *masks)
+            x = x + self._ff_block(self.norm2(x))
+        else:
+            x = self.norm1(x + self._sa_block(x, lead, *masks))
+            x = self.norm2(x + self._ff_block(x))
+        x = reshape(x, lead + (x.shape[-1],))
+        return x if batched else squeeze(x, 0 if self.self_attn.batch_first else 1)
 
-    def _sa_block(self, x: Tensor, mask: Any, key_padding_mask: Any, is_causal: bool) -> Tensor:
-        out = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, need_weights=False, attn_mask=mask,
-                             is_causal=is_causal)[0]  # fmt: skip
-        return self.dropout1(out)
+    def _sa_block(self, rows: Tensor, lead: tuple, key_padding_mask: Any, mask: Any, is_causal: bool) -> Tensor:
+        return self.dropout1(self.self_attn.self_attention_rows(rows, lead, key_padding_mask, mask, is_causal)[0])
 
-    def _ff_block(self, x: Tensor) -> Tensor:
-        h = self.activation(flat_linear(x, self.linear1.weight, self.linear1.bias))
-        return self.dropout2(flat_linear(self.dropout(h), self.linear2.weight, self.linear2.bias))
+    def _ff_block(self, rows: Tensor) -> Tensor:
+        h = self.activation(linear(rows, self.linear1.weight, self.linear1.bias))
+        return self.dropout2(linear(self.dropout(h), self.linear2.weight, self.linear2.bias))
 
 
 class TransformerEncoder(Module):
