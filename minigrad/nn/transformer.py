@@ -19,10 +19,10 @@ import numpy as np
 from ..elementwise import relu
 from ..shape_ops import expand_dims, reshape, squeeze
 from ..tensor import Tensor, as_tensor
-from .functional import linear
 from .activation_functions import gelu
 from .attention import MultiheadAttention, torch_linear
 from .containers import ModuleList
+from .functional import linear
 from .layers import Dropout
 from .module import Module, Parameter
 from .normalization import LayerNorm
