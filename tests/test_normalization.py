@@ -156,3 +156,32 @@ def test_compiled_batch_norm_in_eval_reads_the_running_statistics_of_each_call()
         bn(RNG.standard_normal((6, 3)) * 3 + 1)
         bn.eval()
         np.testing.assert_allclose(compiled(x).data, bn(x).data, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fused_primitives_on_large_arrays_match_the_composites(dtype):
+    # from 4096 elements the fused primitives reduce rows through BLAS and a transposed copy: compared here with
+    # the composites of mean/var and exp/logsumexp, values and gradients
+    from minigrad.nn.fused_norms import fused_softmax, layer_norm
+    from minigrad.nn.normalization_functions import _normalized
+
+    x = (RNG.standard_normal((8, 4, 33, 40)) * 3).astype(dtype)
+    masked = x.copy()
+    masked[0, 0, 0, :] = -np.inf  # a row of -inf but one
+    masked[0, 0, 0, 5] = 1.0
+    w, c = RNG.standard_normal(40).astype(dtype), RNG.standard_normal(x.shape).astype(dtype)
+    tol = dict(rtol=1e-10, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-4, atol=1e-5)
+    cases = [
+        (masked, lambda t: fused_softmax(t, 0.5), lambda t: mg.softmax(t * 0.5, -1)),
+        (x, lambda t: layer_norm(t, w, None, (3,), 1e-5), lambda t: _normalized(t, (3,), 1e-5)[0] * w),
+    ]
+    for data, fused, composite in cases:
+        results = []
+        for f in (fused, composite):
+            t = mg.tensor(data, requires_grad=True)
+            y = f(t)
+            (y * c).sum().backward()
+            results.append((y.data, t.grad))
+        (y1, g1), (y2, g2) = results
+        np.testing.assert_allclose(y1, y2, **tol)
+        np.testing.assert_allclose(g1, g2, **tol)
