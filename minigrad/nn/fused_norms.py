@@ -22,10 +22,14 @@ from ..tensor import Tensor, as_tensor
 
 def _mean(x: Any, axes: tuple) -> Any:
     """The mean over ``axes`` (kept). Over the last axis of an array, as a product with a vector of 1/n: NumPy
-    reduces a short last axis row by row, several times slower than BLAS's matrix-vector product."""
-    if type(x) is np.ndarray and axes == (x.ndim - 1,) and x.shape[-1] and x.size >= _ROWS_FROM:
-        return (x @ np.full(x.shape[-1], 1 / x.shape[-1], dtype=x.dtype))[..., None]
-    return x.mean(axis=axes, keepdims=True)
+    reduces a short last axis row by row, several times slower than BLAS's matrix-vector product (and
+    ``ndarray.mean`` costs a Python layer more than the product at small sizes)."""
+    if type(x) is not np.ndarray:
+        return x.mean(axis=axes, keepdims=True)
+    n = int(np.prod([x.shape[a] for a in axes]))
+    if axes == (x.ndim - 1,) and n:
+        return (x @ np.full(n, 1 / n, dtype=x.dtype))[..., None]
+    return np.add.reduce(x, axis=axes, keepdims=True) * (1 / n if n else np.nan)
 
 
 def _row_sum(x: Any) -> Any:
