@@ -154,6 +154,7 @@ UNARY = {
     "erf": mg.erf,
     "layer_norm_last": lambda x: fused_norms.layer_norm(x, None, None, (x.ndim - 1,), 0.1) if x.ndim else x,
     "fused_softmax_last": lambda x: fused_norms.fused_softmax(x) if x.ndim else x,
+    "linear_rows": lambda x: fused_norms.linear_rows(_matrix(x), mg.sin(_matrix(x)), mg.cos(_matrix(x)[:, 0])),
     "cross_entropy_rows": lambda x: F.cross_entropy(
         _matrix(x), np.zeros(len(_matrix(x)), dtype=int), reduction="none"
     ),  # the fused primitive, one loss per row

@@ -229,6 +229,17 @@ def _fused_softmax():
     )
 
 
+@st.composite
+def _linear_rows(draw):
+    from minigrad.nn.fused_norms import linear_rows
+
+    m, k, n = (draw(st.integers(1, 4)) for _ in range(3))
+    x, w = draw(mst.arrays((m, k))), draw(mst.arrays((n, k)))
+    if draw(st.booleans()):
+        return (lambda a, b: linear_rows(a, b)), (x, w)
+    return (lambda a, b, c: linear_rows(a, b, c) * c), (x, w, draw(mst.arrays((n,))))
+
+
 class _ScaledSin(mg.Function):
     """A custom operation a ∘ sin(b) with broadcasting: the case of the table's "function" gateway."""
 
@@ -299,6 +310,7 @@ CASES = {
     "cross_entropy": _cross_entropy(),
     "layer_norm": _layer_norm(),
     "fused_softmax": _fused_softmax(),
+    "linear_rows": _linear_rows(),
 }
 
 

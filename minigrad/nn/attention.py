@@ -19,6 +19,7 @@ from ..tensor import Tensor, as_tensor
 from . import init
 from .attention_functions import attention, replayable
 from .functional import dropout, linear
+from .fused_norms import linear_rows
 from .layers import Linear
 from .module import Module, Parameter
 
@@ -139,7 +140,7 @@ class MultiheadAttention(Module):
         batch_first, else (L, N)): (the output rows before out_proj's rows are reshaped, the weights (N, H, L, S)).
         The encoder layer works on rows throughout: a reshape at each end instead of two around every product."""
         h, d = self.num_heads, self.head_dim
-        qkv = reshape(linear(rows, self.in_proj_weight, self.in_proj_bias), lead + (3, h, d))
+        qkv = reshape(linear_rows(rows, self.in_proj_weight, self.in_proj_bias), lead + (3, h, d))
         qkv = transpose(qkv, (2,) + tuple(o + (o > 1) for o in self._order()))
         return self._attend([getitem(qkv, i) for i in range(3)], key_padding_mask, attn_mask, is_causal)
 
@@ -165,7 +166,7 @@ class MultiheadAttention(Module):
         out, weights = attention(*heads, allowed, bias, 1.0 / math.sqrt(self.head_dim),
                                  self.dropout if self.training else 0.0, self.rng, dropout)  # fmt: skip
         out = reshape(transpose(out, (0, 2, 1, 3) if self.batch_first else (2, 0, 1, 3)), (-1, self.embed_dim))
-        return linear(out, self.out_proj.weight, self.out_proj.bias), weights
+        return linear_rows(out, self.out_proj.weight, self.out_proj.bias), weights
 
     def _masks(
         self, key_padding_mask: Any, attn_mask: Any, is_causal: bool, n: int, length: int, s: int, dtype: Any

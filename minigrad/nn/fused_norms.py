@@ -1,4 +1,5 @@
-"""Two fused primitives on the transformer's hot path, with their rules: ``layer_norm`` and ``fused_softmax``.
+"""Fused primitives on the transformer's hot path, with their rules: ``layer_norm``, ``fused_softmax`` and
+``linear_rows`` (x Wᵀ + b of a matrix of rows: one node for transpose, matmul and add).
 
 Each is a composite of five to nine primitives otherwise (mean, subtract, square, mean, add, power, multiply;
 shift, logsumexp, subtract, exp). Fused, a layer's forward and backward make one node each instead, and keep
@@ -134,3 +135,45 @@ def fused_softmax(x: Any, scale: float = 1.0) -> Tensor:
     x = as_tensor(x, "fused_softmax")
     d = x._data
     return record("fused_softmax", _softmax(d, float(scale)), (d, float(scale)), (x if x._rg else None,))
+
+
+def linear_rows_vjp_x(g: Any, ans: Any, x: Any, w: Any, b: Any) -> Any:
+    # y = x Wᵀ + b for rows x (M, in): ∂y/∂x pairs row i of y with row i of x through W, so Jᵀg = g W
+    return g @ w
+
+
+def linear_rows_vjp_w(g: Any, ans: Any, x: Any, w: Any, b: Any) -> Any:
+    # ∂yᵢₖ/∂Wₖⱼ = xᵢⱼ: Jᵀg = gᵀ x
+    return g.T @ x
+
+
+def linear_rows_vjp_b(g: Any, ans: Any, x: Any, w: Any, b: Any) -> Any:
+    # ∂y/∂b = I for each row: Jᵀg = g, summed over the rows by the engine (b broadcasts)
+    return g
+
+
+def _linear_rows(x: np.ndarray, w: np.ndarray, b: Any) -> np.ndarray:
+    out = x @ w.T
+    if b is not None:
+        out += b
+    return out
+
+
+@primitive("linear_rows", (linear_rows_vjp_x, linear_rows_vjp_w, linear_rows_vjp_b), compute=_linear_rows)
+def linear_rows(x: Any, weight: Any, bias: Any = None) -> Tensor:
+    """x Wᵀ + b for a matrix of rows x (M, in), W (out, in) and b (out,) or None: ``nn.functional.linear`` as one
+    node instead of three (transpose, matmul, add), for the rows the encoder layer works on."""
+    x, weight = as_tensor(x, "linear_rows"), as_tensor(weight, "linear_rows")
+    if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
+        raise ValueError(f"linear_rows: rows {x.shape} and a weight {weight.shape} do not fit (M, in) and (out, in)")
+    args, parents = [x._data, weight._data], [x if x._rg else None, weight if weight._rg else None]
+    if bias is None:
+        args.append(None)
+        parents.append(None)
+    else:
+        bias = as_tensor(bias, "linear_rows")
+        if bias.shape != weight.shape[:1]:
+            raise ValueError(f"linear_rows: a bias of shape {bias.shape} does not fit a weight {weight.shape}")
+        args.append(bias._data)
+        parents.append(bias if bias._rg else None)
+    return record("linear_rows", _linear_rows(*args), tuple(args), tuple(parents))

@@ -22,7 +22,7 @@ from ..tensor import Tensor, as_tensor
 from .activation_functions import gelu
 from .attention import MultiheadAttention, torch_linear
 from .containers import ModuleList
-from .functional import linear
+from .fused_norms import linear_rows
 from .layers import Dropout
 from .module import Module, Parameter
 from .normalization import LayerNorm
@@ -97,8 +97,8 @@ class TransformerEncoderLayer(Module):
         return self.dropout1(self.self_attn.self_attention_rows(rows, lead, key_padding_mask, mask, is_causal)[0])
 
     def _ff_block(self, rows: Tensor) -> Tensor:
-        h = self.activation(linear(rows, self.linear1.weight, self.linear1.bias))
-        return self.dropout2(linear(self.dropout(h), self.linear2.weight, self.linear2.bias))
+        h = self.activation(linear_rows(rows, self.linear1.weight, self.linear1.bias))
+        return self.dropout2(linear_rows(self.dropout(h), self.linear2.weight, self.linear2.bias))
 
 
 class TransformerEncoder(Module):
