@@ -43,6 +43,7 @@ from .elementwise import (
     cos,
     cosh,
     divide,
+    erf,
     exp,
     exp2,
     expm1,
@@ -220,3 +221,7 @@ __all__ = [
     "render_graph",
     "data",
 ]
+
+from .composites_nn import softplus, tril, triu  # noqa: E402
+
+__all__ += ["erf", "softplus", "tril", "triu"]

@@ -39,6 +39,7 @@ UNARY = {
     "arctan": (mg.arctan, -3, 3, ()),
     "arcsin": (mg.arcsin, -0.9, 0.9, ()),
     "arccos": (mg.arccos, -0.9, 0.9, ()),
+    "erf": (mg.erf, -3, 3, ()),
 }
 
 # The binary rules, each composed with a smooth factor so that the second derivative is not trivially

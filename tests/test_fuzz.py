@@ -25,6 +25,7 @@ from hypothesis import strategies as st
 import minigrad as mg
 from minigrad.engine import backward_pass
 from minigrad.nn import functional as F
+from minigrad.nn import fused_norms
 from minigrad.nn.lstm_scan import lstm_states_of
 from minigrad.nn.rnn_scan import gru_states_of
 from minigrad.registry import with_rules
@@ -162,6 +163,10 @@ UNARY = {
     "cumprod_last": lambda x: mg.cumprod(mg.tanh(x), axis=-1) if x.ndim else x,
     "prod_first_keep": lambda x: mg.prod(mg.tanh(x), axis=0, keepdims=True) if x.ndim else x,
     "norm_last_keep": lambda x: mg.norm(1 + x * x, axis=-1, keepdims=True) if x.ndim else x,
+    "erf": mg.erf,
+    "layer_norm_last": lambda x: fused_norms.layer_norm(x, None, None, (x.ndim - 1,), 0.1) if x.ndim else x,
+    "fused_softmax_last": lambda x: fused_norms.fused_softmax(x) if x.ndim else x,
+    "linear_rows": lambda x: fused_norms.linear_rows(_matrix(x), mg.sin(_matrix(x)), mg.cos(_matrix(x)[:, 0])),
     "cross_entropy_rows": lambda x: F.cross_entropy(
         _matrix(x), np.zeros(len(_matrix(x)), dtype=int), reduction="none"
     ),  # the fused primitive, one loss per row

@@ -300,6 +300,42 @@ def _lstm_scan(draw):
     return (lambda *ts: lstm_states_of(*ts, mask, reverse)), (gi, h0, c0, w, b_ih, b_hh)
 
 
+@st.composite
+def _layer_norm(draw):
+    from minigrad.nn.fused_norms import layer_norm
+
+    x = draw(mst.arrays(mst.shapes(min_dims=1), low=-3, high=3))
+    k = draw(st.integers(1, x.ndim))
+    axes = tuple(range(x.ndim - k, x.ndim))
+    affine = draw(st.sampled_from(["none", "weight", "both"]))
+    if affine == "none":
+        return (lambda t: layer_norm(t, None, None, axes, 0.1)), (x,)
+    w = draw(mst.arrays(x.shape[x.ndim - k :], low=-2, high=2))
+    if affine == "weight":
+        return (lambda t, tw: layer_norm(t, tw, None, axes, 0.1)), (x, w)
+    b = draw(mst.arrays(x.shape[x.ndim - k :], low=-2, high=2))
+    return (lambda t, tw, tb: layer_norm(t, tw, tb, axes, 0.1) * tw), (x, w, b)
+
+
+def _fused_softmax():
+    from minigrad.nn.fused_norms import fused_softmax
+
+    return _one(min_dims=1).flatmap(
+        lambda a: st.sampled_from([1.0, 0.3, 2.5]).map(lambda c: ((lambda t: fused_softmax(t, c)), a))
+    )
+
+
+@st.composite
+def _linear_rows(draw):
+    from minigrad.nn.fused_norms import linear_rows
+
+    m, k, n = (draw(st.integers(1, 4)) for _ in range(3))
+    x, w = draw(mst.arrays((m, k))), draw(mst.arrays((n, k)))
+    if draw(st.booleans()):
+        return (lambda a, b: linear_rows(a, b)), (x, w)
+    return (lambda a, b, c: linear_rows(a, b, c) * c), (x, w, draw(mst.arrays((n,))))
+
+
 class _ScaledSin(mg.Function):
     """A custom operation a ∘ sin(b) with broadcasting: the case of the table's "function" gateway."""
 
@@ -351,6 +387,7 @@ CASES = {
     "cumsum": _cumsum(),
     "cumprod": _cumprod(),
     "prod": _prod(),
+    "erf": _unary(mg.erf),
     "norm": _norm(),
     "sum": _reduction(mg.sum),
     "mean": _reduction(mg.mean),
@@ -375,6 +412,9 @@ CASES = {
     "max_pool": _max_pool(),
     "gru_scan": _gru_scan(),
     "lstm_scan": _lstm_scan(),
+    "layer_norm": _layer_norm(),
+    "fused_softmax": _fused_softmax(),
+    "linear_rows": _linear_rows(),
 }
 
 

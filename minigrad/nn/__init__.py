@@ -11,6 +11,8 @@
 """
 
 from . import functional, init, sparse, utils
+from .activations import ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus
+from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential
 from .conv import AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, Conv1d, Conv2d, Flatten, MaxPool1d, MaxPool2d
 from .layers import Dropout, Embedding, Identity, Linear, ReLU, Sigmoid, Tanh
@@ -27,50 +29,67 @@ from .loss_modules import (
     SmoothL1Loss,
 )
 from .module import Module, Parameter
+from .normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from .rnn import GRU, LSTM, RNN
+from .rnn_cells import GRUCell, LSTMCell, RNNCell
 from .stateless import functional_call
+from .transformer import TransformerEncoder, TransformerEncoderLayer
 
 __all__ = [
+    "AdaptiveAvgPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "Conv1d",
+    "Conv2d",
+    "CrossEntropyLoss",
     "Dropout",
+    "ELU",
     "Embedding",
+    "Flatten",
+    "GELU",
+    "GRU",
+    "GRUCell",
+    "HuberLoss",
     "Identity",
+    "KLDivLoss",
+    "L1Loss",
+    "LSTM",
+    "LSTMCell",
+    "LayerNorm",
+    "LeakyReLU",
     "Linear",
+    "LogSoftmax",
+    "MSELoss",
+    "MarginRankingLoss",
+    "MaxPool1d",
+    "MaxPool2d",
     "Module",
     "ModuleDict",
     "ModuleList",
+    "MultiheadAttention",
+    "NLLLoss",
     "Parameter",
     "ParameterDict",
     "ParameterList",
+    "RNN",
+    "RNNCell",
     "ReLU",
     "Sequential",
+    "SiLU",
     "Sigmoid",
+    "SmoothL1Loss",
+    "Softmax",
+    "Softplus",
     "Tanh",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
     "functional",
     "functional_call",
     "init",
     "sparse",
-    "BCELoss",
-    "BCEWithLogitsLoss",
-    "CrossEntropyLoss",
-    "HuberLoss",
-    "KLDivLoss",
-    "L1Loss",
-    "MarginRankingLoss",
-    "MSELoss",
-    "NLLLoss",
-    "SmoothL1Loss",
     "utils",
-    "AdaptiveAvgPool2d",
-    "AvgPool1d",
-    "AvgPool2d",
-    "Conv1d",
-    "Conv2d",
-    "Flatten",
-    "MaxPool1d",
-    "MaxPool2d",
 ]
-
-# recurrent layers and cells
-from .rnn import GRU, LSTM, RNN  # noqa: E402
-from .rnn_cells import GRUCell, LSTMCell, RNNCell  # noqa: E402
-
-__all__ += ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]

@@ -110,3 +110,20 @@ def margin_ranking_loss(x1: Any, x2: Any, target: Any = 1.0, margin: float = 0.0
     diff = as_tensor(x1) - as_tensor(x2)
     loss = relu(margin - diff * y.astype(diff._data.dtype))
     return _reduce(loss, reduction)
+
+
+# the activations, normalizations and attention of issue 15 (modules of their own, re-exported here)
+from .activation_functions import elu, gelu, leaky_relu, silu, softplus  # noqa: E402
+from .attention_functions import sdpa  # noqa: E402
+from .normalization_functions import batch_norm, layer_norm  # noqa: E402
+
+__all__ += ["batch_norm", "elu", "gelu", "layer_norm", "leaky_relu", "scaled_dot_product_attention", "silu", "softplus"]
+
+
+def scaled_dot_product_attention(
+    query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0, is_causal: bool = False,
+    scale: float | None = None, rng: Any = None,
+) -> Tensor:  # fmt: skip
+    """softmax(Q Kᵀ·scale + M) V, as PyTorch's; see ``minigrad.nn.attention_functions.sdpa`` (given this
+    module's ``dropout``, which mg.compile replays)."""
+    return sdpa(query, key, value, attn_mask, dropout_p, is_causal, scale, rng, dropout)

@@ -1,0 +1,89 @@
+"""``layer_norm`` and ``batch_norm`` of ``nn.functional``: composites of mean, subtract, power and the
+elementwise primitives, so their gradients come from the rule table.
+
+Both normalize with the biased variance (the mean squared deviation), as PyTorch does; ``batch_norm`` updates
+the running variance with the unbiased one (times n/(n − 1)).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..ops import mean
+from ..tensor import Tensor, as_tensor
+from .attention_functions import replayable
+from .fused_norms import layer_norm as _standardized
+
+
+def _normalized(x: Tensor, axes: tuple, eps: float) -> tuple[Tensor, np.ndarray, np.ndarray]:
+    """(x − μ)/√(σ² + ε) over ``axes`` (kept), and the data of μ and the biased σ²."""
+    mu = mean(x, axes, keepdims=True)
+    centered = x - mu
+    var = mean(centered * centered, axes, keepdims=True)
+    return centered * (var + float(eps)) ** -0.5, mu._data, var._data
+
+
+def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
+    """Each slice over the last ``len(normalized_shape)`` axes normalized to mean 0 and variance 1, then
+    scaled by ``weight`` and shifted by ``bias`` (both of ``normalized_shape``), as PyTorch's ``layer_norm``."""
+    x = as_tensor(x, "layer_norm")
+    shape = (normalized_shape,) if isinstance(normalized_shape, (int, np.integer)) else tuple(normalized_shape)
+    k = len(shape)
+    if k == 0 or x.shape[x.ndim - k :] != shape or x.ndim < k:
+        raise ValueError(
+            f"layer_norm: normalized_shape={shape} expects an input of shape (*, {', '.join(map(str, shape))}), "
+            f"got {x.shape}"
+        )
+    return _standardized(x, weight, bias, tuple(range(x.ndim - k, x.ndim)), eps)  # one primitive (fused_norms)
+
+
+def batch_norm(
+    x: Any,
+    running_mean: np.ndarray | None,
+    running_var: np.ndarray | None,
+    weight: Any = None,
+    bias: Any = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Each channel (axis 1) normalized over the batch and the other axes, as ``torch.nn.functional.batch_norm``.
+
+    While ``training`` (or without running statistics) with the batch's mean and biased variance; the running
+    statistics, if given, are then updated in place: r ← (1 − momentum)·r + momentum·s, with the unbiased
+    variance. Otherwise with the running statistics.
+    """
+    x = as_tensor(x, "batch_norm")
+    if x.ndim < 2:
+        raise ValueError(f"batch_norm: expects an input of shape (N, C, ...), got {x.shape}")
+    channels = (1, x.shape[1]) + (1,) * (x.ndim - 2)
+    axes = (0,) + tuple(range(2, x.ndim))
+    if training or running_mean is None:
+        n = x._data.size // x.shape[1] if x.shape[1] else 0
+        if training and n <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per channel when training, got input shape {x.shape}"
+            )
+        y, mu, var = _normalized(x, axes, eps)
+        if training and running_mean is not None:
+            running_mean *= 1 - momentum
+            running_mean += momentum * mu.reshape(-1)
+            running_var *= 1 - momentum
+            running_var += momentum * var.reshape(-1) * (n / (n - 1))
+    else:
+        # (recipes for mg.compile: a replay reads the running statistics as they are then)
+        shift = replayable(_channels, running_mean, channels, x.dtype)
+        y = (x - shift) * replayable(_inverse_std, running_var, eps, channels, x.dtype)
+    if weight is not None:
+        y = y * weight.reshape(channels)
+    return y if bias is None else y + bias.reshape(channels)
+
+
+def _channels(stat: np.ndarray, shape: tuple, dtype: Any) -> np.ndarray:
+    return stat.reshape(shape).astype(dtype)
+
+
+def _inverse_std(var: np.ndarray, eps: float, shape: tuple, dtype: Any) -> np.ndarray:
+    return ((var.reshape(shape) + eps) ** -0.5).astype(dtype)
