@@ -29,6 +29,11 @@ _SCALAR = (int, float, bool, np.generic)
 unrecorded: list = []
 
 
+class CompileError(RuntimeError):
+    """``mg.compile`` cannot compile the step (or its replay disagreed with eager execution). Defined here,
+    below ``nn``, so that a layer can refuse a trace (``if unrecorded: raise CompileError(...)``)."""
+
+
 def record(op: str, data: Any, args: tuple, parents: tuple, inputs: tuple | None = None) -> Tensor:
     """The result of primitive ``op``: a graph node when recording is on and a parent requires grad.
 

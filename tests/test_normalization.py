@@ -122,7 +122,8 @@ def test_batch_norm_errors_name_the_layer_and_shapes():
 
 
 def test_compiled_layer_norm_and_batch_norm_replay_eager():
-    ln, bn = nn.LayerNorm(4, dtype=np.float64), nn.BatchNorm1d(4, dtype=np.float64)
+    # batch statistics in training mode; no running statistics to update (a compiled step refuses those)
+    ln, bn = nn.LayerNorm(4, dtype=np.float64), nn.BatchNorm1d(4, track_running_stats=False, dtype=np.float64)
     ln.weight.data[...] = RNG.standard_normal(4)
     params = list(ln.parameters()) + list(bn.parameters())
 
@@ -185,3 +186,37 @@ def test_fused_primitives_on_large_arrays_match_the_composites(dtype):
         (y1, g1), (y2, g2) = results
         np.testing.assert_allclose(y1, y2, **tol)
         np.testing.assert_allclose(g1, g2, **tol)
+
+
+def test_compile_refuses_a_training_batch_norm_that_updates_running_statistics_and_replays_eval():
+    bn = nn.BatchNorm1d(3, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((4, 3))
+
+    @mg.compile
+    def step(xb):
+        loss = (bn(xb) ** 2).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(mg.CompileError, match="batch_norm: in training"):
+        step(x)
+    np.testing.assert_array_equal(bn.running_mean, 0.0)  # refused before anything moved
+    bn.eval()
+    bn.running_mean[...] = 0.5
+    for _ in range(3):
+        got = step(x).data
+    bn.running_mean[...] = 0.25  # the replay reads the statistics as they are at each call
+    want = ((x - 0.25) / np.sqrt(1 + bn.eps)) ** 2
+    np.testing.assert_allclose(step(x).data, want.sum(), rtol=1e-12)
+    assert got != step(x).data
+    # without running statistics nothing is updated, and the training step compiles
+    free = nn.BatchNorm1d(3, track_running_stats=False, dtype=np.float64)
+
+    @mg.compile
+    def free_step(xb):
+        loss = (free(xb) ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        free_step(x)

@@ -32,12 +32,8 @@ import numpy as np
 from ..engine import backward as engine_backward
 from ..forget import forget_at
 from ..nn import functional as F
-from ..recording import unrecorded
+from ..recording import CompileError, unrecorded
 from ..tensor import Tensor, as_tensor, creation_ids
-
-
-class CompileError(RuntimeError):
-    """The step cannot be compiled (or its replay disagreed with eager execution)."""
 
 
 class Recorder:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ..ops import mean
+from ..recording import CompileError, unrecorded
 from ..tensor import Tensor, as_tensor
 from .attention_functions import replayable
 from .fused_norms import layer_norm as _standardized
@@ -68,6 +69,12 @@ def batch_norm(
             )
         y, mu, var = _normalized(x, axes, eps)
         if training and running_mean is not None:
+            if unrecorded:  # mg.compile is tracing: its replay would skip this update and leave the statistics
+                raise CompileError(
+                    "batch_norm: in training mode it updates running_mean and running_var, which a compiled "
+                    "replay cannot repeat (they would keep their values from the traced call); compile the "
+                    "evaluation step (model.eval()), use track_running_stats=False, or train this step eagerly"
+                )
             running_mean *= 1 - momentum
             running_mean += momentum * mu.reshape(-1)
             running_var *= 1 - momentum
