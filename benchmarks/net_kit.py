@@ -8,61 +8,34 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.networks import NetCase
+from benchmarks.networks import NetCase, training_steps, twin_of
 
 
 def build(batch: int, dtype: str) -> dict:
     import torch
 
-    import minigrad as mg
     from minigrad import nn
 
     rng = np.random.default_rng(0)
     net = nn.Sequential(nn.Linear(32, 64, dtype=dtype, rng=1), nn.ReLU(), nn.Linear(64, 8, dtype=dtype, rng=2))
-    twin = torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8))
-    twin = twin.to(getattr(torch, dtype))
-    twin.load_state_dict({k: torch.from_numpy(np.array(v.data)) for k, v in net.state_dict().items()})
+    twin = twin_of(net, torch.nn.Sequential(torch.nn.Linear(32, 64), torch.nn.ReLU(), torch.nn.Linear(64, 8)), dtype)
     x = rng.standard_normal((batch, 32)).astype(dtype)
     y = (rng.random((batch, 8)) < 0.3).astype(dtype)
     r = rng.standard_normal((batch, 8)).astype(dtype)
     pos_weight = np.linspace(0.5, 3.0, 8).astype(dtype)
-    xt, yt, rt, pwt = (torch.from_numpy(a) for a in (x, y, r, pos_weight))
-    params, tparams = list(net.parameters()), list(twin.parameters())
+    yt, rt, pwt = (torch.from_numpy(a) for a in (y, r, pos_weight))
     bce, huber = nn.BCEWithLogitsLoss(pos_weight=pos_weight), nn.HuberLoss(delta=0.5)
     tbce, thuber = torch.nn.BCEWithLogitsLoss(pos_weight=pwt), torch.nn.HuberLoss(delta=0.5)
 
-    def loss_of(xb):
-        z = net(xb)
+    def loss(m, xb):  # noqa: ANN001, ANN202
+        z = m(xb)
         return bce(z, y) + 0.5 * huber(z, r)
 
-    def minigrad_step():
-        for p in params:
-            p.grad = None
-        loss = loss_of(x)
-        loss.backward()
-        return [loss.data] + [p.grad for p in params]
+    def torch_loss(m, xb):  # noqa: ANN001, ANN202
+        z = m(xb)
+        return tbce(z, yt) + 0.5 * thuber(z, rt)
 
-    def torch_step():
-        for p in tparams:
-            p.grad = None
-        z = twin(xt)
-        loss = tbce(z, yt) + 0.5 * thuber(z, rt)
-        loss.backward()
-        return [loss.detach().numpy()] + [p.grad.numpy() for p in tparams]
-
-    @mg.compile
-    def compiled(xb):
-        loss = loss_of(xb)
-        loss.backward()
-        return loss
-
-    def compiled_step():
-        for p in params:
-            p.grad = None
-        loss = compiled(x)
-        return [loss.data] + [p.grad for p in params]
-
-    return {"torch": torch_step, "minigrad": minigrad_step, "minigrad compiled": compiled_step}
+    return training_steps(net, twin, loss, torch_loss, x, torch.from_numpy(x))
 
 
 WORKLOADS = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.networks import NetCase
+from benchmarks.networks import NetCase, training_steps, twin_of
 
 D_MODEL, HEADS, FEEDFORWARD, LENGTH = 64, 4, 256, 32
 
@@ -13,47 +13,18 @@ D_MODEL, HEADS, FEEDFORWARD, LENGTH = 64, 4, 256, 32
 def build(batch: int, dtype: str) -> dict:
     import torch
 
-    import minigrad as mg
     from minigrad import nn
 
     layer = nn.TransformerEncoderLayer(D_MODEL, HEADS, FEEDFORWARD, dropout=0.0, batch_first=True, dtype=dtype, rng=0)
     twin = torch.nn.TransformerEncoderLayer(D_MODEL, HEADS, FEEDFORWARD, dropout=0.0, batch_first=True)
-    twin = twin.to(getattr(torch, dtype))
-    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in layer.state_dict().items()})
+    twin = twin_of(layer, twin, dtype)
     x = np.random.default_rng(0).standard_normal((batch, LENGTH, D_MODEL)).astype(dtype)
-    xt = torch.from_numpy(x)
-    params, tparams = list(layer.parameters()), list(twin.parameters())
 
-    def minigrad_step():
-        for p in params:
-            p.grad = None
-        y = layer(x)
-        loss = (y * y).mean()
-        loss.backward()
-        return [loss.data] + [p.grad for p in params]
+    def squared_mean(m, xb):  # noqa: ANN001, ANN202  (m: a minigrad or a torch layer)
+        y = m(xb)
+        return (y * y).mean()
 
-    def torch_step():
-        for p in tparams:
-            p.grad = None
-        y = twin(xt)
-        loss = (y * y).mean()
-        loss.backward()
-        return [loss.detach().numpy()] + [p.grad.numpy() for p in tparams]
-
-    @mg.compile
-    def compiled(xb):
-        y = layer(xb)
-        loss = (y * y).mean()
-        loss.backward()
-        return loss
-
-    def compiled_step():
-        for p in params:
-            p.grad = None
-        loss = compiled(x)
-        return [loss.data] + [p.grad for p in params]
-
-    return {"torch": torch_step, "minigrad": minigrad_step, "minigrad compiled": compiled_step}
+    return training_steps(layer, twin, squared_mean, squared_mean, x, torch.from_numpy(x))
 
 
 WORKLOADS = [

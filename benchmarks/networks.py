@@ -4,10 +4,10 @@
 
 Each ``benchmarks/net_*.py`` module holds ``WORKLOADS``: a list of ``NetCase``. A case's ``build()`` makes
 the same network in each framework, with the same weights (PyTorch's are loaded from minigrad's
-``state_dict``) and the same inputs, and returns the steps by name: ``"torch"`` (the reference of every
-ratio), ``"minigrad"`` and, where it replays, ``"minigrad compiled"``. Each step runs one forward and
-backward pass with the gradients cleared first, and returns the loss and the gradients as NumPy arrays,
-which are checked to agree before anything is timed.
+``state_dict``, ``twin_of``) and the same inputs, and returns the steps by name (``training_steps``):
+``"torch"`` (the reference of every ratio), ``"minigrad"`` and ``"minigrad compiled"``. Each step runs one
+forward and backward pass with the gradients cleared first, and returns the loss and the gradients as NumPy
+arrays, which are checked to agree before anything is timed.
 
 Times: ``minigrad.benchmark.compare``, interleaved rounds, ratios as the median of the per-round ratios.
 Memory: each step runs in a fresh process, and its peak resident set above the state after one warm-up
@@ -51,6 +51,51 @@ class NetCase:
     batch: int
     build: Callable[[int, str], dict[str, Step]]
     quick_batch: int | None = None
+
+
+def twin_of(net: Any, twin: Any, dtype: str) -> Any:
+    """The PyTorch module ``twin`` in ``dtype`` with minigrad's ``net``'s weights, through the state_dict."""
+    import torch
+
+    twin = twin.to(getattr(torch, dtype))
+    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in net.state_dict().items()})
+    return twin
+
+
+def training_steps(net: Any, twin: Any, loss: Callable, torch_loss: Callable, x: Any, xt: Any) -> dict[str, Step]:
+    """The three steps of a case: clear the gradients, ``loss(net, x)`` (``torch_loss(twin, xt)``), backward;
+    each returns the loss and the parameters' gradients as arrays. The compiled one traces ``loss`` once."""
+    import minigrad as mg
+
+    params, tparams = list(net.parameters()), list(twin.parameters())
+
+    def minigrad_step() -> list:
+        for p in params:
+            p.grad = None
+        value = loss(net, x)
+        value.backward()
+        return [value.data] + [p.grad for p in params]
+
+    def torch_step() -> list:
+        for p in tparams:
+            p.grad = None
+        value = torch_loss(twin, xt)
+        value.backward()
+        return [value.detach().numpy()] + [p.grad.numpy() for p in tparams]
+
+    @mg.compile
+    def compiled(xb: Any) -> Any:
+        value = loss(net, xb)
+        value.backward()
+        return value
+
+    def compiled_step() -> list:
+        for p in params:
+            p.grad = None
+        value = compiled(x)
+        return [value.data] + [p.grad for p in params]
+
+    return {"torch": torch_step, "minigrad": minigrad_step, "minigrad compiled": compiled_step}
 
 
 def cases() -> list[NetCase]:
@@ -142,13 +187,13 @@ def run(only: list[str], dtype: str, quick: bool, rounds: int, memory: bool) -> 
 
 
 def table(records: list[dict]) -> str:
-    head = f"{'workload':<28} {'impl':<18} {'time/step':>10} {'vs torch':>9} {'peak RSS':>10} {'mem vs torch':>12}"
+    head = f"{'workload':<42} {'impl':<18} {'time/step':>10} {'vs torch':>9} {'peak RSS':>10} {'mem vs torch':>12}"
     lines = [head, "-" * len(head)]
     for r in records:
         mem = "" if r.get("peak_rss_bytes") is None else f"{r['peak_rss_bytes'] / 2**20:.1f} MiB"
         mr = "" if r.get("mem_ratio") is None else f"{r['mem_ratio']:.2f}x"
         t = benchmark.fmt_time(r["median_s"])
-        lines.append(f"{r['workload']:<28} {r['impl']:<18} {t:>10} {r['ratio']:>8.2f}x {mem:>10} {mr:>12}")
+        lines.append(f"{r['workload']:<42} {r['impl']:<18} {t:>10} {r['ratio']:>8.2f}x {mem:>10} {mr:>12}")
     return "\n".join(lines)
 
 

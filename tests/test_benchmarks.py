@@ -109,3 +109,18 @@ def test_minimal_engine_yardstick_runs_and_agrees(capsys: pytest.CaptureFixture)
     minimal_engine.main(rounds=1)
     out = capsys.readouterr().out
     assert "window d=4 B=1" in out and "chain 100 ops 4" in out
+
+
+def test_every_network_workload_agrees_with_its_pytorch_twin_at_batch_1():
+    """``python -m benchmarks.networks`` checks each step against PyTorch's before timing it; run that check."""
+    pytest.importorskip("torch")
+    from benchmarks import networks
+
+    cases = networks.cases()
+    assert {c.family for c in cases} >= {"mlp", "cnn", "gru", "transformer", "kit"}
+    assert len({c.label for c in cases}) == len(cases)
+    for case in cases:
+        if case.batch == 1:
+            steps = case.build(1, "float64")
+            assert list(steps) == ["torch", "minigrad", "minigrad compiled"]
+            networks.check(case.label, steps, "float64")  # raises, naming the step, on any disagreement
