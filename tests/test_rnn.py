@@ -250,7 +250,7 @@ def test_initial_state_of_wrong_shape_names_both_shapes():
     with pytest.raises(ValueError, match=r"GRU: h0 has shape \(1, 2, 2\), expected \(2, 2, 2\)"):
         nn.GRU(N_IN, H, num_layers=2)(np.zeros((3, 2, N_IN), np.float32), np.zeros((1, 2, H), np.float32))
     with pytest.raises(ValueError, match=r"LSTM: c0 has shape \(1, 2, 3\), expected \(1, 2, 2\)"):
-        nn.LSTM(N_IN, H)(np.zeros((3, 2, N_IN), np.float32), (np.zeros((1, 2, H)), np.zeros((1, 2, 3))))
+        nn.LSTM(N_IN, H)(np.zeros((3, 2, N_IN), np.float32), (np.zeros((1, 2, H), np.float32), np.zeros((1, 2, 3))))
     with pytest.raises(ValueError, match=r"GRUCell: hx has shape \(2, 3\), expected \(2, 2\)"):
         nn.GRUCell(N_IN, H)(np.zeros((2, N_IN), np.float32), np.zeros((2, 3), np.float32))
 

@@ -147,8 +147,11 @@ class Builder:
         return self.seen[expr]
 
     def view_recipe(self, value: np.ndarray) -> tuple | None:
-        """``value`` as a view into a C-contiguous input (``windows[..., 0]``), else None."""
+        """``value`` as a view into a C-contiguous input (``windows[..., 0]``) or traced mask, else None."""
         start = value.__array_interface__["data"][0]
+        base = value.base  # a view of a traced mask (mask[t] of a recurrent layer's lengths): of its replay
+        if id(base) in self.recorder.recipes and base.flags.c_contiguous and value.dtype == base.dtype:
+            return (view_of, (base, start - base.__array_interface__["data"][0], value.shape, value.strides))
         for array in self.inputs:
             if array.flags.c_contiguous and (array is value.base or array.base is value.base):
                 offset = start - array.__array_interface__["data"][0]

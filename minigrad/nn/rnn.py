@@ -49,12 +49,19 @@ def reset_uniform(module: Module, hidden_size: int, rng: Any) -> None:
 
 
 def check_state(layer: str, name: str, state: Any, shape: tuple, dims: str, dtype: Any) -> Tensor:
-    """``state`` as a tensor of ``shape``, or a ValueError naming both shapes."""
+    """``state`` as a tensor of ``shape``, or a ValueError naming both shapes; zeros of ``dtype`` (the layer's
+    parameters') if None. A floating state of another dtype is refused, as the module refuses such an input
+    (an (h0, c0) pair, or a state passed by keyword, is not among the arguments that check sees)."""
     if state is None:
         return as_tensor(np.zeros(shape, dtype=dtype))
     state = as_tensor(state)
     if state.shape != shape:
         raise ValueError(f"{layer}: {name} has shape {state.shape}, expected {shape} ({dims})")
+    if state.dtype.kind == "f" and state.dtype != dtype:
+        raise TypeError(
+            f"{layer}: {name} is {state.dtype} (shape {state.shape}) but the layer's parameters are {dtype}; "
+            f"cast it (h.astype(np.{dtype})) or make the layer with dtype=np.{state.dtype}"
+        )
     return state
 
 
@@ -118,7 +125,8 @@ class RNNBase(Module):
         if lengths.size and (lengths.min() < 1 or lengths.max() > steps):
             bad = lengths[(lengths < 1) | (lengths > steps)][0]
             raise ValueError(f"{self._name}: lengths must lie in [1, {steps}] (the sequence length), got {bad}")
-        return np.arange(steps)[:, None] < lengths[None, :]
+        # a comparison of tensors, which mg.compile's replay computes again from the lengths it is given
+        return as_tensor(lengths) > np.arange(steps)[:, None]
 
     def _run(self, x: Tensor, state: Any, weights: tuple, mask: Any, reverse: bool) -> tuple:
         """One direction of one layer over x (L, N, I): (outputs (L, N, H), last state)."""
@@ -174,7 +182,7 @@ class RNNBase(Module):
             x = swapaxes(x, 0, 1)
         steps, batch = x.shape[0], x.shape[1]
         mask = self._mask(lengths, steps, batch)
-        states = self._initial(hx, batch, batched, x.dtype)
+        states = self._initial(hx, batch, batched, self.weight_hh_l0.dtype)
         directions = 2 if self.bidirectional else 1
         last = []
         for layer in range(self.num_layers):

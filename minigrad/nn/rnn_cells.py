@@ -49,7 +49,7 @@ class RNNCellBase(Module):
     def _state(self, name: str, state: Any, x: Tensor, batched: bool) -> Tensor:
         shape = (x.shape[0], self.hidden_size) if batched else (self.hidden_size,)
         dims = "batch, hidden_size" if batched else "hidden_size"
-        state = check_state(type(self).__name__, name, state, shape, dims, x.dtype)
+        state = check_state(type(self).__name__, name, state, shape, dims, self.weight_hh.dtype)
         return state if batched else state[None]
 
     def _gi(self, x: Tensor) -> Tensor:

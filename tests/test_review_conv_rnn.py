@@ -1,0 +1,101 @@
+"""An adversarial review of the convolution, pooling and recurrent layers: unusual but legal uses, each a case
+that was silently wrong or unclear before its fix (PyTorch's behaviour is the reference)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn
+
+RNG = np.random.default_rng(0)
+
+
+def _values(t):
+    return np.asarray(t.data)
+
+
+# -- mg.compile replays follow the lengths given as an argument ------------------------------------------------
+@pytest.mark.parametrize("layer", ["RNN", "GRU", "LSTM"])
+def test_compiled_step_follows_the_lengths_argument(layer):
+    """The mask of the lengths was computed with NumPy from the argument, so the replay kept the traced
+    lengths: later calls with other lengths returned the first call's loss and gradients."""
+    rnn = getattr(nn, layer)(3, 4, num_layers=2, bidirectional=True, dtype="float64", rng=1)
+
+    def step(x, lengths):
+        out, h = rnn(x, lengths=lengths)
+        h = h[1] if layer == "LSTM" else h
+        loss = (out**2).sum() + (h * h).sum()
+        loss.backward()
+        return loss
+
+    compiled = mg.compile(step)
+    x = RNG.standard_normal((4, 3, 3))
+    for lengths in ([4, 2, 3], [4, 2, 3], [4, 2, 3], [1, 4, 2], [2, 2, 2], [4, 4, 1]):
+        for p in rnn.parameters():
+            p.grad = None
+        got = _values(compiled(x, np.array(lengths)))
+        got_grads = [p.grad.copy() for p in rnn.parameters()]
+        for p in rnn.parameters():
+            p.grad = None
+        want = _values(step(x, np.array(lengths)))
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=f"lengths {lengths}")
+        for a, (name, p) in zip(got_grads, rnn.named_parameters()):
+            np.testing.assert_allclose(a, p.grad, rtol=1e-10, atol=1e-13, err_msg=f"{name}, lengths {lengths}")
+    assert compiled.traces == 1
+
+
+def test_compiled_unbatched_step_follows_the_lengths_argument():
+    gru = nn.GRU(3, 4, dtype="float64", rng=2)
+
+    def step(x, lengths):
+        return (gru(x, lengths=lengths)[0] ** 2).sum()
+
+    compiled = mg.compile(step)
+    x = RNG.standard_normal((5, 3))
+    for n in (5, 5, 5, 2, 1):
+        np.testing.assert_allclose(_values(compiled(x, np.array([n]))), _values(step(x, np.array([n]))), rtol=1e-12)
+
+
+# -- the dtype of the initial state ------------------------------------------------------------------------------
+def test_lstm_refuses_a_state_pair_of_another_dtype():
+    """A float64 (h0, c0) given to a float32 LSTM made every output float64 (the pair hid it from the
+    module's dtype check); a float64 h0 alone is refused, so the pair must be too."""
+    lstm = nn.LSTM(3, 4, num_layers=2)
+    x = np.zeros((5, 2, 3), np.float32)
+    h, c = np.zeros((2, 2, 4)), np.zeros((2, 2, 4), np.float32)
+    with pytest.raises(TypeError, match=r"LSTM: h0 is float64 \(shape \(2, 2, 4\)\) but the layer's parameters"):
+        lstm(x, (h, c))
+    with pytest.raises(TypeError, match=r"LSTM: c0 is float64"):
+        lstm(x, (c, h))
+    y, (h_n, c_n) = lstm(x, (c, c))
+    assert y.dtype == h_n.dtype == c_n.dtype == np.float32
+
+
+def test_lstm_cell_refuses_a_state_pair_of_another_dtype():
+    cell = nn.LSTMCell(3, 4)
+    x = np.zeros((2, 3), np.float32)
+    with pytest.raises(TypeError, match=r"LSTMCell: h is float64 \(shape \(2, 4\)\)"):
+        cell(x, (np.zeros((2, 4)), np.zeros((2, 4), np.float32)))
+    with pytest.raises(TypeError, match=r"LSTMCell: c is float64"):
+        cell(x, (np.zeros((2, 4), np.float32), mg.tensor(np.zeros((2, 4)))))
+
+
+# -- arguments PyTorch refuses when the layer is made -------------------------------------------------------------
+def test_lstm_proj_size_is_refused_naming_the_layer():
+    with pytest.raises(ValueError, match=r"LSTM: proj_size=2 is not supported"):
+        nn.LSTM(3, 4, proj_size=2)
+    assert nn.LSTM(3, 4, proj_size=0).hidden_size == 4  # PyTorch's default, accepted
+
+
+@pytest.mark.parametrize("layer", ["Conv1d", "Conv2d"])
+def test_conv_same_padding_with_stride_is_refused_when_made(layer):
+    """PyTorch refuses padding='same' with a stride other than 1 in the constructor; here it only failed at
+    the first forward pass (and a bad padding string too)."""
+    with pytest.raises(ValueError, match=rf"{layer}: padding='same' needs stride 1"):
+        getattr(nn, layer)(3, 2, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match=rf"{layer}: padding must be"):
+        getattr(nn, layer)(3, 2, 3, padding="full")
+    with pytest.raises(ValueError, match=rf"{layer}: stride must be"):
+        getattr(nn, layer)(3, 2, 3, stride=0)
