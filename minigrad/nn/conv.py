@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..conv import _pads, _per_axis
 from ..dtypes import resolve
 from ..shape_ops import reshape
 from ..tensor import Tensor, as_tensor
@@ -50,6 +51,9 @@ class _ConvNd(Module):
         kernel = (kernel_size,) * self.nd if isinstance(kernel_size, int) else tuple(kernel_size)
         if len(kernel) != self.nd or not all(isinstance(k, int) and k >= 1 for k in kernel):
             raise ValueError(f"{name}: kernel_size must be a positive int or {self.nd} of them, got {kernel_size!r}")
+        # checked now, as PyTorch does (padding='same' with a stride, a bad padding string), not at the first call
+        _pads(name, padding, kernel, _per_axis(name, "stride", stride, self.nd, 1),
+              _per_axis(name, "dilation", dilation, self.nd, 1))  # fmt: skip
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel
         self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
         self.padding_mode = padding_mode

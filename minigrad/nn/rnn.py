@@ -230,8 +230,12 @@ class RNN(RNNBase):
 class LSTM(RNNBase):
     """Long short-term memory: gates i, f, g, o; cₜ = f·cₜ₋₁ + i·g, hₜ = o·tanh(cₜ). Returns (output, (h_n, c_n))."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, **kwargs: Any) -> None:
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, proj_size: int = 0,
+                 **kwargs: Any) -> None:  # fmt: skip
+        if proj_size != 0:  # PyTorch's projected LSTM (h of size proj_size): not built, so refused rather than ignored
+            raise ValueError(f"LSTM: proj_size={proj_size!r} is not supported (only 0, no projection)")
         super().__init__("LSTM", input_size, hidden_size, num_layers, **kwargs)
+        self.proj_size = 0
 
 
 class GRU(RNNBase):
