@@ -99,3 +99,47 @@ def test_conv_same_padding_with_stride_is_refused_when_made(layer):
         getattr(nn, layer)(3, 2, 3, padding="full")
     with pytest.raises(ValueError, match=rf"{layer}: stride must be"):
         getattr(nn, layer)(3, 2, 3, stride=0)
+
+
+# -- the pooling signatures are PyTorch's, positionally too --------------------------------------------------------
+def test_avg_pool_fourth_positional_argument_is_ceil_mode():
+    """PyTorch's AvgPool(kernel_size, stride, padding, ceil_mode, count_include_pad): a fourth positional
+    False (ceil_mode) was taken as count_include_pad=False, dividing the edge windows by fewer elements."""
+    x = RNG.standard_normal((2, 3, 7, 6))
+    want = _values(nn.AvgPool2d(3, 2, 1)(x))
+    np.testing.assert_array_equal(_values(nn.AvgPool2d(3, 2, 1, False)(x)), want)
+    np.testing.assert_array_equal(_values(nn.functional.avg_pool2d(x, 3, 2, 1, False)), want)
+    x1 = x[:, :, 0]
+    np.testing.assert_array_equal(_values(nn.AvgPool1d(3, 2, 1, False)(x1)), _values(nn.AvgPool1d(3, 2, 1)(x1)))
+    np.testing.assert_array_equal(
+        _values(nn.functional.avg_pool1d(x1, 3, 2, 1, False)), _values(nn.AvgPool1d(3, 2, 1)(x1))
+    )
+    edge = _values(nn.AvgPool2d(3, 2, 1, False, False)(x))[0, 0, 0, 0]  # count_include_pad=False, 5th
+    assert edge == pytest.approx(x[0, 0, :2, :2].mean(), rel=1e-12)
+
+
+def test_max_pool_return_indices_and_ceil_mode_positions():
+    x = RNG.standard_normal((1, 2, 6, 6))
+    want = _values(nn.MaxPool2d(2)(x))
+    np.testing.assert_array_equal(_values(nn.MaxPool2d(2, None, 0, 1, False, False)(x)), want)
+    np.testing.assert_array_equal(_values(nn.functional.max_pool2d(x, 2, None, 0, 1, False, False)), want)
+    with pytest.raises(ValueError, match=r"MaxPool2d: return_indices=True is not supported"):
+        nn.MaxPool2d(2, return_indices=True)
+    with pytest.raises(ValueError, match=r"max_pool2d: ceil_mode=True is not supported"):
+        nn.functional.max_pool2d(x, 2, ceil_mode=True)
+
+
+@pytest.mark.parametrize("layer", ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d"])
+def test_pool_ceil_mode_is_refused_naming_the_layer(layer):
+    with pytest.raises(ValueError, match=rf"{layer}: ceil_mode=True is not supported"):
+        getattr(nn, layer)(2, ceil_mode=True)
+
+
+def test_avg_pool2d_divisor_override():
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((2, 3, 7, 6))
+    for kwargs in ({"divisor_override": 2}, {"divisor_override": 5, "count_include_pad": False}):
+        want = torch.nn.AvgPool2d(3, 2, 1, **kwargs)(torch.tensor(x)).numpy()
+        np.testing.assert_allclose(_values(nn.AvgPool2d(3, 2, 1, **kwargs)(x)), want, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"AvgPool2d: divisor_override must be a positive int, got 0"):
+        nn.AvgPool2d(2, divisor_override=0)

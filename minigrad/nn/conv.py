@@ -120,8 +120,10 @@ class _Pool(Module):
 class MaxPool1d(_Pool):
     """The maximum of each window; at ties the whole gradient goes to the window's first maximum (PyTorch's)."""
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1) -> None:
-        super().__init__(kernel_size, stride, padding, dilation=dilation)
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+                 return_indices: bool = False, ceil_mode: bool = False) -> None:  # fmt: skip
+        F.unsupported(type(self).__name__, return_indices=return_indices, ceil_mode=ceil_mode)
+        super().__init__(kernel_size, stride, padding, dilation=dilation, return_indices=False, ceil_mode=False)
 
     def forward(self, x: Any) -> Tensor:
         return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation)
@@ -137,18 +139,30 @@ class MaxPool2d(MaxPool1d):
 class AvgPool1d(_Pool):
     """The mean of each window; ``count_include_pad`` (default True) counts the padding zeros in the mean."""
 
-    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, count_include_pad: bool = True) -> None:
-        super().__init__(kernel_size, stride, padding, count_include_pad=count_include_pad)
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True) -> None:  # fmt: skip
+        F.unsupported(type(self).__name__, ceil_mode=ceil_mode)
+        super().__init__(kernel_size, stride, padding, ceil_mode=False, count_include_pad=count_include_pad)
 
     def forward(self, x: Any) -> Tensor:
-        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad)
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, False, self.count_include_pad)
 
 
-class AvgPool2d(AvgPool1d):
-    """The mean of each window; ``count_include_pad`` (default True) counts the padding zeros in the mean."""
+class AvgPool2d(_Pool):
+    """The mean of each window; ``count_include_pad`` (default True) counts the padding zeros in the mean;
+    ``divisor_override`` divides each window's sum by that number instead."""
+
+    def __init__(self, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+                 count_include_pad: bool = True, divisor_override: Any = None) -> None:  # fmt: skip
+        F.unsupported(type(self).__name__, ceil_mode=ceil_mode)
+        F.check_divisor(type(self).__name__, divisor_override)
+        super().__init__(kernel_size, stride, padding, ceil_mode=False, count_include_pad=count_include_pad,
+                         divisor_override=divisor_override)  # fmt: skip
 
     def forward(self, x: Any) -> Tensor:
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad)
+        return F.avg_pool2d(
+            x, self.kernel_size, self.stride, self.padding, False, self.count_include_pad, self.divisor_override
+        )
 
 
 class AdaptiveAvgPool2d(Module):

@@ -4,9 +4,12 @@ primitives of ``minigrad.conv`` and ``minigrad.pooling``."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-from ..conv import conv_nd, geometry
+import numpy as np
+
+from ..conv import _per_axis, conv_nd, geometry
 from ..pooling import adaptive_avg_pool2d, avg_pool, batched, max_pool
 from ..shape_ops import reshape
 from ..tensor import Tensor, as_tensor
@@ -50,21 +53,44 @@ def conv2d(
     return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
 
 
-def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1) -> Tensor:
+def unsupported(op: str, **flags: Any) -> None:
+    """Refuse PyTorch's pooling options that are not built (``ceil_mode``, ``return_indices``) when set."""
+    for name, value in flags.items():
+        if value:
+            raise ValueError(f"{op}: {name}={value!r} is not supported (only {name}=False)")
+
+
+def check_divisor(op: str, divisor_override: Any) -> None:
+    d = divisor_override
+    if d is not None and (isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1):
+        raise ValueError(f"{op}: divisor_override must be a positive int, got {d!r}")
+
+
+def max_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:  # fmt: skip
+    unsupported("max_pool1d", ceil_mode=ceil_mode, return_indices=return_indices)
     return max_pool(input, 1, kernel_size, stride, padding, dilation)
 
 
-def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1) -> Tensor:
+def max_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:  # fmt: skip
+    unsupported("max_pool2d", ceil_mode=ceil_mode, return_indices=return_indices)
     return max_pool(input, 2, kernel_size, stride, padding, dilation)
 
 
-def avg_pool1d(
-    input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, count_include_pad: bool = True
-) -> Tensor:
+def avg_pool1d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:  # fmt: skip
+    unsupported("avg_pool1d", ceil_mode=ceil_mode)
     return avg_pool(input, 1, kernel_size, stride, padding, count_include_pad)
 
 
-def avg_pool2d(
-    input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, count_include_pad: bool = True
-) -> Tensor:
-    return avg_pool(input, 2, kernel_size, stride, padding, count_include_pad)
+def avg_pool2d(input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override: Any = None) -> Tensor:  # fmt: skip
+    """PyTorch's avg_pool2d; ``divisor_override`` divides each window's sum by that number instead (padding
+    counted or not)."""
+    unsupported("avg_pool2d", ceil_mode=ceil_mode)
+    check_divisor("avg_pool2d", divisor_override)
+    if divisor_override is None:
+        return avg_pool(input, 2, kernel_size, stride, padding, count_include_pad)
+    window = math.prod(_per_axis("avg_pool2d", "kernel_size", kernel_size, 2, 1))
+    return avg_pool(input, 2, kernel_size, stride, padding, True) * (window / divisor_override)
