@@ -143,3 +143,20 @@ def test_avg_pool2d_divisor_override():
         np.testing.assert_allclose(_values(nn.AvgPool2d(3, 2, 1, **kwargs)(x)), want, rtol=1e-12)
     with pytest.raises(ValueError, match=r"AvgPool2d: divisor_override must be a positive int, got 0"):
         nn.AvgPool2d(2, divisor_override=0)
+
+
+# -- empty batches and empty sequences ---------------------------------------------------------------------------
+@pytest.mark.parametrize("layer", ["RNN", "GRU", "LSTM"])
+def test_recurrent_layer_takes_an_empty_batch(layer):
+    """PyTorch returns empty outputs for a batch of 0 sequences; here a reshape with -1 failed."""
+    rnn = getattr(nn, layer)(3, 2, num_layers=2, bidirectional=True)
+    out, h = rnn(np.zeros((4, 0, 3), np.float32))
+    h = h[0] if layer == "LSTM" else h
+    assert out.shape == (4, 0, 4) and h.shape == (4, 0, 2)
+
+
+def test_recurrent_layer_refuses_an_empty_sequence_naming_it():
+    with pytest.raises(ValueError, match=r"GRU: input of shape \(0, 2, 3\) has no time steps"):
+        nn.GRU(3, 2)(np.zeros((0, 2, 3), np.float32))
+    with pytest.raises(ValueError, match=r"LSTM: input of shape \(2, 0, 3\) has no time steps"):
+        nn.LSTM(3, 2, batch_first=True)(np.zeros((2, 0, 3), np.float32))

@@ -136,8 +136,8 @@ class RNNBase(Module):
         gi = reshape(x, (steps * batch, x.shape[-1])) @ w_ih.T
         if self.mode in ("GRU", "LSTM"):  # one primitive each, whose loop adds b_ih step by step (rnn_scan.py)
             fused = gru_scan if self.mode == "GRU" else lstm_scan
-            return fused(reshape(gi, (steps, batch, -1)), state, w_hh, b_ih, b_hh, mask, reverse)
-        gi = reshape(gi if b_ih is None else gi + b_ih, (steps, batch, -1))
+            return fused(reshape(gi, (steps, batch, w_ih.shape[0])), state, w_hh, b_ih, b_hh, mask, reverse)
+        gi = reshape(gi if b_ih is None else gi + b_ih, (steps, batch, w_ih.shape[0]))  # (not -1: batch may be 0)
         nonlinearity = "tanh" if self.mode == "RNN_TANH" else "relu"
         step = functools.partial(rnn_step, w_hh=w_hh, b_hh=b_hh, nonlinearity=nonlinearity)
         return scan(step, gi, state, mask, reverse)
@@ -175,6 +175,8 @@ class RNNBase(Module):
                 f"{self.input_size}){' with batch first' if self.batch_first else ''} or (seq_len, input_size)"
             )
         batched = x.ndim == 3
+        if x.shape[1 if batched and self.batch_first else 0] == 0:
+            raise ValueError(f"{self._name}: input of shape {x.shape} has no time steps (PyTorch refuses it too)")
         if not batched:
             x = x[:, None]
             lengths = None if lengths is None else np.reshape(lengths, (1,))
