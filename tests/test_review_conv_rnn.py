@@ -86,7 +86,22 @@ def test_lstm_cell_refuses_a_state_pair_of_another_dtype():
 def test_lstm_proj_size_is_refused_naming_the_layer():
     with pytest.raises(ValueError, match=r"LSTM: proj_size=2 is not supported"):
         nn.LSTM(3, 4, proj_size=2)
+    with pytest.raises(ValueError, match=r"GRU: proj_size is only supported for LSTM"):
+        nn.GRU(3, 4, proj_size=2)
     assert nn.LSTM(3, 4, proj_size=0).hidden_size == 4  # PyTorch's default, accepted
+
+
+@pytest.mark.parametrize("layer", ["RNN", "GRU", "LSTM"])
+def test_recurrent_arguments_by_position_mean_what_they_mean_in_pytorch(layer):
+    """PyTorch's order: (input_size, hidden_size, num_layers, [nonlinearity,] bias, batch_first, dropout,
+    bidirectional, proj_size). Positional ones were refused (or, with proj_size fourth, bias=False taken
+    for proj_size=0 and ignored)."""
+    head = ("tanh",) if layer == "RNN" else ()
+    rnn = getattr(nn, layer)(3, 4, 2, *head, False, True, 0.25, True)
+    assert (rnn.bias, rnn.batch_first, rnn.dropout, rnn.bidirectional) == (False, True, 0.25, True)
+    assert "bias_ih_l0" not in dict(rnn.named_parameters()) and "weight_hh_l1_reverse" in dict(rnn.named_parameters())
+    if layer == "RNN":
+        assert nn.RNN(3, 4, 1, "relu").nonlinearity == "relu"
 
 
 @pytest.mark.parametrize("layer", ["Conv1d", "Conv2d"])

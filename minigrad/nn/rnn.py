@@ -78,11 +78,17 @@ class RNNBase(Module):
         batch_first: bool = False,
         dropout: float = 0.0,
         bidirectional: bool = False,
+        proj_size: int = 0,
         dtype: Any = None,
         rng: Any = None,
     ) -> None:
         super().__init__()
         name = {"RNN_TANH": "RNN", "RNN_RELU": "RNN"}.get(mode, mode)
+        if proj_size != 0:  # PyTorch's projected LSTM (h of size proj_size): not built, so refused rather than ignored
+            if mode != "LSTM":
+                raise ValueError(f"{name}: proj_size is only supported for LSTM (as in PyTorch), got {proj_size!r}")
+            raise ValueError(f"LSTM: proj_size={proj_size!r} is not supported (only 0, no projection)")
+        self.proj_size = 0
         self.mode, self.input_size = mode, _positive(name, "input_size", input_size)
         self.hidden_size, self.num_layers = (
             _positive(name, "hidden_size", hidden_size),
@@ -222,29 +228,25 @@ class RNN(RNNBase):
     """Elman RNN: hₜ = tanh(xₜ Wᵢₕᵀ + bᵢₕ + hₜ₋₁ Wₕₕᵀ + bₕₕ), or relu with ``nonlinearity='relu'``."""
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 **kwargs: Any) -> None:  # fmt: skip
+                 *args: Any, **kwargs: Any) -> None:  # fmt: skip
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, **kwargs)
+        super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, *args, **kwargs)
         self.nonlinearity = nonlinearity
 
 
 class LSTM(RNNBase):
     """Long short-term memory: gates i, f, g, o; cₜ = f·cₜ₋₁ + i·g, hₜ = o·tanh(cₜ). Returns (output, (h_n, c_n))."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, proj_size: int = 0,
-                 **kwargs: Any) -> None:  # fmt: skip
-        if proj_size != 0:  # PyTorch's projected LSTM (h of size proj_size): not built, so refused rather than ignored
-            raise ValueError(f"LSTM: proj_size={proj_size!r} is not supported (only 0, no projection)")
-        super().__init__("LSTM", input_size, hidden_size, num_layers, **kwargs)
-        self.proj_size = 0
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *args: Any, **kwargs: Any) -> None:
+        super().__init__("LSTM", input_size, hidden_size, num_layers, *args, **kwargs)
 
 
 class GRU(RNNBase):
     """Gated recurrent unit: gates r, z, n; n = tanh(Wᵢₙx + bᵢₙ + r·(Wₕₙh + bₕₙ)), h′ = (1 − z)·n + z·h."""
 
-    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, **kwargs: Any) -> None:
-        super().__init__("GRU", input_size, hidden_size, num_layers, **kwargs)
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, *args: Any, **kwargs: Any) -> None:
+        super().__init__("GRU", input_size, hidden_size, num_layers, *args, **kwargs)
 
 
 __all__ = ["GRU", "LSTM", "RNN", "RNNBase", "gru_step", "lstm_step", "rnn_step"]
