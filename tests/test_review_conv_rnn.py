@@ -175,3 +175,53 @@ def test_recurrent_layer_refuses_an_empty_sequence_naming_it():
         nn.GRU(3, 2)(np.zeros((0, 2, 3), np.float32))
     with pytest.raises(ValueError, match=r"LSTM: input of shape \(2, 0, 3\) has no time steps"):
         nn.LSTM(3, 2, batch_first=True)(np.zeros((2, 0, 3), np.float32))
+
+
+# -- the hardest combinations against PyTorch, in float64 (they held; kept so that they keep holding) -------------
+def _load_from_torch(layer, twin):
+    layer.load_state_dict({k: v.detach().numpy().copy() for k, v in twin.state_dict().items()})
+
+
+@pytest.mark.parametrize("name", ["GRU", "LSTM"])
+def test_three_bidirectional_layers_with_lengths_and_h0_match_torch(name):
+    torch = pytest.importorskip("torch")
+    kw = {"num_layers": 3, "bidirectional": True, "batch_first": True, "dropout": 0.5}
+    twin = getattr(torch.nn, name)(3, 4, **kw).double().eval()
+    layer = getattr(nn, name)(3, 4, dtype="float64", **kw).eval()
+    _load_from_torch(layer, twin)
+    x, h0 = RNG.standard_normal((3, 5, 3)), RNG.standard_normal((6, 3, 4))
+    lengths = [1, 5, 3]
+    xt, ht = torch.tensor(x, requires_grad=True), torch.tensor(h0, requires_grad=True)
+    xm, hm = mg.tensor(x, requires_grad=True), mg.tensor(h0, requires_grad=True)
+    packed = torch.nn.utils.rnn.pack_padded_sequence(xt, torch.tensor(lengths), True, enforce_sorted=False)
+    out_t, state_t = twin(packed, (ht, ht * 0.5) if name == "LSTM" else ht)
+    out_t = torch.nn.utils.rnn.pad_packed_sequence(out_t, batch_first=True, total_length=5)[0]
+    out_m, state_m = layer(xm, (hm, hm * 0.5) if name == "LSTM" else hm, lengths=np.array(lengths))
+    h_t, h_m = (state_t[1], state_m[1]) if name == "LSTM" else (state_t, state_m)
+    ((out_t**2).sum() + (h_t**3).sum()).backward()
+    ((out_m**2).sum() + (h_m**3).sum()).backward()
+    np.testing.assert_allclose(_values(out_m), out_t.detach().numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(hm.grad, ht.grad.numpy(), rtol=1e-10, atol=1e-12)
+    grads = {n: p.grad.numpy() for n, p in twin.named_parameters()}
+    for n, p in layer.named_parameters():
+        np.testing.assert_allclose(p.grad, grads[n], rtol=1e-10, atol=1e-12, err_msg=n)
+
+
+def test_gru_and_conv_hessian_vector_products_match_torch():
+    torch = pytest.importorskip("torch")
+    gru_t, conv_t = torch.nn.GRU(2, 3).double(), torch.nn.Conv2d(4, 4, 3, 2, 1, 2, groups=2).double()
+    gru, conv = nn.GRU(2, 3, dtype="float64"), nn.Conv2d(4, 4, 3, 2, 1, 2, groups=2, dtype="float64")
+    _load_from_torch(gru, gru_t)
+    _load_from_torch(conv, conv_t)
+    cases = [
+        (lambda x: (gru(x)[0] ** 3).sum(), lambda x: (gru_t(x)[0] ** 3).sum(), (3, 2, 2)),
+        (lambda x: (mg.tanh(conv(x)) ** 2).sum(), lambda x: (torch.tanh(conv_t(x)) ** 2).sum(), (2, 4, 7, 6)),
+    ]
+    for f, f_t, shape in cases:
+        x, v = RNG.standard_normal(shape), RNG.standard_normal(shape)
+        hv = mg.grad(lambda x, f=f, v=v: (mg.grad(f)(x) * v).sum())(x)
+        xt = torch.tensor(x, requires_grad=True)
+        (g,) = torch.autograd.grad(f_t(xt), xt, create_graph=True)
+        (hv_t,) = torch.autograd.grad((g * torch.tensor(v)).sum(), xt)
+        np.testing.assert_allclose(_values(hv), hv_t.numpy(), rtol=1e-10, atol=1e-12)
