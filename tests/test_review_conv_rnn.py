@@ -225,3 +225,41 @@ def test_gru_and_conv_hessian_vector_products_match_torch():
         (g,) = torch.autograd.grad(f_t(xt), xt, create_graph=True)
         (hv_t,) = torch.autograd.grad((g * torch.tensor(v)).sum(), xt)
         np.testing.assert_allclose(_values(hv), hv_t.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_two_threads_backward_through_grus_never_mix_their_shared_passes():
+    """The scan's rules share one backward pass per node, kept per thread (``threading.local``); here both
+    threads are held inside that pass at once (a barrier in it), and each still gets its own gradients."""
+    import threading
+
+    from minigrad.nn import rnn_scan
+
+    nets = [mg.nn.GRU(3, 2, dtype=np.float64, rng=k) for k in range(2)]
+    xs = [np.random.default_rng(k).standard_normal((4, 2, 3)) for k in range(2)]
+
+    def grads(k):
+        nets[k].zero_grad()
+        nets[k](xs[k])[0].sum().backward()
+        return [p.grad.copy() for p in nets[k].parameters()]
+
+    alone = [grads(0), grads(1)]
+    barrier, original = threading.Barrier(2, timeout=10), rnn_scan._GRU.backward
+
+    def backward_then_wait(*args):
+        out = original(*args)
+        barrier.wait()  # both threads have computed their pass before either takes its gradients
+        return out
+
+    results = [None, None]
+    rnn_scan._GRU.backward = backward_then_wait
+    try:
+        threads = [threading.Thread(target=lambda k=k: results.__setitem__(k, grads(k))) for k in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        rnn_scan._GRU.backward = original
+    for got, want in zip(results, alone):
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)

@@ -20,6 +20,7 @@ forward pass through ``compute`` and calls the rules.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -113,10 +114,12 @@ class SharedPass:
     backward pass. Rule i calls ``take(i, g, ans, *args)``, args ending in ``wanted``."""
 
     def __init__(self, backward: Any, n_tensors: int) -> None:
-        self.backward, self.n_tensors, self.held = backward, n_tensors, {}
+        self.backward, self.n_tensors = backward, n_tensors
+        self.local = threading.local()  # one pass per thread: two threads' backward passes never mix
 
     def take(self, i: int, g: Any, ans: Any, *args: Any) -> Any:
-        held, key, wanted = self.held, (g, ans, *args[: self.n_tensors]), args[-1]
+        held = self.local.__dict__.setdefault("held", {})
+        key, wanted = (g, ans, *args[: self.n_tensors]), args[-1]
         if not held or any(a is not b for a, b in zip(held["key"], key)) or i in held["taken"]:
             held.update(key=key, grads=self.backward(g, ans, *args[:-1]), taken=set())
         grad = held["grads"][i]
