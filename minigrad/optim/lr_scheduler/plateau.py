@@ -119,6 +119,9 @@ class SequentialLR(LRScheduler):
             if s.optimizer is not optimizer:
                 raise ValueError(f"{where}: scheduler {k} was made on another optimizer")
         self.schedulers, self.milestones = parts, [int(m) for m in milestones]
+        if last_epoch == -1:  # the rates the parts wrote when made are undone, as PyTorch's SequentialLR does
+            for group in optimizer.param_groups:
+                group["lr"] = group.get("initial_lr", group["lr"])
         super().__init__(optimizer, last_epoch)
 
     _not_saved = ("optimizer", "schedulers")

@@ -1,0 +1,105 @@
+"""An adversarial review of the network layers as a PyTorch user meets them: each test is a case found wrong
+(a result that differed from PyTorch's, or that PyTorch refuses and minigrad silently computed), fixed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import nn, optim
+from minigrad.nn import functional as F
+
+LS = optim.lr_scheduler
+
+
+# -- schedulers: two on one optimizer compose, as PyTorch's chainable ones ---------------------------------------
+
+
+def _rates(schedulers, steps, make):
+    opt = make()
+    parts = schedulers(opt)
+    out = []
+    for _ in range(steps):
+        for s in parts:
+            s.step()
+        out.append(opt.param_groups[0]["lr"])
+    return out
+
+
+def _mg_sgd():
+    return optim.SGD([mg.tensor(np.ones(2), requires_grad=True)], lr=0.1)
+
+
+def test_two_chained_schedulers_multiply_their_factors():
+    # ExponentialLR(0.5) and StepLR(2, 0.1) on one optimizer: PyTorch's rate is 0.1 · 0.5^e · 0.1^⌊e/2⌋
+    # (the second used to overwrite the first: 0.1 · 0.1^⌊e/2⌋)
+    got = _rates(lambda o: [LS.ExponentialLR(o, 0.5), LS.StepLR(o, 2, 0.1)], 7, _mg_sgd)
+    want = [0.1 * 0.5**e * 0.1 ** (e // 2) for e in range(1, 8)]
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_a_warm_up_made_first_is_kept_by_a_scheduler_made_after():
+    # LinearLR writes 0.1 · 0.25 at construction; an ExponentialLR made next starts from it, as in PyTorch
+    opt = _mg_sgd()
+    LS.LinearLR(opt, 0.25, 1.0, total_iters=4)
+    LS.ExponentialLR(opt, 0.9)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.025, rel=1e-12)
+
+
+def test_lambda_lr_is_not_chainable_as_in_pytorch():
+    got = _rates(lambda o: [LS.ExponentialLR(o, 0.5), LS.LambdaLR(o, lambda e: 1 / (e + 1))], 3, _mg_sgd)
+    np.testing.assert_allclose(got, [0.1 / (e + 1) for e in range(1, 4)], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda o, S: [S.ExponentialLR(o, 0.9), S.StepLR(o, 3, 0.5)],
+        lambda o, S: [S.StepLR(o, 2, 0.5), S.MultiStepLR(o, [3, 5], 0.1)],
+        lambda o, S: [S.CosineAnnealingLR(o, 5, eta_min=0.01), S.ExponentialLR(o, 0.9)],
+        lambda o, S: [S.LinearLR(o, 0.25, 1.0, 4), S.ExponentialLR(o, 0.9)],
+        lambda o, S: [S.ExponentialLR(o, 0.5), S.LambdaLR(o, lambda e: 1 / (e + 1))],
+        lambda o, S: S.SequentialLR(o, [S.LinearLR(o, 0.1, total_iters=3), S.ExponentialLR(o, 0.5)], [3]),
+    ],
+    ids=["exp+step", "step+multistep", "cosine+exp", "linear+exp", "exp+lambda", "sequential"],
+)
+def test_chained_schedulers_follow_torch(build):
+    torch = pytest.importorskip("torch")
+
+    def torch_sgd():
+        return torch.optim.SGD([torch.ones(2, requires_grad=True)], lr=0.1)
+
+    def parts(o, S):
+        made = build(o, S)
+        return made if isinstance(made, list) else [made]
+
+    got = _rates(lambda o: parts(o, LS), 12, _mg_sgd)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (torch warns about stepping a scheduler before its optimizer)
+        want = _rates(lambda o: parts(o, torch.optim.lr_scheduler), 12, torch_sgd)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_step_lr_and_reduce_on_plateau_compose_as_torch():
+    torch = pytest.importorskip("torch")
+    import warnings
+
+    def run(S, opt):
+        a, b = S.StepLR(opt, 3, 0.5), S.ReduceLROnPlateau(opt, patience=0, factor=0.5)
+        out = []
+        for metric in [3, 2, 2, 2, 1, 1, 1, 1, 1, 1]:
+            a.step()
+            b.step(metric)
+            out.append(opt.param_groups[0]["lr"])
+        return out
+
+    got = run(LS, _mg_sgd())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        want = run(torch.optim.lr_scheduler, torch.optim.SGD([torch.ones(1, requires_grad=True)], lr=0.1))
+    np.testing.assert_allclose(got, want, rtol=1e-12)
