@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 
@@ -103,3 +101,60 @@ def test_step_lr_and_reduce_on_plateau_compose_as_torch():
         warnings.simplefilter("ignore")
         want = run(torch.optim.lr_scheduler, torch.optim.SGD([torch.ones(1, requires_grad=True)], lr=0.1))
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+# -- activations ----------------------------------------------------------------------------------------------
+
+
+def test_elu_gradient_is_accurate_far_left():
+    # d/dx α(eˣ − 1) = α eˣ; expm1's rule computed it as (expm1(x) + 1), which near −1 keeps few digits
+    # (relative error 2e-5 at x = −30, and 0 instead of 4e-44 at x = −100)
+    x = np.array([-100.0, -30.0, -20.0, -5.0])
+    t = mg.tensor(x, requires_grad=True)
+    F.elu(t, 0.7).sum().backward()
+    np.testing.assert_allclose(t.grad, 0.7 * np.exp(x), rtol=1e-14)
+    t = mg.tensor(x, requires_grad=True)
+    mg.expm1(t).sum().backward()
+    np.testing.assert_allclose(t.grad, np.exp(x), rtol=1e-14)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softplus_gradient_at_infinity_is_the_linear_branchs(dtype):
+    # PyTorch: softplus(inf) = inf with gradient 1 (the linear branch); the unused smooth branch gave nan
+    x = mg.tensor(np.array([np.inf, 30.0, 1.0], dtype=dtype), requires_grad=True)
+    F.softplus(x).sum().backward()
+    np.testing.assert_allclose(x.grad, [1.0, 1.0, 1 / (1 + np.exp(-1.0))], rtol=1e-6)
+    y = mg.tensor(np.array([-np.inf], dtype=dtype), requires_grad=True)
+    F.softplus(y, beta=-1.0).sum().backward()  # β x = inf: the linear branch again
+    np.testing.assert_allclose(y.grad, [1.0])
+
+
+@pytest.mark.parametrize("layer", [nn.Softmax, nn.LogSoftmax])
+def test_softmax_modules_name_themselves_for_a_bad_dim(layer):
+    x = mg.tensor(np.ones((2, 3, 4)))
+    name = layer.__name__
+    for dim in (3, -4, 1.5):
+        with pytest.raises(ValueError, match=rf"{name}: dim={dim} is out of range for an input of shape \(2, 3, 4\)"):
+            layer(dim)(x)
+    np.testing.assert_allclose(layer(-3)(x).numpy(), layer(0)(x).numpy())
+
+
+# -- attention: integer masks are refused, as PyTorch refuses them ------------------------------------------------
+
+
+def test_multihead_attention_refuses_integer_masks():
+    mha = nn.MultiheadAttention(4, 2, dtype=np.float64, rng=0)
+    x = mg.tensor(np.ones((3, 2, 4)))  # (L, N, E)
+    with pytest.raises(TypeError, match=r"MultiheadAttention: attn_mask must be boolean or floating.*int64"):
+        mha(x, x, x, attn_mask=np.triu(np.ones((3, 3), dtype=np.int64), 1))  # 1 was added, not masked
+    with pytest.raises(TypeError, match=r"MultiheadAttention: key_padding_mask must be boolean or floating.*uint8"):
+        mha(x, x, x, key_padding_mask=np.zeros((2, 3), dtype=np.uint8))
+    layer = nn.TransformerEncoderLayer(4, 2, 8, dtype=np.float64, rng=0)
+    with pytest.raises(TypeError, match=r"attn_mask must be boolean or floating"):
+        layer(x, src_mask=np.zeros((3, 3), dtype=np.int32))
+
+
+def test_scaled_dot_product_attention_refuses_an_integer_mask():
+    q = np.ones((1, 2, 4))
+    with pytest.raises(TypeError, match=r"scaled_dot_product_attention: attn_mask must be boolean or floating"):
+        F.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((2, 2), dtype=np.int64))
