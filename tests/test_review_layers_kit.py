@@ -158,3 +158,19 @@ def test_scaled_dot_product_attention_refuses_an_integer_mask():
     q = np.ones((1, 2, 4))
     with pytest.raises(TypeError, match=r"scaled_dot_product_attention: attn_mask must be boolean or floating"):
         F.scaled_dot_product_attention(q, q, q, attn_mask=np.ones((2, 2), dtype=np.int64))
+
+
+# -- clip_grad_norm_ -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first_nan", [False, True])
+def test_clip_grad_norm_inf_sees_a_nan_in_any_parameter(first_nan):
+    # the inf-norm took Python's max of the parameters' maxima, which keeps 2.0 over a later nan: a nan
+    # gradient then passed error_if_nonfinite=True and was scaled as if finite
+    grads = [np.array([1.0, 2.0]), np.array([np.nan, 0.5])]
+    params = [mg.tensor(np.ones(2), requires_grad=True) for _ in grads]
+    for p, g in zip(params, grads[::-1] if first_nan else grads):
+        p.grad = g.copy()
+    with pytest.raises(RuntimeError, match=r"clip_grad_norm_: the total norm of order inf .* is nan"):
+        nn.utils.clip_grad_norm_(params, 1.0, "inf", error_if_nonfinite=True)
+    assert np.isnan(float(nn.utils.clip_grad_norm_(params, 1.0, "inf")))
