@@ -174,3 +174,25 @@ def test_clip_grad_norm_inf_sees_a_nan_in_any_parameter(first_nan):
     with pytest.raises(RuntimeError, match=r"clip_grad_norm_: the total norm of order inf .* is nan"):
         nn.utils.clip_grad_norm_(params, 1.0, "inf", error_if_nonfinite=True)
     assert np.isnan(float(nn.utils.clip_grad_norm_(params, 1.0, "inf")))
+
+
+# -- losses ----------------------------------------------------------------------------------------------------
+
+
+def test_cross_entropy_with_pytorchs_class_axis_says_where_minigrad_takes_the_classes():
+    logits, target = np.zeros((2, 3, 4)), np.zeros((2, 4), dtype=np.int64)  # (N, C, L) and (N, L), as PyTorch
+    with pytest.raises(ValueError, match=r"classes on the last axis .* use nn.CrossEntropyLoss"):
+        F.cross_entropy(logits, target)
+    assert float(nn.CrossEntropyLoss()(logits, target)) == pytest.approx(np.log(3))
+
+
+@pytest.mark.parametrize("kw", [{}, {"weight": np.array([1.0, 2.0, 0.5])}, {"ignore_index": 1}])
+def test_nll_loss_mean_keeps_float32(kw):
+    # the mean's guard against no counted target was written with Python floats, which made the loss float64
+    x = mg.tensor(np.log(np.full((4, 3), 1 / 3, dtype=np.float32)), requires_grad=True)
+    loss = F.nll_loss(x, np.array([0, 1, 2, 1]), **kw)
+    assert loss.dtype == np.float32
+    assert float(loss) == pytest.approx(np.log(3), rel=1e-6)
+    loss.backward()
+    assert x.grad.dtype == np.float32
+    assert np.isnan(float(F.nll_loss(x, np.full(4, -100))))  # and still nan where no target counts
