@@ -196,3 +196,18 @@ def test_nll_loss_mean_keeps_float32(kw):
     loss.backward()
     assert x.grad.dtype == np.float32
     assert np.isnan(float(F.nll_loss(x, np.full(4, -100))))  # and still nan where no target counts
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda o: LS.StepLR(o, 1, 0.5), lambda o: LS.CosineAnnealingLR(o, 4), lambda o: LS.ReduceLROnPlateau(o)],
+    ids=["StepLR", "CosineAnnealingLR", "ReduceLROnPlateau"],
+)
+def test_a_group_added_after_the_scheduler_is_refused_not_left_unscheduled(make):
+    opt = _mg_sgd()
+    scheduler = make(opt)
+    opt.add_param_group({"params": [mg.tensor(np.ones(1), requires_grad=True)], "lr": 0.5})
+    name = type(scheduler).__name__
+    with pytest.raises(ValueError, match=rf"{name}.step: the optimizer has 2 param groups, .* made with 1"):
+        scheduler.step(1.0) if name == "ReduceLROnPlateau" else scheduler.step()
+    assert opt.param_groups[1]["lr"] == 0.5

@@ -81,6 +81,7 @@ class LRScheduler:
         the other wrote by its own step (see ``chained``)."""
         epoch = self.last_epoch + 1
         groups = self.optimizer.param_groups
+        check_groups(type(self).__name__, len(self.base_lrs), groups)
         rates = [self._next_rate(i, base, epoch) for i, base in enumerate(self.base_lrs)]
         for group, lr in zip(groups, rates):
             try:
@@ -105,6 +106,15 @@ class LRScheduler:
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Resume the schedule saved by ``state_dict`` (the optimizer's rates come with its own state_dict)."""
         self.__dict__.update(copy.deepcopy(state_dict))
+
+
+def check_groups(name: str, known: int, groups: list) -> None:
+    """Refuse a step once param groups were added after the scheduler was made: it would leave them unscheduled."""
+    if len(groups) != known:
+        raise ValueError(
+            f"{name}.step: the optimizer has {len(groups)} param groups, but the scheduler was made with {known} "
+            "(add_param_group after it); make the scheduler once every group is added"
+        )
 
 
 def _positive_int(where: str, name: str, value: Any) -> int:
