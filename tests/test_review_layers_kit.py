@@ -211,3 +211,22 @@ def test_a_group_added_after_the_scheduler_is_refused_not_left_unscheduled(make)
     with pytest.raises(ValueError, match=rf"{name}.step: the optimizer has 2 param groups, .* made with 1"):
         scheduler.step(1.0) if name == "ReduceLROnPlateau" else scheduler.step()
     assert opt.param_groups[1]["lr"] == 0.5
+
+
+# -- normalization ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"weight": np.ones(4)}, r"batch_norm: weight of shape \(4,\) does not fit an input of shape \(2, 3, 5\)"),
+        ({"bias": np.ones((1, 3))}, r"batch_norm: bias of shape \(1, 3\) does not fit"),
+        ({"running_mean": np.zeros(2), "running_var": np.ones(2)}, r"batch_norm: running_mean of shape \(2,\)"),
+        ({"running_mean": np.zeros(3)}, r"batch_norm: give running_mean and running_var together"),
+    ],
+)
+def test_functional_batch_norm_names_a_misfitting_argument(kwargs, message):
+    x = mg.tensor(np.ones((2, 3, 5)))  # (these failed deep inside NumPy, "cannot reshape array of size 4")
+    args = {"running_mean": None, "running_var": None, **kwargs}
+    with pytest.raises(ValueError, match=message):
+        F.batch_norm(x, args.pop("running_mean"), args.pop("running_var"), **args)
