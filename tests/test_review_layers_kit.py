@@ -230,3 +230,18 @@ def test_functional_batch_norm_names_a_misfitting_argument(kwargs, message):
     args = {"running_mean": None, "running_var": None, **kwargs}
     with pytest.raises(ValueError, match=message):
         F.batch_norm(x, args.pop("running_mean"), args.pop("running_var"), **args)
+
+
+# -- transformer -----------------------------------------------------------------------------------------------
+
+
+def test_encoder_layers_drop_different_attention_weights():
+    # the clones start from the same weights; their attention's dropout generator was copied too, so every
+    # layer dropped the same attention weights at every step (the Dropout modules were reseeded, not it)
+    enc = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.5, dtype=np.float64, rng=0), 2)
+    x = mg.tensor(np.random.default_rng(1).normal(size=(5, 3, 8)))
+    first, second = (layer.self_attn(x, x, x)[1].numpy() for layer in enc.layers)
+    assert not np.allclose(first, second)
+    enc.eval()  # without dropout the two layers (same weights) agree
+    first, second = (layer.self_attn(x, x, x)[1].numpy() for layer in enc.layers)
+    np.testing.assert_allclose(first, second)
