@@ -112,7 +112,7 @@ sign = unary("sign", np.sign, None, "sign(x): piecewise constant, so it carries 
 exp = unary("exp", np.exp, "g * ans", "e^x, elementwise.")  # f′ = exp z = h
 log = unary("log", np.log, "g / x", "Natural log; log(0) = -inf and log(x < 0) = nan, with NumPy's warning.")
 log1p = unary("log1p", np.log1p, "g / (1 + x)", "log(1 + x), accurate for small x.")
-expm1 = unary("expm1", np.expm1, "g * (ans + 1)", "e^x - 1, accurate for small x.")  # f′ = exp z = h + 1
+expm1 = unary("expm1", np.expm1, "g * np.exp(x)", "e^x - 1, accurate for small x.")  # f′ = e^z, exact where h ≈ -1
 sqrt = unary("sqrt", np.sqrt, "g / (2 * ans)", "Square root; its gradient at 0 is inf (IEEE), with NumPy's warning.")
 sin = unary("sin", np.sin, "g * np.cos(x)", "sin x, elementwise (radians).")
 cos = unary("cos", np.cos, "-(g * np.sin(x))", "cos x, elementwise (radians).")  # −(g sin z) = (−g) sin z exactly

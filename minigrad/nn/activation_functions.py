@@ -65,8 +65,11 @@ def softplus(x: Any, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     if beta == 0:
         raise ValueError("softplus: beta must be non-zero")
     scaled = x * float(beta) if beta != 1 else x
+    linear = scaled > threshold
+    # the smooth branch on 0 where the linear one is taken: at βx = inf its unused gradient would be nan (inf − inf)
+    scaled = where(linear, np.zeros((), dtype=x.dtype), scaled)
     smooth = _softplus(scaled) * (1.0 / beta) if beta != 1 else _softplus(scaled)
-    return where(scaled > threshold, x, smooth)
+    return where(linear, x, smooth)
 
 
 def softmax_dim(ndim: int) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from ..ops import log_softmax, softmax
 from ..tensor import Tensor, as_tensor
 from .activation_functions import GELU_APPROXIMATIONS, elu, gelu, leaky_relu, silu, softmax_dim, softplus
@@ -87,7 +89,7 @@ class Softmax(Module):
 
     def forward(self, x: Any) -> Tensor:
         x = as_tensor(x, "Softmax")
-        return softmax(x, softmax_dim(x.ndim) if self.dim is None else self.dim)
+        return softmax(x, _dim("Softmax", x, self.dim))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -102,7 +104,17 @@ class LogSoftmax(Module):
 
     def forward(self, x: Any) -> Tensor:
         x = as_tensor(x, "LogSoftmax")
-        return log_softmax(x, softmax_dim(x.ndim) if self.dim is None else self.dim)
+        return log_softmax(x, _dim("LogSoftmax", x, self.dim))
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
+
+
+def _dim(layer: str, x: Tensor, dim: int | None) -> int:
+    """``dim`` (None: PyTorch's legacy choice), checked against the input's shape in the layer's name."""
+    if dim is None:
+        return softmax_dim(x.ndim)
+    ndim = max(x.ndim, 1)  # (a 0-d input takes dim 0 or -1, as PyTorch's)
+    if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or not -ndim <= dim < ndim:
+        raise ValueError(f"{layer}: dim={dim!r} is out of range for an input of shape {x.shape}")
+    return int(dim)

@@ -17,7 +17,7 @@ import numpy as np
 from ..shape_ops import expand_dims, getitem, reshape, squeeze, transpose
 from ..tensor import Tensor, as_tensor
 from . import init
-from .attention_functions import attention, replayable
+from .attention_functions import attention, mask_kind, replayable
 from .functional import dropout, linear
 from .fused_norms import linear_rows
 from .layers import Linear
@@ -177,7 +177,7 @@ class MultiheadAttention(Module):
             attn_mask = ~np.tri(length, s, dtype=bool)
         masks = []
         if attn_mask is not None:
-            m = attn_mask if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+            m = mask_kind("MultiheadAttention", "attn_mask", attn_mask)
             if m.shape == (length, s):
                 masks.append(m)
             elif m.shape == (n * h, length, s):
@@ -188,7 +188,7 @@ class MultiheadAttention(Module):
                     f"or (N*num_heads, L, S) = {(n * h, length, s)}"
                 )
         if key_padding_mask is not None:
-            m = key_padding_mask if isinstance(key_padding_mask, Tensor) else np.asarray(key_padding_mask)
+            m = mask_kind("MultiheadAttention", "key_padding_mask", key_padding_mask)
             if m.shape != (n, s):
                 raise ValueError(
                     f"MultiheadAttention: key_padding_mask of shape {m.shape} does not fit: expected (N, S) = {(n, s)}"

@@ -77,8 +77,21 @@ def attention(
     return matmul(weights, v), weights
 
 
+def mask_kind(name: str, argument: str, mask: Any) -> np.ndarray | Tensor:
+    """``mask`` as an array (or the Tensor it is), if boolean or floating: an integer mask (0/1) would be added
+    to the scores as numbers, where PyTorch refuses it."""
+    m = mask if isinstance(mask, Tensor) else np.asarray(mask)
+    if m.dtype != bool and m.dtype.kind != "f":
+        raise TypeError(
+            f"{name}: {argument} must be boolean or floating (added to the scores), got dtype {m.dtype} "
+            f"(shape {m.shape}); give a boolean mask (mask.astype(bool))"
+        )
+    return m
+
+
 def _mask_fits(name: str, mask: Any, shape: tuple) -> np.ndarray | Tensor:
-    data = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    mask = mask_kind(name, "attn_mask", mask)
+    data = mask._data if isinstance(mask, Tensor) else mask
     try:
         fits = np.broadcast_shapes(data.shape, shape) == shape
     except ValueError:

@@ -134,8 +134,14 @@ def _checked_targets(z: np.ndarray, target: Any, weight: Any, ignore_index: int)
     """(the targets, the targets with the ignored ones set to class 0, the weight of each target or None)."""
     t = np.asarray(target._data if isinstance(target, Tensor) else target)
     if z.ndim == 0 or t.shape != z.shape[:-1]:
+        hint = ""
+        if z.ndim >= 3 and t.shape == z.shape[:1] + z.shape[2:]:  # PyTorch's layout (N, C, d₁, ...)
+            hint = (
+                "; F.cross_entropy takes the classes on the last axis (N, ..., C): for them on axis 1, as "
+                "torch's F.cross_entropy, use nn.CrossEntropyLoss or move them last"
+            )
         raise ValueError(
-            f"cross_entropy: logits of shape {z.shape} need targets of shape {z.shape[:-1]}, got {t.shape}"
+            f"cross_entropy: logits of shape {z.shape} need targets of shape {z.shape[:-1]}, got {t.shape}{hint}"
         )
     if t.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: targets must be integer class indices, got dtype {t.dtype}")

@@ -203,7 +203,8 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
         return total
     den = pick.sum()
     none = den == 0  # no target counted: the mean of nothing is nan, with a zero gradient (as cross_entropy)
-    return total / where(none, 1.0, den) + where(none, math.nan, 0.0)
+    one, nan, zero = (np.array(v, dtype=data.dtype) for v in (1.0, math.nan, 0.0))  # (Python floats: float64)
+    return total / where(none, one, den) + where(none, nan, zero)
 
 
 def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = False) -> Tensor:

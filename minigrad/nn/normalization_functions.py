@@ -59,6 +59,11 @@ def batch_norm(
     x = as_tensor(x, "batch_norm")
     if x.ndim < 2:
         raise ValueError(f"batch_norm: expects an input of shape (N, C, ...), got {x.shape}")
+    _check_per_channel(x.shape, running_mean=running_mean, running_var=running_var, weight=weight, bias=bias)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("batch_norm: give running_mean and running_var together, or neither")
+    if not isinstance(momentum, (int, float, np.floating)) or isinstance(momentum, bool):
+        raise TypeError(f"batch_norm: momentum must be a number, got {momentum!r}")
     channels = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     axes = (0,) + tuple(range(2, x.ndim))
     if training or running_mean is None:
@@ -86,6 +91,16 @@ def batch_norm(
     if weight is not None:
         y = y * weight.reshape(channels)
     return y if bias is None else y + bias.reshape(channels)
+
+
+def _check_per_channel(shape: tuple, **arrays: Any) -> None:
+    """Each given array holds one value per channel (axis 1 of an input of ``shape``)."""
+    for name, a in arrays.items():
+        if a is not None and np.shape(a) != (shape[1],):
+            raise ValueError(
+                f"batch_norm: {name} of shape {np.shape(a)} does not fit an input of shape {shape}: "
+                f"expected ({shape[1]},), one per channel"
+            )
 
 
 def _channels(stat: np.ndarray, shape: tuple, dtype: Any) -> np.ndarray:

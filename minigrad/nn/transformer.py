@@ -119,11 +119,12 @@ class TransformerEncoder(Module):
 
 def _clone(layer: Module, index: int) -> Module:
     """A deep copy of ``layer`` whose parameters are new tensors (a copied tensor would keep the original's
-    creation id, which orders the backward walk) and whose dropout draws from a generator of its own."""
+    creation id, which orders the backward walk) and whose dropouts (the attention's too) draw from generators
+    of their own: copies of one would drop the same entries in every layer."""
     clone = copy.deepcopy(layer)
     for module in clone.modules():
         for name, p in list(module._parameters.items()):
             setattr(module, name, Parameter(p._data.copy()))
-        if isinstance(module, Dropout):
+        if isinstance(getattr(module, "rng", None), np.random.Generator):  # Dropout, and attention's dropout
             module.rng = np.random.default_rng([index, *module.rng.integers(0, 2**32, 2)])
     return clone

@@ -63,7 +63,8 @@ def clip_grad_norm_(
         return Tensor(np.asarray(0.0))
     dtype = np.result_type(*(p.grad.dtype for p in params))
     if norm_type == math.inf:
-        total = max(np.max(np.abs(p.grad), initial=0.0) for p in params)
+        # (np.max, not Python's max: that skips a nan after the first element, and the check below with it)
+        total = np.max([np.max(np.abs(p.grad), initial=0.0) for p in params])
     else:
         norms = np.array([np.linalg.norm(p.grad.ravel(), norm_type) for p in params], dtype=np.float64)
         total = np.linalg.norm(norms, norm_type)

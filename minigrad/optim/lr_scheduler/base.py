@@ -4,7 +4,9 @@
 Each sets ``group["lr"]`` of every param group from the group's ``initial_lr`` (its lr when the scheduler was
 made) at construction (epoch 0) and at every ``step()``, by PyTorch's closed forms. The group checks what is
 written, as any write: a schedule that reaches a negative or nan rate is refused at that step, naming the
-scheduler and the epoch; 0 is allowed (a warm-up from 0, a decay to 0).
+scheduler and the epoch; 0 is allowed (a warm-up from 0, a decay to 0). A rate written by someone else
+(a second scheduler on the optimizer, ``ReduceLROnPlateau``) is scaled by each step instead, as PyTorch's
+chainable schedulers do (all but ``LambdaLR`` and ``OneCycleLR``).
 
 >>> import minigrad as mg
 >>> p = mg.tensor([1.0], requires_grad=True)
@@ -43,16 +45,44 @@ class LRScheduler:
         self.optimizer = optimizer
         self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
         self.last_epoch = int(last_epoch)
+        # the rates this scheduler wrote last (before its first step: those its closed form starts from)
+        self._last_lr = self.base_lrs if last_epoch == -1 else [group["lr"] for group in optimizer.param_groups]
+        self._chained = False
         self.step()
+
+    # whether a rate written by someone else since this scheduler's last step is kept and scaled, as PyTorch's
+    # chainable schedulers do (False: the closed form overwrites it, as PyTorch's LambdaLR and OneCycleLR)
+    chainable = True
 
     def rate(self, i: int, base_lr: float, epoch: int) -> float:
         raise NotImplementedError
 
+    def chained(self, i: int, lr: float, base_lr: float, epoch: int) -> float:
+        """The rate at ``epoch`` when the group's rate is ``lr``, not this scheduler's previous write: another
+        scheduler on the optimizer (or ReduceLROnPlateau, or the user) changed it. As PyTorch's chainable
+        schedulers, this one's own step, the ratio of its closed form's values at ``epoch`` and before, scales
+        ``lr``."""
+        now = self.rate(i, base_lr, epoch)
+        before = base_lr if epoch == 0 else self.rate(i, base_lr, epoch - 1)
+        return lr * (now / before) if before else now
+
+    def _next_rate(self, i: int, base_lr: float, epoch: int) -> float:
+        lr = self.optimizer.param_groups[i]["lr"]
+        if self.chainable and lr != self._last_lr[i]:
+            self._chained = True  # (for good: a step of the other scheduler may leave the rate as this one left it)
+        if not self._chained:
+            return self.rate(i, base_lr, epoch)
+        return self.chained(i, lr, base_lr, epoch)
+
     def step(self) -> None:
-        """Move to the next epoch and write each group's rate; nothing is written unless every rate is valid."""
+        """Move to the next epoch and write each group's rate; nothing is written unless every rate is valid.
+
+        Two schedulers on one optimizer (each stepped every epoch) compose as in PyTorch: each scales the rate
+        the other wrote by its own step (see ``chained``)."""
         epoch = self.last_epoch + 1
         groups = self.optimizer.param_groups
-        rates = [self.rate(i, base, epoch) for i, base in enumerate(self.base_lrs)]
+        check_groups(type(self).__name__, len(self.base_lrs), groups)
+        rates = [self._next_rate(i, base, epoch) for i, base in enumerate(self.base_lrs)]
         for group, lr in zip(groups, rates):
             try:
                 group.checked("lr", lr)
@@ -78,6 +108,15 @@ class LRScheduler:
         self.__dict__.update(copy.deepcopy(state_dict))
 
 
+def check_groups(name: str, known: int, groups: list) -> None:
+    """Refuse a step once param groups were added after the scheduler was made: it would leave them unscheduled."""
+    if len(groups) != known:
+        raise ValueError(
+            f"{name}.step: the optimizer has {len(groups)} param groups, but the scheduler was made with {known} "
+            "(add_param_group after it); make the scheduler once every group is added"
+        )
+
+
 def _positive_int(where: str, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{where}: {name} must be a positive integer, got {value!r}")
@@ -96,6 +135,7 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     _not_saved = ("optimizer", "lr_lambdas")
+    chainable = False  # (as PyTorch's: lr = initial_lr · lr_lambda(epoch), whatever else wrote the rate)
 
     def rate(self, i: int, base_lr: float, epoch: int) -> float:
         return base_lr * self.lr_lambdas[i](epoch)
@@ -173,3 +213,12 @@ class CosineAnnealingLR(LRScheduler):
 
     def rate(self, i: int, base_lr: float, epoch: int) -> float:
         return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * epoch / self.T_max)) / 2
+
+    def chained(self, i: int, lr: float, base_lr: float, epoch: int) -> float:
+        """PyTorch's recursive form: the distance of ``lr`` to eta_min scaled as the cosine's."""
+        if epoch == 0:
+            return lr
+        now, before = (1 + math.cos(math.pi * e / self.T_max) for e in (epoch, epoch - 1))
+        if (epoch - 1 - self.T_max) % (2 * self.T_max) == 0:  # from the bottom of the cosine (before = 0)
+            return lr + (base_lr - self.eta_min) * (1 - math.cos(math.pi / self.T_max)) / 2
+        return self.eta_min + (lr - self.eta_min) * now / before

@@ -117,6 +117,8 @@ class OneCycleLR(LRScheduler):
             start = end
         raise AssertionError("unreachable: the last phase always matches")
 
+    chainable = False  # (a whole schedule in closed form, as PyTorch's)
+
     def rate(self, i: int, base_lr: float, epoch: int) -> float:
         return self._at(self.optimizer.param_groups[i], epoch)[0]
 

@@ -9,7 +9,7 @@ import numbers
 from typing import Any
 
 from ..optimizer import Optimizer, nonnegative
-from .base import LRScheduler
+from .base import LRScheduler, check_groups
 from .onecycle import _per_group
 
 
@@ -63,6 +63,7 @@ class ReduceLROnPlateau:
 
     def step(self, metrics: Any) -> None:
         """Record this epoch's metric (a number, or a 0-d Tensor/array) and reduce the rates if it is time."""
+        check_groups("ReduceLROnPlateau", len(self.min_lrs), self.optimizer.param_groups)
         current = float(metrics)
         self.last_epoch += 1
         if self.is_better(current, self.best):
@@ -119,6 +120,9 @@ class SequentialLR(LRScheduler):
             if s.optimizer is not optimizer:
                 raise ValueError(f"{where}: scheduler {k} was made on another optimizer")
         self.schedulers, self.milestones = parts, [int(m) for m in milestones]
+        if last_epoch == -1:  # the rates the parts wrote when made are undone, as PyTorch's SequentialLR does
+            for group in optimizer.param_groups:
+                group["lr"] = group.get("initial_lr", group["lr"])
         super().__init__(optimizer, last_epoch)
 
     _not_saved = ("optimizer", "schedulers")
