@@ -133,7 +133,7 @@ def conv_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, geometry: Geometry)
     stride, pads, dilation, groups = geometry
     n, c, kernel = x_shape[0], x_shape[1], w.shape[2:]
     o, out, k = w.shape[0], g.shape[2:], math.prod(kernel)
-    batch_last = samples_last(g).reshape(groups, o // groups, -1)
+    batch_last = samples_last(g).reshape(groups, o // groups, -1)  # (O, *P, N)
     full = tuple(i + lo + hi for i, (lo, hi) in zip(x_shape[2:], pads, strict=True))
     dx = np.zeros((c, *full, n), dtype=np.result_type(g, w))
     at = taps(kernel, stride, dilation, out)  # (each: the batch and channel axes, then the spatial ones)
@@ -150,7 +150,7 @@ def conv_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, geometry: Geometry)
             dx[index[1:]] += cols[:, tap]
     if any(lo or hi for lo, hi in pads):
         dx = dx[(slice(None), *(slice(lo, lo + i) for i, (lo, _) in zip(x_shape[2:], pads)))]
-    return np.ascontiguousarray(np.moveaxis(dx, -1, 0))
+    return samples_first(dx)
 
 
 _PER_OFFSET = 1024
