@@ -66,3 +66,33 @@ def test_samples_last_and_first_move_the_batch_axis(shape):
     np.testing.assert_array_equal(moved, np.moveaxis(g, 0, -1))
     assert moved.flags.c_contiguous
     np.testing.assert_array_equal(conv_kernels.samples_first(moved), g)
+
+
+@pytest.mark.parametrize(
+    "x_shape, kernel",
+    [((3, 2, 24, 24), (2, 2)), ((2, 3, 25, 11), (2, 3)), ((4, 2, 13), (3,)), ((2, 1, 8, 9), (1, 2))],
+    ids=str,
+)
+def test_tiled_max_pool_matches_the_strided_scan_and_the_first_maximum(x_shape, kernel, monkeypatch):
+    # windows that tile x go through one copy with the offsets first; the same answers as the strided slices
+    shape = (kernel, kernel, ((0, 0),) * len(kernel), (1,) * len(kernel))
+    x = rng.integers(-2, 3, x_shape).astype(np.float32)  # many ties: the first maximum of a window must win
+    x.flat[::7] = np.nan
+    assert conv_kernels.tiles(*shape)
+    best, which = conv_kernels.max_taps(x, *shape)
+    pooled = conv_kernels.max_pool(x, shape)
+    monkeypatch.setattr(conv_kernels, "tiles", lambda *shape: False)
+    strided_best, strided_which = conv_kernels.max_taps(x, *shape)
+    np.testing.assert_array_equal(best, strided_best)
+    np.testing.assert_array_equal(which, strided_which)
+    np.testing.assert_array_equal(pooled, conv_kernels.max_pool(x, shape))
+    # and without nans, against NumPy's argmax (the first maximum) over each window, cropped as PyTorch
+    x = np.nan_to_num(x, nan=3.0)
+    out = tuple(i // k for i, k in zip(x_shape[2:], kernel, strict=True))
+    win = sliding_window_view(x, kernel, axis=tuple(range(2, x.ndim)))
+    win = win[(slice(None), slice(None), *(slice(0, o * k, k) for o, k in zip(out, kernel, strict=True)))]
+    flat = win.reshape(*win.shape[: 2 + len(kernel)], -1)
+    monkeypatch.undo()
+    best, which = conv_kernels.max_taps(x, *shape)
+    np.testing.assert_array_equal(best, flat.max(axis=-1))
+    np.testing.assert_array_equal(which, flat.argmax(axis=-1))
