@@ -38,8 +38,8 @@ def _conv_x_vjp(g: Any, ans: Any, x: Any, w: Any, geometry: tuple) -> Any:
 
 def _conv_w_vjp(g: Any, ans: Any, x: Any, w: Any, geometry: tuple) -> Any:
     # y = x ⋆ w: ∂yₙₒₚ/∂w_ock = x's window p at tap ck, so Jᵀg = Σₙₚ g ⊗ window. x's columns are made again
-    # here rather than kept from the forward pass: measured on LeNet at batch 64, keeping them is no faster
-    # and multiplies the peak memory by 9 (benchmarks/net_cnn.py)
+    # here rather than kept from the forward pass: on LeNet at batch 64 keeping them multiplies the peak
+    # memory by 9 (benchmarks/net_cnn.py), and making them again costs about 110 µs a convolution
     if _recorded(x, g):
         return conv_weight(x, g, w.shape, geometry)
     return kernels.conv_weight(x, g, w.shape, geometry)
