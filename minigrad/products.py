@@ -2,8 +2,9 @@
 
 The textbook rules divide by x (∂Πx/∂x_j = Πx / x_j), which is nan at a zero element although the
 gradient exists there: Π over the other elements. The rules here never divide by an element that can be 0:
-``prod``'s multiplies the exclusive products from the left and from the right; ``cumprod``'s divides only
-when no element is 0 and otherwise sums over the triangle Π_{j<k≤i} x_k of each line (O(n²) memory).
+``prod``'s multiplies the exclusive products from the left and from the right; ``cumprod``'s sums over the
+triangle Π_{j<k≤i} x_k of each line (O(n²) memory), and divides by x only on lines longer than 64 with no
+element near 0 (|x| ≥ √tiny, so that no square underflows in the second derivative).
 Both are written with NumPy functions that dispatch to minigrad's primitives on Tensors, so higher
 derivatives come from the same rules, at the zeros too.
 """
@@ -67,6 +68,9 @@ def prod(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     return x
 
 
+_TRIANGLE_UP_TO = 64  # lines up to this long always take the division-free rule (n² ≤ 4096 per line)
+
+
 def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: Any) -> Any:
     # c_i = Π_{k≤i} x_k: (Jᵀg)_j = Σ_{i≥j} g_i Π_{k≤i, k≠j} x_k
     shape = x.shape
@@ -74,10 +78,12 @@ def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: Any) -> Any:
         x, g, ans = x.reshape(-1), g.reshape(-1), ans.reshape(-1)
     along = 0 if axis is None else axis
     data = x._data if isinstance(x, Tensor) else x
-    if not (data == 0).any():  # then Π_{k≤i, k≠j} x_k = c_i / x_j: the sum from the end of g∘c, over x
+    n = data.shape[along] if data.ndim else 1
+    if n > _TRIANGLE_UP_TO and not (np.abs(data) < np.sqrt(np.finfo(data.dtype).tiny)).any():
+        # long lines away from 0: Π_{k≤i, k≠j} x_k = c_i / x_j, the sum from the end of g∘c, over x
         return (np.flip(np.cumsum(np.flip(g * ans, along), axis=along), along) / x).reshape(shape)
-    # with zeros: (Jᵀg)_j = (Π_{k<j} x_k) Σ_{i≥j} g_i M_ij, M_ij = Π_{j<k≤i} x_k, the (n, n) triangle of each
-    # line (O(n²) memory); written without division, so that its derivatives hold at the zeros too
+    # (Jᵀg)_j = (Π_{k<j} x_k) Σ_{i≥j} g_i M_ij, M_ij = Π_{j<k≤i} x_k, the (n, n) triangle of each line:
+    # no division, so that it and its derivatives hold at zeros and at values whose square underflows
     last = x.ndim - 1
     x_, g_ = np.swapaxes(x, along, last), np.swapaxes(g, along, last)
     i, j = np.arange(x_.shape[-1])[:, None], np.arange(x_.shape[-1])[None, :]

@@ -87,3 +87,17 @@ def test_bad_axis_names_the_operation():
         mg.prod(mg.tensor(WITH_ZEROS), axis=2)
     with pytest.raises(Exception, match="cumprod"):
         mg.cumprod(mg.tensor(WITH_ZEROS), axis=-3)
+
+
+def test_cumprod_second_derivative_where_a_square_underflows():
+    # found by the fuzz test: x / x² with x = 8.6e-237 is inf / nan; the division-free rule is exact there
+    assert gradgradcheck(lambda t: mg.cumprod(mg.tanh(t), axis=-1), np.array([[8.58659262e-237]]))
+
+
+@pytest.mark.parametrize("zero_at", [None, 5])
+def test_cumprod_on_lines_longer_than_the_triangle_takes_both_paths_right(zero_at):
+    x = np.random.default_rng(2).uniform(0.9, 1.1, (2, 80))  # 80 > 64: the division path when no zero
+    if zero_at is not None:
+        x[0, zero_at] = 0.0
+    assert gradcheck(lambda t: mg.cumprod(t, axis=1), x)
+    assert gradgradcheck(lambda t: mg.cumprod(t, axis=1), x)
