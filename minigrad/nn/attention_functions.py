@@ -72,6 +72,7 @@ def attention(
     if bias is not None:
         scores = scores + bias
     weights = masked_softmax(scores, allowed, bias, scale if inside else 1.0)
+    del scores  # (no rule reads the scores: held here, they would outlive the forward, see minigrad.forget)
     if dropout_p > 0:
         weights = dropout(weights, dropout_p, True, rng)
     return matmul(weights, v), weights
