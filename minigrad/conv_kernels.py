@@ -61,14 +61,15 @@ def windows(x: np.ndarray, kernel: tuple, geometry: Geometry) -> np.ndarray:
     return as_strided(xt, (c, *kernel, *out, n), (xt.strides[0], *taps, *steps, xt.strides[-1]), writeable=False)
 
 
-def column_blocks(view: np.ndarray, groups: int) -> Any:
+def column_blocks(view: np.ndarray, groups: int, least: int = 1) -> Any:
     """im2col a block of output rows at a time: (rows, the columns (G, C/G·K, R·P₂…·N) of the windows whose
-    first output index is in the slice ``rows``), each block a copy of about ``_BLOCK`` bytes. Only one block
-    of columns exists at a time: LeNet's first layer at batch 64 has 3.7 MB of them, 20 times its input."""
+    first output index is in the slice ``rows``), each block a copy of about ``_BLOCK`` bytes, or of at least
+    ``least`` columns. Only one block of columns exists at a time: LeNet's first layer at batch 64 has 3.7 MB
+    of them, 20 times its input."""
     nd = (view.ndim - 2) // 2
     kernel, out, n = view.shape[1 : 1 + nd], view.shape[1 + nd : -1], view.shape[-1]
-    depth = view.shape[0] // groups * math.prod(kernel)
-    step = max(1, _BLOCK // (groups * depth * math.prod(out[1:]) * n * view.itemsize))
+    depth, row = view.shape[0] // groups * math.prod(kernel), math.prod(out[1:]) * n  # (columns in a row)
+    step = max(1, _BLOCK // (groups * depth * row * view.itemsize), -(-least // row))
     lead = (slice(None),) * (1 + nd)
     for start in range(0, out[0], step):
         rows = slice(start, min(start + step, out[0]))
@@ -96,6 +97,7 @@ def conv(x: np.ndarray, w: np.ndarray, geometry: Geometry) -> np.ndarray:
             np.matmul(wg, cols.reshape(*cols.shape[:2], -1, n).transpose(2, 0, 1, 3), out=part)
             part = part.reshape(*block.shape[2:], o, n)
             block[...] = part.transpose(nd + 1, nd, *range(nd))
+        del cols, part  # (before the next block is made, not after)
     return y
 
 
@@ -127,16 +129,22 @@ def conv_weight(x: np.ndarray, g: np.ndarray, w_shape: tuple, geometry: Geometry
     """J_wᵀg of y = conv(x, w): ∂yₙₒₚ/∂w_ock = x's window p at tap ck, so Jᵀg = Σₙₚ gₙₒₚ cols_ck,pn.
 
     The sum over P·N is made a block of columns at a time (``column_blocks``), added: OpenBLAS is also 2.5
-    times slower for one product over LeNet's first 36864 columns than for blocks of a few thousand.
+    times slower for one product over LeNet's first 36864 columns than for blocks of a few thousand, and
+    a quarter slower for blocks of 512 (a row of LeNet's second layer at batch 64) than of ``_LEAST`` = 1024.
     """
     groups, o = geometry[3], g.shape[1]
     batch_last = samples_last(g)  # (O, *P, N)
     dw = np.zeros((groups, math.prod(w_shape[1:]), o // groups), dtype=np.result_type(x, g))
-    for rows, cols in column_blocks(windows(x, w_shape[2:], geometry), groups):  # cols (G, C/G·K, R·P₂…·N)
+    blocks = column_blocks(windows(x, w_shape[2:], geometry), groups, _LEAST)  # cols (G, C/G·K, R·P₂…·N)
+    for rows, cols in blocks:
         part = batch_last[:, rows].reshape(groups, o // groups, -1).swapaxes(1, 2)  # (G, R·P₂…·N, O/G)
         # (cols · gᵀ)ᵀ rather than g · colsᵀ: the same numbers, twice as fast from OpenBLAS for these long thin shapes
         dw += np.matmul(cols, part)
+        del cols  # (before the next block is made, not after)
     return dw.swapaxes(1, 2).reshape(w_shape)
+
+
+_LEAST = 1024
 
 
 def conv_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, geometry: Geometry) -> np.ndarray:
