@@ -9,7 +9,10 @@ three products is a matrix product per group (BLAS), with the batch folded into 
 
 - y = conv(x, w):            Y_g = W_g · cols(x)_g              (G, O/G, P·N), one product per pixel at batch ≥ 16
 - Jₓᵀg = conv_input(g, w):   cols = W_gᵀ · G_g, added back into the windows (col2im: one add per kernel offset)
-- J_wᵀg = conv_weight(x, g): W_g = G_g · cols(x)_gᵀ, summed over slices of the columns
+- J_wᵀg = conv_weight(x, g): W_g = G_g · cols(x)_gᵀ, summed over blocks of the columns
+
+x's columns are never whole: ``column_blocks`` copies those of a few output rows at a time (about 256 KiB)
+from a strided view of x, and each block's product is written into the result before the next is made.
 """
 
 from __future__ import annotations
@@ -44,39 +47,58 @@ def padded(x: np.ndarray, pads: tuple, fill: float = 0.0) -> np.ndarray:
     return out
 
 
-def columns(x: np.ndarray, kernel: tuple, geometry: Geometry) -> np.ndarray:
-    """im2col: the windows of x copied into the columns (G, C/G·K, P·N), the batch innermost (one copy).
-
-    x is made (C, *I, N) first (a small copy): each window's run of pixels along the last axis is then P·N
-    contiguous numbers rather than P, and the copy is two to five times faster at LeNet's batch 64.
-    """
-    stride, pads, dilation, groups = geometry
+def windows(x: np.ndarray, kernel: tuple, geometry: Geometry) -> np.ndarray:
+    """x's windows as a strided view (C, *K, *P, N) of x made (C, *I, N) first (a small copy): a window's run
+    of pixels along the last axis is then P·N contiguous numbers rather than P, and im2col's copy is two to
+    five times faster at LeNet's batch 64."""
+    stride, pads, dilation, _ = geometry
     c, n = x.shape[1], x.shape[0]
     out = output_size(x.shape[2:], kernel, geometry)
     xt = samples_last(padded(x, pads))
     spatial = xt.strides[1:-1]
     taps = tuple(a * d for a, d in zip(spatial, dilation, strict=True))
     steps = tuple(a * s for a, s in zip(spatial, stride, strict=True))
-    view = as_strided(xt, (c, *kernel, *out, n), (xt.strides[0], *taps, *steps, xt.strides[-1]), writeable=False)
-    return view.reshape(groups, c // groups * math.prod(kernel), math.prod(out) * n)
+    return as_strided(xt, (c, *kernel, *out, n), (xt.strides[0], *taps, *steps, xt.strides[-1]), writeable=False)
+
+
+def column_blocks(view: np.ndarray, groups: int, least: int = 1) -> Any:
+    """im2col a block of output rows at a time: (rows, the columns (G, C/G·K, R·P₂…·N) of the windows whose
+    first output index is in the slice ``rows``), each block a copy of about ``_BLOCK`` bytes, or of at least
+    ``least`` columns. Only one block of columns exists at a time: LeNet's first layer at batch 64 has 3.7 MB
+    of them, 20 times its input."""
+    nd = (view.ndim - 2) // 2
+    kernel, out, n = view.shape[1 : 1 + nd], view.shape[1 + nd : -1], view.shape[-1]
+    depth, row = view.shape[0] // groups * math.prod(kernel), math.prod(out[1:]) * n  # (columns in a row)
+    step = max(1, _BLOCK // (groups * depth * row * view.itemsize), -(-least // row))
+    lead = (slice(None),) * (1 + nd)
+    for start in range(0, out[0], step):
+        rows = slice(start, min(start + step, out[0]))
+        yield rows, view[(*lead, rows)].reshape(groups, depth, -1)
+
+
+_BLOCK = 1 << 18
+_PER_PIXEL = 16
 
 
 def conv(x: np.ndarray, w: np.ndarray, geometry: Geometry) -> np.ndarray:
-    """y = conv(x, w) (cross-correlation, as PyTorch's): (N, O, *P)."""
+    """y = conv(x, w) (cross-correlation, as PyTorch's): (N, O, *P), made a block of output rows at a time."""
     groups = geometry[3]
-    n, o, kernel = x.shape[0], w.shape[0], w.shape[2:]
-    out = output_size(x.shape[2:], kernel, geometry)
-    cols, wg = columns(x, kernel, geometry), w.reshape(groups, o // groups, -1)
-    if n < _PER_PIXEL:  # one product W_g · cols_g (G, O/G, P·N)
-        y = np.matmul(wg, cols)
-    else:  # one per pixel, (G, O/G, N) each: twice as fast from OpenBLAS as a few rows by 36864 columns
-        y = np.empty(cols.shape[:1] + wg.shape[1:2] + cols.shape[2:], dtype=np.result_type(x, w))
-        per_pixel = cols.reshape(*cols.shape[:2], -1, n).transpose(2, 0, 1, 3)
-        np.matmul(wg, per_pixel, out=y.reshape(*y.shape[:2], -1, n).transpose(2, 0, 1, 3))
-    return samples_first(y.reshape(o, -1, n)).reshape(n, o, *out)
-
-
-_PER_PIXEL = 16
+    n, o, nd = x.shape[0], w.shape[0], w.ndim - 2
+    view = windows(x, w.shape[2:], geometry)
+    wg = w.reshape(groups, o // groups, -1)
+    y = np.empty((n, o, *view.shape[1 + nd : -1]), dtype=np.result_type(x, w))
+    for rows, cols in column_blocks(view, groups):
+        block = y[:, :, rows]  # (N, O, R, P₂…)
+        if n < _PER_PIXEL:  # one product W_g · cols_g (G, O/G, R·P₂…·N)
+            part = np.matmul(wg, cols).reshape(o, *block.shape[2:], n)
+            block[...] = np.moveaxis(part, -1, 0)
+        else:  # one per pixel, (G, O/G, N) each: twice as fast from OpenBLAS as a few rows by 36864 columns
+            part = np.empty((cols.shape[-1] // n, groups, o // groups, n), dtype=y.dtype)
+            np.matmul(wg, cols.reshape(*cols.shape[:2], -1, n).transpose(2, 0, 1, 3), out=part)
+            part = part.reshape(*block.shape[2:], o, n)
+            block[...] = part.transpose(nd + 1, nd, *range(nd))
+        del cols, part  # (before the next block is made, not after)
+    return y
 
 
 def samples_last(g: np.ndarray) -> np.ndarray:
@@ -106,20 +128,23 @@ def samples_first(y: np.ndarray) -> np.ndarray:
 def conv_weight(x: np.ndarray, g: np.ndarray, w_shape: tuple, geometry: Geometry) -> np.ndarray:
     """J_wᵀg of y = conv(x, w): ∂yₙₒₚ/∂w_ock = x's window p at tap ck, so Jᵀg = Σₙₚ gₙₒₚ cols_ck,pn.
 
-    The sum over P·N is made in slices of about ``_SLICE`` columns, added: OpenBLAS is 2.5 times slower
-    for one product over LeNet's first 36864 columns than for nine of 4096.
+    The sum over P·N is made a block of columns at a time (``column_blocks``), added: OpenBLAS is also 2.5
+    times slower for one product over LeNet's first 36864 columns than for blocks of a few thousand, and
+    a quarter slower for blocks of 512 (a row of LeNet's second layer at batch 64) than of ``_LEAST`` = 1024.
     """
     groups, o = geometry[3], g.shape[1]
-    cols = columns(x, w_shape[2:], geometry)  # (G, C/G·K, P·N)
-    rows = samples_last(g).reshape(groups, o // groups, -1).swapaxes(1, 2)  # (G, P·N, O/G)
-    # (cols · gᵀ)ᵀ rather than g · colsᵀ: the same numbers, twice as fast from OpenBLAS for these long thin shapes
-    dw = np.matmul(cols[..., :_SLICE], rows[:, :_SLICE])
-    for start in range(_SLICE, cols.shape[-1], _SLICE):
-        dw += np.matmul(cols[..., start : start + _SLICE], rows[:, start : start + _SLICE])
+    batch_last = samples_last(g)  # (O, *P, N)
+    dw = np.zeros((groups, math.prod(w_shape[1:]), o // groups), dtype=np.result_type(x, g))
+    blocks = column_blocks(windows(x, w_shape[2:], geometry), groups, _LEAST)  # cols (G, C/G·K, R·P₂…·N)
+    for rows, cols in blocks:
+        part = batch_last[:, rows].reshape(groups, o // groups, -1).swapaxes(1, 2)  # (G, R·P₂…·N, O/G)
+        # (cols · gᵀ)ᵀ rather than g · colsᵀ: the same numbers, twice as fast from OpenBLAS for these long thin shapes
+        dw += np.matmul(cols, part)
+        del cols  # (before the next block is made, not after)
     return dw.swapaxes(1, 2).reshape(w_shape)
 
 
-_SLICE = 4096
+_LEAST = 1024
 
 
 def conv_input(g: np.ndarray, w: np.ndarray, x_shape: tuple, geometry: Geometry) -> np.ndarray:

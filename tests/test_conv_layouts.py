@@ -1,5 +1,5 @@
 """The convolution kernels' layouts against a direct formula: the batch-innermost columns, one product per
-pixel from batch 16 on, the weight's gradient summed over slices of the columns, and the copy that avoids
+pixel from batch 16 on, both made over blocks of output rows (never the whole columns), and the copy that avoids
 4 KiB strides (one sample of 16·8·8 float32 is 4096 bytes), for strides, padding, dilation and groups."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from minigrad.conv import geometry
 rng = np.random.default_rng(5)
 
 CASES = [  # (x shape, weight shape, stride, padding, dilation, groups)
-    ((20, 1, 28, 28), (6, 1, 5, 5), 1, 0, 1, 1),  # LeNet's first: 11520 columns, three slices
+    ((20, 1, 28, 28), (6, 1, 5, 5), 1, 0, 1, 1),  # LeNet's first: 11520 columns, five blocks of rows
     ((20, 6, 12, 12), (16, 6, 5, 5), 1, 0, 1, 1),  # LeNet's second: its gradient is 4096 bytes a sample
     ((17, 4, 24, 20), (4, 2, 3, 2), (2, 1), (1, 2), (1, 2), 2),
     ((3, 3, 20, 20), (3, 1, 3, 3), 2, 1, 1, 3),  # below 16 samples: one product over all columns
@@ -96,3 +96,22 @@ def test_tiled_max_pool_matches_the_strided_scan_and_the_first_maximum(x_shape, 
     best, which = conv_kernels.max_taps(x, *shape)
     np.testing.assert_array_equal(best, flat.max(axis=-1))
     np.testing.assert_array_equal(which, flat.argmax(axis=-1))
+
+
+def test_the_columns_are_made_a_block_at_a_time():
+    # LeNet's first convolution at batch 64: 25 × 36864 float32 columns are 3.7 MB, the result 0.9 MB. Made
+    # whole, the columns would dominate the peak; a block at a time, the peak stays near the result's size
+    import tracemalloc
+
+    x, w = rng.standard_normal((64, 1, 28, 28)).astype(np.float32), np.ones((6, 1, 5, 5), np.float32)
+    geom = geometry("conv", x.shape, w.shape, 1, 0, 1, 1)
+    g = rng.standard_normal((64, 6, 24, 24)).astype(np.float32)
+    columns = 25 * 24 * 24 * 64 * 4
+    for run in (lambda: conv_kernels.conv(x, w, geom), lambda: conv_kernels.conv_weight(x, g, w.shape, geom)):
+        tracemalloc.start()
+        try:
+            run()
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        assert peak < columns / 2

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from .. import expressions
-from ..registry import BINARY, PRIMITIVES, UNARY
+from ..forget import Forgotten
+from ..registry import BINARY, PRIMITIVES, UNARY, reads
 from ..tensor import Tensor
 from .peephole import small_matmul
 
@@ -80,6 +81,11 @@ def rule(b: Any, node: Tensor, i: int, g: str, pv: np.ndarray) -> tuple[str, boo
         names = {"g": g, "ans": ans, **dict(zip(params, refs))}
         number = (lambda v: b.number(v, dtype)) if dtype.kind == "f" else None
         return expressions.inline(expression, names, number), expressions.makes_new_array(expression)
+    if not reads(rule, len(args))[0]:
+        # a rule that never reads the node's value gets its shape and dtype only (as the engine's forgotten
+        # values): the replay can then drop the value once the forward is done with it (a convolution's 0.9 MB
+        # output on LeNet at batch 64, which its rules never read, would otherwise live until its backward)
+        ans = b.const(Forgotten(node._data))
     return f"{b.const(rule, 'R')}({g}, {ans}, {', '.join(refs)})", False
 
 
