@@ -140,7 +140,9 @@ def torch_peak_bytes(step: Step) -> int:
         step()
     live = peak = 0
     for event in sorted(prof.events(), key=lambda e: e.time_range.start):
-        live += event.self_cpu_memory_usage
+        # (a free of a tensor made before the step, the last step's gradients, is not let below the start:
+        # tracemalloc, on minigrad's side, does not count frees of what it did not see allocated either)
+        live = max(live + event.self_cpu_memory_usage, 0)
         peak = max(peak, live)
     return peak
 
