@@ -24,53 +24,44 @@ from .registry import primitive
 from .tensor import Tensor, as_tensor
 
 
-def _recorded(*arrays: Any) -> bool:
-    return any(isinstance(a, Tensor) for a in arrays)
+def _run(name: str, *args: Any) -> Any:
+    """The kernel ``name`` on arrays; on Tensors (under ``create_graph``) the primitive of that name, recorded."""
+    if any(isinstance(a, Tensor) for a in args[:2]):
+        return {"conv": conv_nd, "conv_input": conv_input, "conv_weight": conv_weight}[name](*args)
+    return getattr(kernels, name)(*args)
 
 
 # -- the rules: each a primitive of this file, run on arrays or recorded on Tensors --------------------------
 def _conv_x_vjp(g: Any, ans: Any, x: Any, w: Any, geometry: tuple) -> Any:
     # y = x ⋆ w: ∂y/∂x spreads w over each window, so Jᵀg = Σ over windows of wᵀg: the transposed convolution
-    if _recorded(g, w):
-        return conv_input(g, w, x.shape, geometry)
-    return kernels.conv_input(g, w, x.shape, geometry)
+    return _run("conv_input", g, w, x.shape, geometry)
 
 
 def _conv_w_vjp(g: Any, ans: Any, x: Any, w: Any, geometry: tuple) -> Any:
     # y = x ⋆ w: ∂yₙₒₚ/∂w_ock = x's window p at tap ck, so Jᵀg = Σₙₚ g ⊗ window. x's columns are made again
     # here rather than kept from the forward pass: on LeNet at batch 64 keeping them multiplies the peak
     # memory by 9 (benchmarks/net_cnn.py), and making them again costs about 110 µs a convolution
-    if _recorded(x, g):
-        return conv_weight(x, g, w.shape, geometry)
-    return kernels.conv_weight(x, g, w.shape, geometry)
+    return _run("conv_weight", x, g, w.shape, geometry)
 
 
 def _input_g_vjp(h: Any, ans: Any, g: Any, w: Any, x_shape: tuple, geometry: tuple) -> Any:
     # r = conv_input(g, w), linear in g: its transpose is the convolution itself
-    if _recorded(h, w):
-        return conv_nd(h, w, geometry)
-    return kernels.conv(h, w, geometry)
+    return _run("conv", h, w, geometry)
 
 
 def _input_w_vjp(h: Any, ans: Any, g: Any, w: Any, x_shape: tuple, geometry: tuple) -> Any:
     # ⟨h, conv_input(g, w)⟩ = ⟨conv(h, w), g⟩: in w, the weight gradient of h's convolution against g
-    if _recorded(h, g):
-        return conv_weight(h, g, w.shape, geometry)
-    return kernels.conv_weight(h, g, w.shape, geometry)
+    return _run("conv_weight", h, g, w.shape, geometry)
 
 
 def _weight_x_vjp(h: Any, ans: Any, x: Any, g: Any, w_shape: tuple, geometry: tuple) -> Any:
     # ⟨h, conv_weight(x, g)⟩ = ⟨g, conv(x, h)⟩: in x, the transposed convolution of g by h
-    if _recorded(g, h):
-        return conv_input(g, h, x.shape, geometry)
-    return kernels.conv_input(g, h, x.shape, geometry)
+    return _run("conv_input", g, h, x.shape, geometry)
 
 
 def _weight_g_vjp(h: Any, ans: Any, x: Any, g: Any, w_shape: tuple, geometry: tuple) -> Any:
     # ⟨h, conv_weight(x, g)⟩ = ⟨g, conv(x, h)⟩: in g, x convolved with h
-    if _recorded(x, h):
-        return conv_nd(x, h, geometry)
-    return kernels.conv(x, h, geometry)
+    return _run("conv", x, h, geometry)
 
 
 def _parents(*tensors: Tensor) -> tuple:
