@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.networks import NetCase, training_steps, twin_of
+from benchmarks.networks import NetCase, classifier_steps, twin_of
 
 
 def lenet(nn, dtype=None, rng=None):  # noqa: ANN001, ANN201  (nn: minigrad.nn or torch.nn)
@@ -38,15 +38,7 @@ def build(batch: int, dtype: str) -> dict:
     twin = twin_of(net, lenet(torch.nn), dtype)
     x = rng.standard_normal((batch, 1, 28, 28)).astype(dtype)
     y = rng.integers(0, 10, batch)
-    yt = torch.from_numpy(y)
-    return training_steps(
-        net,
-        twin,
-        lambda m, xb: nn.functional.cross_entropy(m(xb), y),
-        lambda m, xb: torch.nn.functional.cross_entropy(m(xb), yt),
-        x,
-        torch.from_numpy(x),
-    )
+    return classifier_steps(net, twin, x, y)
 
 
 WORKLOADS = [NetCase("cnn", "lenet cnn 28x28 B=64", 64, build), NetCase("cnn", "lenet cnn 28x28 B=1", 1, build)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmarks.networks import NetCase, training_steps, twin_of
+from benchmarks.networks import NetCase, classifier_steps, twin_of
 
 
 def build(batch: int, dtype: str) -> dict:
@@ -17,15 +17,7 @@ def build(batch: int, dtype: str) -> dict:
     twin = twin_of(net, torch.nn.Sequential(torch.nn.Linear(250, 100), torch.nn.Tanh(), torch.nn.Linear(100, 5)), dtype)
     x = rng.standard_normal((batch, 250)).astype(dtype)
     y = rng.integers(0, 5, batch)
-    yt = torch.from_numpy(y)
-    return training_steps(
-        net,
-        twin,
-        lambda m, xb: nn.functional.cross_entropy(m(xb), y),
-        lambda m, xb: torch.nn.functional.cross_entropy(m(xb), yt),
-        x,
-        torch.from_numpy(x),
-    )
+    return classifier_steps(net, twin, x, y)
 
 
 WORKLOADS = [NetCase("mlp", "ner mlp 250-100-5 B=64", 64, build), NetCase("mlp", "ner mlp 250-100-5 B=1", 1, build)]

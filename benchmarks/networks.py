@@ -98,6 +98,23 @@ def training_steps(net: Any, twin: Any, loss: Callable, torch_loss: Callable, x:
     return {"torch": torch_step, "minigrad": minigrad_step, "minigrad compiled": compiled_step}
 
 
+def classifier_steps(net: Any, twin: Any, x: np.ndarray, y: np.ndarray) -> dict[str, Step]:
+    """``training_steps`` for logits scored by the mean cross-entropy against integer targets ``y``."""
+    import torch
+
+    from minigrad import nn
+
+    yt = torch.from_numpy(y)
+    return training_steps(
+        net,
+        twin,
+        lambda m, xb: nn.functional.cross_entropy(m(xb), y),
+        lambda m, xb: torch.nn.functional.cross_entropy(m(xb), yt),
+        x,
+        torch.from_numpy(x),
+    )
+
+
 def cases() -> list[NetCase]:
     """Every ``WORKLOADS`` entry of every ``benchmarks/net_*.py`` module."""
     found = []
