@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -245,3 +247,20 @@ def test_a_layer_refuses_a_floating_input_of_another_dtype_naming_both():
     assert wide(np.ones((2, 4))).dtype == np.float64
     # integer inputs are indices, not data: an Embedding takes them whatever its dtype
     assert nn.Embedding(5, 2, rng=0)(np.array([0, 4])).dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "layer, x, name",
+    [
+        (nn.Linear(4, 3, rng=0), np.ones((2, 4), dtype=np.int64), "linear"),
+        (nn.Conv2d(1, 2, 3, rng=0), np.ones((1, 1, 5, 5), dtype=np.int64), "conv2d"),
+        (nn.Conv1d(1, 2, 3, rng=0), np.ones((1, 1, 5), dtype=bool), "conv1d"),
+        (nn.GRU(4, 3, rng=0), np.ones((2, 1, 4), dtype=np.int32), "GRU"),
+        (nn.LSTMCell(4, 3, rng=0), np.ones((2, 4), dtype=np.uint8), "LSTMCell"),
+    ],
+)
+def test_an_integer_input_to_a_layer_is_refused_not_computed_in_float64(layer, x, name):
+    # NumPy would multiply int64 by float32 in float64 and promote the rest of the model; PyTorch refuses
+    with pytest.raises(TypeError, match=rf"{name}: input is {x.dtype} \(shape {re.escape(str(x.shape))}\).*float32"):
+        layer(x)
+    assert layer(x.astype(np.float32)) is not None  # cast, it runs

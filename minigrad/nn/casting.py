@@ -1,11 +1,24 @@
 """Whether an array loads into a parameter or buffer of another dtype without losing its meaning.
 
-Used by ``Module.load_state_dict``, which checks every entry before it writes any.
+Used by ``Module.load_state_dict``, which checks every entry before it writes any; ``require_floating`` by the
+layers' arithmetic (linear, convolution, recurrence).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+
+def require_floating(op: str, x: Any, weight: Any) -> None:
+    """Refuse an integer or boolean input to a layer's arithmetic, as PyTorch does: NumPy would compute in
+    float64 and promote everything after it, whatever the layer's dtype."""
+    if x.dtype.kind in "biu":
+        raise TypeError(
+            f"{op}: input is {x.dtype} (shape {x.shape}) but the weight is {weight.dtype}; a layer computes on "
+            f"floating values: cast the input (x.astype(np.{weight.dtype}))"
+        )
 
 
 def cast_problem(value: np.ndarray, dtype: np.dtype) -> str | None:

@@ -13,6 +13,7 @@ from ..conv import _per_axis, conv_nd, geometry
 from ..pooling import adaptive_avg_pool2d, avg_pool, batched, max_pool
 from ..shape_ops import reshape
 from ..tensor import Tensor, as_tensor
+from .casting import require_floating
 
 __all__ = [
     "adaptive_avg_pool2d",
@@ -30,6 +31,7 @@ def _conv(op: str, nd: int, x: Any, weight: Any, bias: Any, stride: Any, padding
     if weight.ndim != nd + 2:
         raise ValueError(f"{op}: weight must have shape (out, in/groups, *{nd} kernel sizes), got {weight.shape}")
     x, unbatched = batched(op, x, nd)
+    require_floating(op, x, weight)
     y = conv_nd(x, weight, geometry(op, x.shape, weight.shape, stride, padding, dilation, groups))
     if bias is not None:
         bias = as_tensor(bias, op)

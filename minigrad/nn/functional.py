@@ -13,6 +13,7 @@ import numpy as np
 from ..elementwise import relu, sigmoid, tanh
 from ..ops import log_softmax, softmax
 from ..tensor import Tensor, as_tensor
+from .casting import require_floating
 from .conv_functional import (  # noqa: F401  (convolution and pooling, PyTorch's names)
     adaptive_avg_pool2d,
     avg_pool1d,
@@ -66,6 +67,7 @@ __all__ = [
 def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """z = x Wᵀ + b for a weight of shape (out, in): the lecture's z = Wx + b, one row per example."""
     x = as_tensor(x)
+    require_floating("linear", x, weight)
     if x._data.shape[-1:] != weight._data.shape[1:]:
         raise ValueError(
             f"linear: input of shape {x.data.shape} does not fit a weight of shape {weight.data.shape} "

@@ -26,6 +26,7 @@ from ..shape_ops import concatenate, reshape, stack, swapaxes
 from ..tensor import Tensor, as_tensor
 from . import functional as F
 from . import init
+from .casting import require_floating
 from .lstm_scan import lstm_scan
 from .module import Module, Parameter
 from .rnn_functional import gru_step, lstm_step, rnn_step, scan
@@ -175,6 +176,7 @@ class RNNBase(Module):
         (num_layers·D, N, H), zeros if None; ``lengths`` the length of each right-padded sequence.
         """
         x = as_tensor(input)
+        require_floating(self._name, x, self.weight_ih_l0)
         if x.ndim not in (2, 3) or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"{self._name}: input has shape {x.shape}, expected (seq_len, batch, input_size="

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..dtypes import resolve
 from ..tensor import Tensor, as_tensor
+from .casting import require_floating
 from .module import Module, Parameter
 from .rnn import _positive, check_state, reset_uniform
 from .rnn_functional import gru_step, lstm_step, rnn_step
@@ -39,6 +40,7 @@ class RNNCellBase(Module):
     def _input(self, input: Any) -> tuple[Tensor, bool]:
         """(input as (N, I), whether it came batched) and the input's share of the gates."""
         x = as_tensor(input)
+        require_floating(type(self).__name__, x, self.weight_ih)
         if x.ndim not in (1, 2) or x.shape[-1] != self.input_size:
             raise ValueError(
                 f"{type(self).__name__}: input has shape {x.shape}, expected (batch, input_size={self.input_size})"
