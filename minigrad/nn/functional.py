@@ -25,6 +25,7 @@ from .conv_functional import (  # noqa: F401  (convolution and pooling, PyTorch'
 )
 from .fused import REDUCTIONS, cross_entropy, embedding
 from .losses import (
+    _reduce,
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     huber_loss,
@@ -89,14 +90,6 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> T
         return x
     keep = np.random.default_rng(rng).random(x._data.shape) >= p
     return x * (keep / (1.0 - p)).astype(x._data.dtype)
-
-
-def _reduce(loss: Tensor, reduction: str) -> Tensor:
-    if reduction == "mean":
-        return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    return loss
 
 
 def margin_ranking_loss(x1: Any, x2: Any, target: Any = 1.0, margin: float = 0.0, reduction: str = "mean") -> Tensor:
