@@ -69,9 +69,8 @@ from .elementwise import (
     tan,
     tanh,
 )
-from .forward_mode import jvp
 from .function import Function, FunctionCtx
-from .functional import grad, hessian, jacobian, value_and_grad, vjp
+from .functional import grad, hessian, jacobian, jvp, value_and_grad, vjp
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .guard import InplaceError
 from .linalg import dot, einsum, matmul, outer
@@ -90,6 +89,7 @@ from .shape_ops import (
     where,
 )
 from .tensor import Tensor, as_tensor
+from .vmap import VmapError, vmap
 
 __version__ = "0.1.0"
 

@@ -22,7 +22,8 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Tens
     PyTorch's ``unbiased=True`` is ``ddof=1``)."""
     x = as_tensor(x, "var")
     axis = _axis("var", x, axis)
-    n = x._data.size // builtins.max(np.mean(x._data, axis=axis, keepdims=True).size, 1) if x._data.size else 0
+    along = range(x.ndim) if axis is None else axis if isinstance(axis, tuple) else (axis,)
+    n = int(np.prod([x.shape[a] for a in along], dtype=np.int64)) if x.size else 0  # the elements of a slice
     if n - ddof <= 0:
         raise ValueError(f"var: ddof={ddof} leaves no degrees of freedom for {n} elements per slice")
     deviation = subtract(x, mean(x, axis, keepdims=True))

@@ -15,9 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from . import vmap_transforms
 from .engine import backward_pass
-from .forward_mode import Linearized, jvp
+from .forward_mode import Linearized
+from .forward_mode import jvp as _jvp
 from .grad_mode import enable_grad
+from .registry import batching
 from .shape_ops import reshape, stack
 from .tensor import Tensor, constant
 from .tracing import argnums_tuple, finish, name_of, nested, output, source
@@ -75,6 +78,9 @@ def value_and_grad(f: Callable, argnums: Any = 0) -> Callable:
 
     def value_and_grad_f(*args: Any) -> tuple:
         nums = argnums_tuple("grad", argnums, len(args))
+        if batching:  # inside mg.vmap: each example's gradient (see minigrad.vmap_transforms)
+            value, grads = vmap_transforms.value_and_grad(f, args, nums)
+            return value, grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
         out, sources, nest = _trace("grad", f, args, nums)
         if out._data.size != 1:
             raise TypeError(
@@ -121,6 +127,8 @@ def vjp(f: Callable, *primals: Any) -> tuple:
     """
     if not primals:
         raise TypeError("vjp: give at least one primal, vjp(f, x, ...)")
+    if batching:  # inside mg.vmap
+        return vmap_transforms.vjp(f, primals)
     out, sources, nest = _trace("vjp", f, primals, tuple(range(len(primals))))
 
     def vjp_fn(cotangent: Any) -> tuple:
@@ -176,6 +184,40 @@ def _jacobian_fwd(out: Tensor, sources: list, nest: bool) -> list:
     return jacs
 
 
+def _jacobian_batched(f: Callable, args: tuple, nums: tuple) -> list:
+    """The Jacobians inside mg.vmap: one batched vjp per element of an example's output (``mode`` is not used)."""
+
+    def of_differentiated(*xs: Any) -> Any:
+        call = list(args)
+        for i, x in zip(nums, xs):
+            call[i] = x
+        return f(*call)
+
+    out, vjp_fn = vmap_transforms.vjp(of_differentiated, tuple(args[i] for i in nums))
+    shape = tuple(out.shape)
+    rows = [vjp_fn(_basis(k, shape, out.dtype)) for k in range(int(np.prod(shape, dtype=np.int64)))]
+    return [
+        reshape(
+            stack([row[j] for row in rows]),
+            shape + tuple(np.shape(args[i]) if not isinstance(args[i], Tensor) else args[i].shape),
+        )  # fmt: skip
+        for j, i in enumerate(nums)
+    ]
+
+
+def jvp(f: Callable, primals: Any, tangents: Any) -> tuple:
+    if batching and isinstance(primals, (tuple, list)) and isinstance(tangents, (tuple, list)):  # inside mg.vmap
+        if len(primals) != len(tangents):
+            raise ValueError(
+                f"jvp: {len(primals)} primal(s) but {len(tangents)} tangent(s); give one tangent per primal"
+            )
+        return vmap_transforms.jvp(f, tuple(primals), tuple(tangents))
+    return _jvp(f, primals, tangents)
+
+
+jvp.__doc__ = _jvp.__doc__
+
+
 def jacobian(f: Callable, argnums: Any = 0, mode: str = "auto") -> Callable:
     """The full Jacobian: ``jacobian(f)(x)`` has shape ``out.shape + x.shape``, J[i..., j...] = ∂outᵢ/∂xⱼ.
 
@@ -201,6 +243,9 @@ def jacobian(f: Callable, argnums: Any = 0, mode: str = "auto") -> Callable:
 
     def jacobian_f(*args: Any) -> Any:
         nums = argnums_tuple("jacobian", argnums, len(args))
+        if batching:  # inside mg.vmap: row by row, through vjp
+            jacs = _jacobian_batched(f, args, nums)
+            return jacs[0] if isinstance(argnums, (int, np.integer)) else tuple(jacs)
         out, sources, nest = _trace("jacobian", f, args, nums)
         n_in = sum(s._data.size for s in sources)
         chosen = mode if mode != "auto" else ("rev" if out._data.size <= n_in else "fwd")

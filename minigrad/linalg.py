@@ -85,9 +85,9 @@ define("matmul", (matmul_vjp_a, matmul_vjp_b), forward=matmul, compute=np.matmul
 def dot(a: Any, b: Any) -> Tensor:
     """``np.dot`` for 0-, 1- and 2-D operands (scalar product, inner product, matrix product)."""
     a, b = as_tensor(a), as_tensor(b)
-    if a._data.ndim == 0 or b._data.ndim == 0:
+    if a.ndim == 0 or b.ndim == 0:
         return a * b
-    if a._data.ndim > 2 or b._data.ndim > 2:
+    if a.ndim > 2 or b.ndim > 2:
         raise ValueError(f"dot: operands of shapes {a.data.shape} and {b.data.shape}: use matmul or einsum above 2-D")
     return matmul(a, b)
 

@@ -128,7 +128,7 @@ def _axis(op: str, x: Tensor, axis: Any) -> Any:
     """``axis`` checked against x and made non-negative: None, an int, or a tuple of ints."""
     if axis is None:
         return None
-    ndim = x._data.ndim
+    ndim = x.ndim
     axes = axis if isinstance(axis, tuple) else (axis,)
     out = []
     for a in axes:
@@ -244,7 +244,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     """
     x = as_tensor(x)
     axis = _axis("log_softmax", x, axis)
-    if not x._data.size:
+    if type(x) is not Tensor or not x._data.size:  # (a Batched inside mg.vmap: logsumexp shifts by itself)
         return subtract(x, logsumexp(x, axis, keepdims=True))
     m = x._data.max(axis=axis, keepdims=True)
     if not np.isfinite(m).all():

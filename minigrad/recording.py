@@ -17,7 +17,7 @@ from .anomaly import check_forward
 from .forget import forget, forget_at
 from .grad_mode import _off, get_ident
 from .guard import SELF_ONLY, hold_one, node_saves
-from .registry import FIRST_ONLY_PLAN, SELF_ONLY_PLAN, generation, plan
+from .registry import FIRST_ONLY_PLAN, SELF_ONLY_PLAN, batching, generation, plan
 from .tensor import REAL_KINDS, Tensor, as_tensor, constant, creation_ids, new_tensor, not_real
 
 _ndarray = np.ndarray
@@ -93,6 +93,8 @@ def unary(op: str, compute: Any, differentiable: bool = True) -> Any:
 
     def forward(x: Any) -> Tensor:
         if type(x) is not Tensor:
+            if batching and hasattr(x, "_level"):  # a Batched, inside mg.vmap
+                return batching[0](op, (x,), {})
             x = as_tensor(x, op)  # (subclasses pass through)
         d = x._data
         out = compute(d)
@@ -117,12 +119,16 @@ def binary(op: str, compute: Any) -> Any:
         elif type(a) is float or type(a) is int:
             x, pa = a, None
         else:
+            if batching and hasattr(a, "_level"):  # a Batched, inside mg.vmap
+                return batching[0](op, (a, b), {})
             x, pa = _operand(op, a)
         if type(b) is Tensor:
             y, pb = b._data, b if b._rg else None
         elif type(b) is float or type(b) is int:
             y, pb = b, None
         else:
+            if batching and hasattr(b, "_level"):
+                return batching[0](op, (a, b), {})
             y, pb = _operand(op, b)
         try:
             out = compute(x, y)

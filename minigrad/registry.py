@@ -46,9 +46,15 @@ class Primitive:
     # to ``vjps`` there, in fewer operations
     against_constant: tuple = ()
     commutative: bool = False  # whether the operands may be swapped (a graph picture then numbers no edges)
+    # mg.vmap's rule (size, values, batched) -> the whole-batch result: see ``minigrad.vmap_dispatch`` (None: derived
+    # for an elementwise primitive, a loop over the batch for the others)
+    batch: Any = None
 
 
 PRIMITIVES: dict[str, Primitive] = {}
+# ``minigrad.vmap_dispatch.dispatch``, once imported: a primitive's public function hands it a call with a batched
+# argument (a ``minigrad.batched.Batched``)
+batching: list = []
 generation = [0]  # counts the definitions: tables derived from PRIMITIVES are made again when it moves on
 
 
@@ -94,10 +100,24 @@ def primitive(name: str, vjps: Any, params: tuple[str, ...] = (), **facts: Any) 
     """Decorator: define primitive ``name`` whose public function (which records it) is the decorated one."""
 
     def register(forward: Any) -> Any:
-        define(name, vjps, params, forward=forward, **facts)
-        return forward
+        @functools.wraps(forward)
+        def public(*args: Any, **kwargs: Any) -> Any:
+            if batching and batched(args, kwargs):  # inside mg.vmap: the primitive's batching rule
+                return batching[0](name, args, kwargs)
+            return forward(*args, **kwargs)
+
+        define(name, vjps, params, forward=public, **facts)
+        return public
 
     return register
+
+
+def batched(args: tuple, kwargs: dict) -> bool:
+    """Whether an argument (or a member of a list or tuple argument) is a ``Batched`` (it has a ``_level``)."""
+    for a in args:
+        if hasattr(a, "_level") or type(a) in (list, tuple) and any(hasattr(m, "_level") for m in a):
+            return True
+    return any(hasattr(a, "_level") for a in kwargs.values()) if kwargs else False
 
 
 def with_rules() -> frozenset[str]:

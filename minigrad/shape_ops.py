@@ -66,7 +66,7 @@ def transpose(x: Any, axes: Any = None) -> Tensor:
 
 def swapaxes(x: Any, axis1: int, axis2: int) -> Tensor:
     x = as_tensor(x)
-    n = x._data.ndim
+    n = x.ndim
     for a in (axis1, axis2):
         if not -n <= a < n:
             raise ValueError(f"swapaxes: axis {a} is out of range for a tensor of shape {x.data.shape}")
@@ -79,7 +79,7 @@ def expand_dims(x: Any, axis: Any) -> Tensor:
     """Insert size-1 axes at ``axis`` (an int or a tuple), as ``np.expand_dims``."""
     x = as_tensor(x)
     try:
-        shape = np.expand_dims(_shape_only(x._data.shape), axis).shape
+        shape = np.expand_dims(_shape_only(x.shape), axis).shape
     except np.exceptions.AxisError:
         raise ValueError(f"expand_dims: axis {axis} is out of range for a tensor of shape {x.data.shape}") from None
     return reshape(x, shape)
@@ -89,7 +89,7 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     """Remove size-1 axes (all of them, or those named), as ``np.squeeze``."""
     x = as_tensor(x)
     try:
-        shape = np.squeeze(_shape_only(x._data.shape), axis).shape
+        shape = np.squeeze(_shape_only(x.shape), axis).shape
     except (ValueError, np.exceptions.AxisError):
         raise ValueError(f"squeeze: cannot squeeze axis {axis} of a tensor of shape {x.data.shape}") from None
     return reshape(x, shape)
@@ -202,7 +202,7 @@ def concatenate(tensors: Any, axis: int = 0) -> Tensor:
 def stack(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors of one shape along a new axis, as ``np.stack``."""
     tensors = [as_tensor(t) for t in tensors]
-    shapes = {t._data.shape for t in tensors}
+    shapes = {tuple(t.shape) for t in tensors}
     if len(shapes) > 1:
         raise ValueError(f"stack: all tensors need one shape, got {', '.join(str(s) for s in shapes)}")
     return concatenate([expand_dims(t, axis) for t in tensors], axis)

@@ -220,8 +220,12 @@ def _cross_entropy_trampoline(logits, target, weight=None, ignore_index=-100, re
 
 # Swapping the code of the functions themselves reaches every reference to them (``from ... import dropout``,
 # a dict of operations), which rebinding a module attribute would not.
-_originals: dict[str, Any] = {"dropout": _copy(F.dropout), "cross_entropy": _copy(F.cross_entropy)}
-_SWAPS = [(F.dropout, _dropout_trampoline.__code__), (F.cross_entropy, _cross_entropy_trampoline.__code__)]
+# (cross_entropy is a primitive: its public function wraps the one swapped, ``__wrapped__``)
+_originals: dict[str, Any] = {"dropout": _copy(F.dropout), "cross_entropy": _copy(F.cross_entropy.__wrapped__)}
+_SWAPS = [
+    (F.dropout, _dropout_trampoline.__code__),
+    (F.cross_entropy.__wrapped__, _cross_entropy_trampoline.__code__),
+]
 _CODES = [fn.__code__ for fn, _ in _SWAPS]
 _PATCHES = {
     "backward": _backward,

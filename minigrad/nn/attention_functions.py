@@ -45,7 +45,7 @@ def masked_softmax(scores: Tensor, allowed: np.ndarray | None, bias: Any = None,
     replaced (``where``), so their gradient is exactly 0."""
     if allowed is None and bias is None:  # no mask: every row has finite scores (for finite inputs)
         return fused_softmax(scores, scale)
-    dtype = scores._data.dtype
+    dtype = scores.dtype
     if allowed is not None:
         scores = where(allowed, scores, np.array(-np.inf, dtype=dtype))
     # the rows left with no key, from the masks (not the scores: a compiled replay recomputes it from the masks)

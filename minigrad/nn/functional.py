@@ -69,7 +69,7 @@ def linear(x: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """z = x Wᵀ + b for a weight of shape (out, in): the lecture's z = Wx + b, one row per example."""
     x = as_tensor(x)
     require_floating("linear", x, weight)
-    if x._data.shape[-1:] != weight._data.shape[1:]:
+    if x.shape[-1:] != weight.shape[1:]:
         raise ValueError(
             f"linear: input of shape {x.data.shape} does not fit a weight of shape {weight.data.shape} "
             f"(expected last axis {weight.data.shape[1]})"
@@ -103,7 +103,7 @@ def margin_ranking_loss(x1: Any, x2: Any, target: Any = 1.0, margin: float = 0.0
     if not np.all(np.isin(y, (-1, 1))):
         raise ValueError("margin_ranking_loss: target must hold 1 or -1")
     diff = as_tensor(x1) - as_tensor(x2)
-    loss = relu(margin - diff * y.astype(diff._data.dtype))
+    loss = relu(margin - diff * y.astype(diff.dtype))
     return _reduce(loss, reduction)
 
 

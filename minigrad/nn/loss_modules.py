@@ -131,7 +131,7 @@ class CrossEntropyLoss(_Loss):
 
     def forward(self, input: Any, target: Any) -> Tensor:
         x = as_tensor(input)
-        ndim = x._data.ndim
+        ndim = x.ndim
         if ndim > 2:
             x = transpose(x, (0, *range(2, ndim), 1))
         return F.cross_entropy(x, target, self.weight, self.ignore_index, self.reduction)

@@ -45,13 +45,13 @@ def _pair(loss: str, input: Any, target: Any) -> tuple[Tensor, Tensor]:
     """``input`` and ``target`` as Tensors of one shape (the target may require grad too, as in PyTorch)."""
     x = as_tensor(input)
     t = as_tensor(target)
-    if x._data.shape != t._data.shape:
+    if x.shape != t.shape:
         raise ValueError(
-            f"{loss}: input of shape {x._data.shape} and target of shape {t._data.shape} differ; give them one "
+            f"{loss}: input of shape {x.shape} and target of shape {t.shape} differ; give them one "
             "shape (minigrad does not broadcast a loss's input and target)"
         )
-    if t._data.dtype != x._data.dtype and x._data.dtype.kind == "f":  # (a primitive: mg.compile replays it)
-        t = astype(t, x._data.dtype)
+    if t.dtype != x.dtype and x.dtype.kind == "f":  # (a primitive: mg.compile replays it)
+        t = astype(t, x.dtype)
     return x, t
 
 
@@ -145,7 +145,7 @@ def binary_cross_entropy_with_logits(
     where_ = "binary_cross_entropy_with_logits"
     reduction = _reduction(where_, reduction)
     z, t = _pair(where_, input, target)
-    shape, dtype = z._data.shape, z._data.dtype
+    shape, dtype = z.shape, z.dtype
     w = _weights(where_, "weight", weight, shape, dtype)
     p = _weights(where_, "pos_weight", pos_weight, shape, dtype)
     positive = t * logaddexp(0.0, -z)  # −y log σ(z)
@@ -222,7 +222,7 @@ def kl_div(input: Any, target: Any, reduction: str = "mean", log_target: bool = 
         positive = t > 0
         loss = where(positive, t * log(where(positive, t, 1.0)), 0.0) - t * x  # y log y, 0 at y = 0
     if reduction == "batchmean":
-        n = x._data.shape[0] if x._data.ndim else 1
+        n = x.shape[0] if x.ndim else 1
         return loss.sum() / n
     if reduction == "mean":
         warnings.warn(

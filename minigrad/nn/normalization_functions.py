@@ -67,7 +67,7 @@ def batch_norm(
     channels = (1, x.shape[1]) + (1,) * (x.ndim - 2)
     axes = (0,) + tuple(range(2, x.ndim))
     if training or running_mean is None:
-        n = x._data.size // x.shape[1] if x.shape[1] else 0
+        n = x.size // x.shape[1] if x.shape[1] else 0
         if training and n <= 1:
             raise ValueError(
                 f"batch_norm: expected more than 1 value per channel when training, got input shape {x.shape}"
