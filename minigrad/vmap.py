@@ -25,7 +25,7 @@ import numpy as np
 from . import vmap_rules  # noqa: F401  (gives the primitives their batching rules)
 from .batched import Batched, VmapError, active, wrap
 from .registry import batching
-from .shape_ops import broadcast_to, transpose
+from .shape_ops import transpose
 from .tensor import Tensor, as_tensor
 from .tracing import name_of
 from .vmap_dispatch import dispatch
@@ -160,10 +160,6 @@ def _unbatched(name: str, leaf: Any, axis: Any, level: int, size: int, where: st
         f"vmap({name}): {where} (shape {leaf.shape}) does not depend on the batched arguments, so it has no batch "
         "axis; give it out_axes None to return it once, or broadcast it yourself"
     )
-
-
-def _broadcast(value: Any, size: int) -> Any:
-    return broadcast_to(value, (size,) + tuple(value.shape))
 
 
 def moveaxis(x: Tensor, source: int, destination: int) -> Tensor:
