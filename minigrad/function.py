@@ -44,7 +44,7 @@ import numpy as np
 
 from .grad_mode import no_grad
 from .recording import record
-from .registry import EachInput, define
+from .registry import EachInput, batched, batching, define
 from .tensor import Tensor, is_float
 
 _HIGHER = "a higher derivative (create_graph=True, grad of grad, hessian, a transform inside a transform)"
@@ -147,23 +147,28 @@ class FunctionCtx:
                 continue
             if gk is None:
                 gk = np.zeros_like(x)
-            if np.iscomplexobj(gk._data if isinstance(gk, Tensor) else gk):
+            if np.issubdtype(gk.dtype if isinstance(gk, Tensor) else np.asarray(gk).dtype, np.complexfloating):
                 raise TypeError(
                     f"{name}.backward returned a complex gradient for input {k}; minigrad is real-valued, and "
                     "dropping the imaginary part would be silently wrong"
                 )
-            shape = gk._data.shape if isinstance(gk, Tensor) else np.shape(gk)
+            shape = tuple(gk.shape) if isinstance(gk, Tensor) else np.shape(gk)
             if shape != x.shape and not _unbroadcastable(shape, x.shape):
                 raise ValueError(
                     f"{name}.backward returned a gradient of shape {shape} for input {k} of shape {x.shape}"
                 )
-            if on_tensor and g._rg and not _depends_on(gk, g) and np.any(gk._data if isinstance(gk, Tensor) else gk):
+            batched = hasattr(g, "_level")  # a batch of cotangents in mg.vmap: its graph is the plain tensors'
+            if on_tensor and g._rg and not batched and not _depends_on(gk, g) and np.any(_array(gk)):
                 raise TypeError(
                     f"{name}.backward returned a gradient for input {k} that does not depend on g as a Tensor, "
                     f"which drops the graph that {purpose} needs; do not use g.data or np.asarray(g) in backward"
                 )
             checked.append(gk if isinstance(gk, Tensor) else np.asarray(gk))
         return tuple(checked)
+
+
+def _array(x: Any) -> Any:
+    return x._data if isinstance(x, Tensor) else x
 
 
 def _depends_on(result: Any, g: Tensor) -> bool:
@@ -216,6 +221,8 @@ class Function:
         name = cls.__name__
         if cls.forward is Function.forward or cls.backward is Function.backward:
             raise NotImplementedError(f"{name}: a Function defines both forward(ctx, *arrays) and backward(ctx, g)")
+        if batching and batched(args, {}):  # inside mg.vmap: one call per example (minigrad.vmap_dispatch)
+            return batching[0]("function", args, {}, cls.apply)
         arrays = tuple(a._data if isinstance(a, Tensor) else a for a in args)
         needs = tuple(isinstance(a, Tensor) and a._rg for a in args)
         ctx = FunctionCtx(cls, arrays, needs)

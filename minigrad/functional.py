@@ -57,7 +57,7 @@ def _cotangent(v: Any, out: Tensor, nest: bool) -> Any:
     """The cotangent as the engine takes it: a Tensor for a recorded pass, else a fresh array (never aliased)."""
     if nest:
         if isinstance(v, Tensor):  # (in the output's dtype, as every gradient is)
-            return v if v._data.dtype == out._data.dtype else v.astype(out._data.dtype)
+            return v if v.dtype == out.dtype else v.astype(out.dtype)
         return constant(np.asarray(v, dtype=out._data.dtype))
     return np.array(v._data if isinstance(v, Tensor) else v, dtype=out._data.dtype)
 
@@ -132,10 +132,14 @@ def vjp(f: Callable, *primals: Any) -> tuple:
     out, sources, nest = _trace("vjp", f, primals, tuple(range(len(primals))))
 
     def vjp_fn(cotangent: Any) -> tuple:
-        shape = cotangent._data.shape if isinstance(cotangent, Tensor) else np.shape(cotangent)
-        if shape != out._data.shape:
-            raise ValueError(f"vjp: the cotangent has shape {shape} but {name_of(f)} returned shape {out.data.shape}")
+        shape = tuple(cotangent.shape) if isinstance(cotangent, Tensor) else np.shape(cotangent)
+        if shape != out.shape:
+            raise ValueError(f"vjp: the cotangent has shape {shape} but {name_of(f)} returned shape {out.shape}")
         deep = nest or nested([cotangent])  # a cotangent that requires grad makes the result differentiable
+        if batching and hasattr(cotangent, "_level"):  # vmap over cotangents: the backward's rules run batched
+            with enable_grad():
+                grads = _pull(out, _cotangent(cotangent, out, True), sources, True)
+            return tuple(g if deep else g.detach() for g in grads)
         with enable_grad():
             grads = _pull(out, _cotangent(cotangent, out, deep), sources, deep)
         return tuple(finish(g, deep) for g in grads)

@@ -34,10 +34,11 @@ def _signature(forward: Any) -> inspect.Signature:
     return inspect.signature(getattr(forward, "__wrapped__", forward))
 
 
-def dispatch(name: str, args: tuple, kwargs: dict) -> Batched:
-    """Run primitive ``name`` on arguments of which some are batched: its rule at the innermost level."""
+def dispatch(name: str, args: tuple, kwargs: dict, forward: Any = None) -> Batched:
+    """Run primitive ``name`` on arguments of which some are batched: its rule at the innermost level. A
+    ``forward`` given (``mg.Function.apply`` of a custom Function) runs in a loop over the batch."""
     primitive = PRIMITIVES[name]
-    bound = _signature(primitive.forward).bind(*args, **kwargs)
+    bound = _signature(forward or primitive.forward).bind(*args, **kwargs)
     bound.apply_defaults()
     arguments = list(bound.args)
     level = innermost(arguments)
@@ -51,6 +52,8 @@ def dispatch(name: str, args: tuple, kwargs: dict) -> Batched:
             v, b = unwrap(a, level)
             values.append(v)
             batched.append(b)
+    if forward is not None:
+        return wrap(loop_rule(forward, active[level], values, batched), level)
     rule = primitive.batch
     if rule is None:  # the rule written for this name, else derived: looked up on the first call
         rule = RULES.get(name) or (elementwise_rule if primitive.kind in (UNARY, BINARY) else loop_rule)

@@ -121,8 +121,16 @@ def vjp(f: Callable, primals: tuple) -> tuple:
                 f"vjp: the cotangent has shape {tuple(np.shape(cotangent))} but {name_of(f)} returned shape "
                 f"{tuple(out.shape)} per example"
             )
-        if any(level not in levels for level in levels_of(cotangent)):
-            raise ValueError("vjp: the cotangent is batched by a vmap that the primals of mg.vjp were not")
+        extra = [level for level in levels_of(cotangent) if level not in levels]
+        if extra and levels:
+            raise ValueError(
+                "vjp: the cotangent is batched by a vmap that the primals of mg.vjp are not, and they are batched "
+                "by another; vmap the primals too (in_axes=None) or call mg.vjp outside the inner vmap"
+            )
+        if extra:  # one primal for a batch of cotangents: the rules of the backward pass run batched
+            with enable_grad():
+                grads = _pull(out, cotangent, inputs, True)
+            return tuple(g if nest else g.detach() for g in grads)
         deep = nest or is_traced(plain(cotangent))
         with enable_grad():
             seed = lift(cotangent, levels)

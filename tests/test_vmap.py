@@ -6,13 +6,19 @@ per-example gradients of the lecture's classifier also with numerical difference
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import test_fuzz
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import minigrad as mg
+import minigrad.vmap  # noqa: F401  (the module, shadowed by the function on the package)
+from minigrad import registry
 from minigrad.nn import functional as F
+from minigrad.vmap_dispatch import dispatch
 
 # the fuzz tables, with the kinked operations' distance notes (which read values) left out
 UNARY = {
@@ -63,6 +69,39 @@ def batched_programs(draw):
     # every input batched: each example has its own values near the drawn ones
     xs = tuple(x + 0.1 * rng.standard_normal((batch,) + np.shape(x)) for x in inputs)
     return xs, steps, batch
+
+
+@settings(max_examples=12 * settings.default.max_examples)
+@given(batched_programs())
+def test_random_programs_match_the_loop(case):
+    xs, steps, batch = case
+    f = program(steps)
+    close(mg.vmap(f)(*xs).data, looped(f, batch, *xs))
+
+
+@settings(max_examples=8 * settings.default.max_examples)
+@given(batched_programs())
+def test_per_example_gradients_of_random_programs_match_the_loop(case):
+    xs, steps, batch = case
+    f = program(steps)
+    argnums = tuple(range(len(xs)))
+    grads = mg.vmap(mg.grad(f, argnums=argnums))(*xs)
+    expected = looped(mg.grad(f, argnums=argnums), batch, *xs)
+    for got, want in zip(grads, expected):
+        close(got.data, want)
+
+
+@settings(max_examples=8 * settings.default.max_examples)
+@given(batched_programs())
+def test_a_batch_of_cotangents_runs_the_backward_rules_batched(case):
+    xs, steps, batch = case
+    f = program(steps)
+    primals = tuple(mg.tensor(x[0]) for x in xs)
+    _, pull = mg.vjp(f, *primals)
+    seeds = np.linspace(-1.0, 2.0, batch)
+    got = mg.vmap(pull)(seeds)
+    for k, g in enumerate(got):
+        close(g.data, np.stack([pull(mg.tensor(s))[k].data for s in seeds]))
 
 
 # -- per-example gradients of the lecture's classifier ----------------------------------------------------------
@@ -116,3 +155,24 @@ def test_a_batched_tensor_that_escapes_is_refused():
     mg.vmap(lambda x: kept.append(x) or x)(np.ones((3, 2)))
     with pytest.raises(mg.VmapError):
         mg.tanh(kept[0])
+
+
+def test_the_programs_batch_every_primitive(monkeypatch):
+    """Each primitive with a rule is dispatched batched by some program above (in the forward, or in the backward
+    pass of a batch of cotangents)."""
+    dispatched = set()
+
+    def recording(name, *rest):
+        dispatched.add(name)
+        return dispatch(name, *rest)
+
+    monkeypatch.setattr(sys.modules["minigrad.vmap"], "dispatch", recording)
+    x, y = np.array([[0.3, -1.2, 0.7], [1.1, 0.2, -0.4]]), np.array([0.5, -0.9, 1.3])
+    xs, ys = np.stack([x, x + 0.1]), np.stack([y, y - 0.2])
+    steps = [("u", name, 0) for name in UNARY] + [("b", name, 0, 1) for name in BINARY]
+    for step in steps:
+        f = program([step])
+        mg.vmap(mg.grad(f, argnums=(0, 1)))(xs, ys)
+        mg.vmap(mg.vjp(f, mg.tensor(x), mg.tensor(y))[1])(np.array([1.0, -2.0]))
+    missing = registry.with_rules() - dispatched
+    assert not missing, f"no program runs {sorted(missing)} on batched arguments"
