@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, creation_ids, new_tensor
+from .tensor import Tensor, constant, creation_ids, new_tensor
 
 # the levels of the vmap calls running now, outermost first, and the batch size of each
 active: dict[int, int] = {}
@@ -165,3 +165,12 @@ def plain(x: Any) -> Any:
 def any_batched(args: tuple, kwargs: dict) -> bool:
     """Whether an argument (or a member of a list or tuple argument) is batched."""
     return bool(innermost(args) or (kwargs and innermost(tuple(kwargs.values()))))
+
+
+def constant_like(x: Batched, make: Any) -> Batched:
+    """A constant batched as ``x`` is, whose plain values are ``make(shape)`` for the shape of ``plain(x)``: a
+    random draw made this way differs between the examples, as in a Python loop over them."""
+    t = constant(make(plain(x).shape))
+    for level in levels_of(x):
+        t = wrap(t, level)
+    return t

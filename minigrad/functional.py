@@ -10,6 +10,7 @@ Results are Tensors: constants at the top level, Tensors carrying a graph inside
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,7 @@ from .registry import batching
 from .shape_ops import reshape, stack
 from .tensor import Tensor, constant
 from .tracing import argnums_tuple, finish, name_of, nested, output, source
+from .trees import BRANCHES, flatten_at
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "jacobian", "hessian"]
 
@@ -67,7 +69,8 @@ def value_and_grad(f: Callable, argnums: Any = 0) -> Callable:
 
     ``f`` must return a single element (shape () or any shape of size 1). ``argnums`` is an int (one
     gradient) or a tuple of ints (a tuple of gradients); the arguments there may be Tensors, arrays or
-    floats, and each gradient has the shape and dtype of its argument.
+    floats, and each gradient has the shape and dtype of its argument. An argument that is a tuple, list or
+    dict of them (``dict(model.named_parameters())``) gets a gradient of the same structure.
 
     >>> import minigrad as mg
     >>> v, g = mg.value_and_grad(lambda x: (x * x).sum())(mg.tensor([1.0, 2.0]))
@@ -78,6 +81,12 @@ def value_and_grad(f: Callable, argnums: Any = 0) -> Callable:
 
     def value_and_grad_f(*args: Any) -> tuple:
         nums = argnums_tuple("grad", argnums, len(args))
+        if any(isinstance(args[i], BRANCHES) for i in nums):  # a tuple/list/dict of tensors: a tree of gradients
+            flat, positions, rebuild, regroup = flatten_at(args, nums)
+            leaf_f = functools.wraps(f)(lambda *xs: f(*rebuild(xs)))
+            value, grads = value_and_grad(leaf_f, positions)(*flat)
+            grads = regroup(grads)
+            return value, grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)
         if batching:  # inside mg.vmap: each example's gradient (see minigrad.vmap_transforms)
             value, grads = vmap_transforms.value_and_grad(f, args, nums)
             return value, grads[0] if isinstance(argnums, (int, np.integer)) else tuple(grads)

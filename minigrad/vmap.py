@@ -28,29 +28,12 @@ from .registry import batching
 from .shape_ops import transpose
 from .tensor import Tensor, as_tensor
 from .tracing import name_of
+from .trees import leaves, map_leaves
 from .vmap_dispatch import dispatch
 
 __all__ = ["vmap", "VmapError"]
 
 _levels = itertools.count(1)
-
-
-def _leaves(tree: Any, prefix: tuple = ()) -> list:
-    """(path, leaf) for each tensor, array or number of a tuple/list/dict tree, in order."""
-    if isinstance(tree, (tuple, list)):
-        return [pair for i, t in enumerate(tree) for pair in _leaves(t, prefix + (i,))]
-    if isinstance(tree, dict):
-        return [pair for k, t in tree.items() for pair in _leaves(t, prefix + (k,))]
-    return [(prefix, tree)]
-
-
-def _map(tree: Any, fn: Callable, prefix: tuple = ()) -> Any:
-    """The tree with each leaf replaced by ``fn(path, leaf)``."""
-    if isinstance(tree, (tuple, list)):
-        return type(tree)(_map(t, fn, prefix + (i,)) for i, t in enumerate(tree))
-    if isinstance(tree, dict):
-        return {k: _map(t, fn, prefix + (k,)) for k, t in tree.items()}
-    return fn(prefix, tree)
 
 
 def _axes(name: str, axes: Any, n: int, what: str) -> tuple:
@@ -96,7 +79,7 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
         for i, (arg, axis) in enumerate(zip(args, axes)):
             if axis is None:
                 continue
-            for path, leaf in _leaves(arg):
+            for path, leaf in leaves(arg):
                 shape = leaf.shape if isinstance(leaf, Tensor) else np.shape(leaf)
                 where = f"argument {i}{_where(path)}"
                 if not -len(shape) <= axis < len(shape):
@@ -116,14 +99,16 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
         batching[:] = [dispatch]
         try:
             call = [
-                arg if axis is None else _map(arg, lambda p, leaf, a=axis: _batched(leaf, a, level))
+                arg if axis is None else map_leaves(arg, lambda p, leaf, a=axis: _batched(leaf, a, level))
                 for arg, axis in zip(args, axes)
             ]
             out = f(*call)
             single = not isinstance(out, tuple)
             outs = (out,) if single else out
             result = tuple(
-                _map(o, lambda p, leaf, a=a, k=k: _unbatched(name, leaf, a, level, size, f"output {k}{_where(p)}"))
+                map_leaves(
+                    o, lambda p, leaf, a=a, k=k: _unbatched(name, leaf, a, level, size, f"output {k}{_where(p)}")
+                )
                 for k, (o, a) in enumerate(zip(outs, _axes(name, out_axes, len(outs), "out_axes")))
             )
         finally:

@@ -113,6 +113,54 @@ def _loss(W1, b1, W2, b2, x, y):
     return F.cross_entropy(W2 @ mg.tanh(W1 @ x + b1) + b2, y)
 
 
+def test_per_example_gradients_of_the_classifier_match_the_loop_and_numerical_differences():
+    rng = np.random.default_rng(0)
+    params = _classifier(rng)
+    xs, ys = rng.standard_normal((16, 250)), rng.integers(0, 5, 16)
+    per_example = mg.vmap(mg.grad(_loss, argnums=(0, 1, 2, 3)), in_axes=(None, None, None, None, 0, 0))
+    grads = per_example(*params, xs, ys)
+    for i in (0, 7, 15):
+        want = mg.grad(_loss, argnums=(0, 1, 2, 3))(*params, mg.tensor(xs[i]), ys[i])
+        for got, w in zip(grads, want):
+            close(got.data[i], w.data)
+    # and along random directions, by central differences of each example's loss
+    eps = 1e-6
+    for k, p in enumerate(params):
+        d = rng.standard_normal(p.shape)
+        shifted = [list(params), list(params)]
+        shifted[0][k], shifted[1][k] = p + eps * d, p - eps * d
+        for i in (0, 15):
+            up, down = (_loss(*q, mg.tensor(xs[i]), ys[i]).item() for q in shifted)
+            np.testing.assert_allclose((grads[k].data[i] * d).sum(), (up - down) / (2 * eps), rtol=1e-6, atol=1e-8)
+
+
+def test_per_example_gradients_of_a_module_through_functional_call():
+    rng = np.random.default_rng(1)
+    model = mg.nn.Sequential(mg.nn.Linear(6, 8, dtype=np.float64), mg.nn.Tanh(), mg.nn.Linear(8, 3, dtype=np.float64))
+    params = dict(model.named_parameters())
+    xs, ys = rng.standard_normal((5, 6)), rng.integers(0, 3, 5)
+
+    def loss(p, x, y):
+        return F.cross_entropy(mg.nn.functional_call(model, p, x), y)
+
+    grads = mg.vmap(mg.grad(loss), in_axes=(None, 0, 0))(params, xs, ys)
+    assert set(grads) == set(params)
+    for i in range(5):
+        want = mg.grad(loss)(params, mg.tensor(xs[i]), ys[i])
+        for name in params:
+            assert grads[name].shape == (5,) + params[name].shape
+            close(grads[name].data[i], want[name].data)
+    # the tree of gradients is .backward()'s, by name
+    whole = mg.grad(lambda p: F.cross_entropy(mg.nn.functional_call(model, p, mg.tensor(xs)), ys))(params)
+    F.cross_entropy(model(mg.tensor(xs)), ys).backward()
+    for name, p in params.items():
+        close(whole[name].data, p.grad.data)
+    # and dropout inside: each example draws its own mask
+    out = mg.vmap(lambda x: F.dropout(x, 0.5))(np.ones((4, 200)))
+    assert set(np.unique(out.data)) <= {0.0, 2.0}
+    assert len({tuple(row) for row in out.data}) == 4
+
+
 # -- axes, nesting, composition ----------------------------------------------------------------------------------
 def test_in_axes_out_axes_and_trees():
     rng = np.random.default_rng(3)
@@ -176,3 +224,48 @@ def test_the_programs_batch_every_primitive(monkeypatch):
         mg.vmap(mg.vjp(f, mg.tensor(x), mg.tensor(y))[1])(np.array([1.0, -2.0]))
     missing = registry.with_rules() - dispatched
     assert not missing, f"no program runs {sorted(missing)} on batched arguments"
+
+
+def test_nesting_and_composition_with_the_transforms():
+    rng = np.random.default_rng(2)
+    A, B, v = rng.standard_normal((3, 4, 5)), rng.standard_normal((2, 5)), rng.standard_normal(5)
+
+    def f(x, w):
+        return mg.tanh(x * w).sum() + (x**2).sum() * w[0]
+
+    # nested: every pair (a row of A's examples, a row of B)
+    out = mg.vmap(lambda a: mg.vmap(lambda b: f(a, b))(B))(A.reshape(12, 5))
+    close(out.data, [[f(mg.tensor(a), mg.tensor(b)).item() for b in B] for a in A.reshape(12, 5)])
+    # grad of a vmapped sum is the sum of the per-example gradients
+    total = mg.grad(lambda w: mg.vmap(f, in_axes=(0, None))(A.reshape(12, 5), w).sum())(mg.tensor(v))
+    per = mg.vmap(mg.grad(f, argnums=1), in_axes=(0, None))(A.reshape(12, 5), v)
+    close(total.data, per.data.sum(0))
+    # jacobian, jvp and hessian of each example
+    jac = mg.vmap(mg.jacobian(lambda x: mg.sin(x) * x.sum()))(B)
+    close(jac.data, [mg.jacobian(lambda x: mg.sin(x) * x.sum())(mg.tensor(b)).data for b in B])
+    _, tangent = mg.vmap(lambda x, t: mg.jvp(lambda y: mg.tanh(y) * 2, (x,), (t,)))(B, B[::-1])
+    close(tangent.data, 2 * (1 - np.tanh(B) ** 2) * B[::-1])
+    hess = mg.vmap(mg.hessian(lambda x: (mg.sin(x) * x).sum()))(B)
+    close(hess.data, [np.diag(2 * np.cos(b) - b * np.sin(b)) for b in B])
+    # a closure over a batched value
+    out = mg.vmap(lambda a: mg.grad(lambda w: (w * a).sum() ** 2)(mg.tensor(v)))(A.reshape(12, 5))
+    close(out.data, [2 * (v * a).sum() * a for a in A.reshape(12, 5)])
+
+
+class Cube(mg.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x**3
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        return 3 * x**2 * g
+
+
+def test_a_custom_function_loops_over_the_batch():
+    x = np.linspace(-1.0, 1.0, 12).reshape(4, 3)
+    close(mg.vmap(Cube.apply)(x).data, x**3)
+    close(mg.vmap(mg.grad(lambda t: Cube.apply(t).sum()))(x).data, 3 * x**2)
+    close(mg.grad(lambda t: mg.vmap(Cube.apply)(t).sum())(mg.tensor(x)).data, 3 * x**2)

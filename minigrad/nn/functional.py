@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..batched import constant_like
 from ..elementwise import relu, sigmoid, tanh
 from ..ops import log_softmax, softmax
 from ..tensor import Tensor, as_tensor
@@ -88,7 +89,10 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> T
     x = as_tensor(x)
     if not training or p == 0.0:
         return x
-    keep = np.random.default_rng(rng).random(x._data.shape) >= p
+    draw = np.random.default_rng(rng)
+    if hasattr(x, "_level"):  # inside mg.vmap: each example its own mask, as a loop over them would draw
+        return x * constant_like(x, lambda shape: ((draw.random(shape) >= p) / (1.0 - p)).astype(x.dtype))
+    keep = draw.random(x._data.shape) >= p
     return x * (keep / (1.0 - p)).astype(x._data.dtype)
 
 

@@ -232,18 +232,17 @@ _RESCAN_UP_TO = 64  # a plain container this short is looked through at every tr
 def _check_dtypes(module: Module, args: tuple, kwargs: dict) -> None:
     """A floating input of another dtype than the module's own floating parameters is refused, as PyTorch
     refuses it: NumPy would promote the result, and from it the rest of the model, to the wider dtype."""
-    own = next(
-        (p._data.dtype for p in module._parameters.values() if p is not None and p._data.dtype.kind == "f"), None
-    )
+    own = next((p.dtype for p in module._parameters.values() if p is not None and p.dtype.kind == "f"), None)
     if own is None:
         return
     for where, value in [*enumerate(args), *kwargs.items()]:
-        data = value._data if isinstance(value, Tensor) else value
-        if isinstance(data, np.ndarray) and data.dtype.kind == "f" and data.dtype != own:
+        data = value if isinstance(value, Tensor) else np.asarray(value) if isinstance(value, np.ndarray) else None
+        if data is not None and data.dtype.kind == "f" and data.dtype != own:
             name = f"input {where}" if isinstance(where, int) else f"argument {where!r}"
             raise TypeError(
-                f"{type(module).__name__}: {name} is {data.dtype} (shape {data.shape}) but the layer's parameters "
-                f"are {own}; cast the input (x.astype(np.{own})) or make the layer with dtype=np.{data.dtype}"
+                f"{type(module).__name__}: {name} is {data.dtype} (shape {tuple(data.shape)}) but the layer's "
+                f"parameters are {own}; cast the input (x.astype(np.{own})) or make the layer with "
+                f"dtype=np.{data.dtype}"
             )
 
 
