@@ -124,3 +124,19 @@ def test_every_network_workload_agrees_with_its_pytorch_twin_at_batch_1():
             steps = case.build(1, "float64")
             assert list(steps) == ["torch", "minigrad", "minigrad compiled"]
             networks.check(case.label, steps, "float64")  # raises, naming the step, on any disagreement
+
+
+def test_the_per_example_benchmark_steps_compute_the_same_gradients():
+    from benchmarks import per_example
+
+    params, xs, ys = per_example._problem(20, 8)
+    steps = per_example.steps(params, xs, ys)
+    vectorized, looped = steps["vmap(grad)"](), steps["loop of grad"]()
+    batch_mean = steps["batched backward"]()
+    for k in range(4):
+        stacked = np.stack([grads[k].data for grads in looped])
+        np.testing.assert_allclose(vectorized[k].data, stacked, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(stacked.mean(0), batch_mean[k].data, rtol=1e-10, atol=1e-14)
+    if "torch.func vmap(grad)" in steps:
+        for mine, theirs in zip(vectorized, steps["torch.func vmap(grad)"]()):
+            np.testing.assert_allclose(mine.data, theirs.numpy(), rtol=1e-10, atol=1e-13)
