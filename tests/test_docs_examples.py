@@ -134,3 +134,11 @@ def test_the_docs_site_builds_without_warnings(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert (tmp_path / "site" / "index.html").exists() and (tmp_path / "site" / "api" / "minigrad" / "index.html").exists()
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/architecture.md"])
+def test_the_quoted_source_line_is_in_the_source(page):
+    quoted = [b.strip() for b in blocks((ROOT / page).read_text(encoding="utf-8"), "text") if "unary(" in b]
+    assert quoted, f"{page} quotes no unary(...) line"
+    source = (ROOT / "minigrad" / "elementwise.py").read_text(encoding="utf-8")
+    assert all(line in source.splitlines() for line in quoted)
