@@ -133,7 +133,8 @@ def test_the_docs_site_builds_without_warnings(tmp_path):
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert (tmp_path / "site" / "index.html").exists() and (tmp_path / "site" / "api" / "minigrad" / "index.html").exists()
+    site = tmp_path / "site"
+    assert (site / "index.html").exists() and (site / "api" / "minigrad" / "index.html").exists()
 
 
 @pytest.mark.parametrize("page", ["README.md", "docs/architecture.md"])
