@@ -171,7 +171,7 @@ def _draw(ax, panel: dict, ylabel: bool) -> None:
 
 
 def markdown(result: dict) -> str:
-    """The table as Markdown, for the README: each implementation's time per step beside its ratio to NumPy's,
+    """The table as Markdown, for docs/benchmarks.md: each implementation's time per step beside its ratio to NumPy's,
     and minigrad's memory ratio."""
     impls, cases = _cases(result["records"])
     peers = [i for i in impls if i != "minigrad"]

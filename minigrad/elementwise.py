@@ -3,8 +3,8 @@
 For h = f(z) elementwise, ∂h/∂z = diag(f′(z)), so Jᵀg = g ∘ f′(z); each rule is that product written in
 ``g`` (the upstream gradient), ``ans`` (h, the output) and the parameters (z is ``x``; a, b for two
 operands). Adding a primitive is one entry here, its export from ``minigrad/__init__.py`` and its test
-cases (``tests/test_rules.py`` checks every rule against numerical differences; see the README's
-Architecture): the engine, forward mode, ``create_graph``, ``mg.compile``, NumPy dispatch
+cases (``tests/test_rules.py`` checks every rule against numerical differences; see docs/architecture.md,
+"Adding a primitive"): the engine, forward mode, ``create_graph``, ``mg.compile``, NumPy dispatch
 (``np.log1p(t)``), the Tensor operators and the in-place guard take what they need from the registry
 entry this makes.
 """

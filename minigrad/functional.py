@@ -275,7 +275,7 @@ def hessian(f: Callable, argnums: Any = 0, mode: str = "auto") -> Callable:
     """The Hessian of a scalar function, the Jacobian of its gradient: shape ``x.shape + x.shape``.
 
     H[i..., j...] = ∂²f/∂xᵢ∂xⱼ. With a tuple ``argnums`` the result is the nested tuple of blocks
-    H[a][b] = ∂²f/∂x_a∂x_b. ``mode`` is passed to ``jacobian`` (reverse-over-reverse by default;
+    ``H[a][b]`` = ∂²f/∂x_a∂x_b. ``mode`` is passed to ``jacobian`` (reverse-over-reverse by default;
     ``"fwd"`` gives forward-over-reverse).
 
     >>> import minigrad as mg

@@ -17,7 +17,7 @@ from .conll import Sentence
 from .tagger import Tagger
 
 # The CRF's minibatches are whole sentences: 32 tweets are ~600 tokens, so fewer, larger steps, with a larger
-# learning rate to match (chosen on the default data's dev split over 3 seeds; see the README).
+# learning rate to match (chosen on the default data's dev split over 3 seeds; see docs/models.md).
 CRF_BATCH, CRF_LR = 32, 0.004
 
 

@@ -195,10 +195,10 @@ def test_the_chart_is_written_with_matplotlib(tmp_path):
     assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_readme_example_runs():
-    section = (ROOT / "README.md").read_text(encoding="utf-8").split("### Timing your own step", 1)[1]
+def test_the_docs_example_runs():
+    section = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8").split("## Timing your own step", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     assert "rounds=15" in code
     namespace: dict = {}
-    exec(compile(code.replace("rounds=15", "rounds=2, sample_s=1e-3"), "README.md", "exec"), namespace)
+    exec(compile(code.replace("rounds=15", "rounds=2, sample_s=1e-3"), "docs/benchmarks.md", "exec"), namespace)
     assert namespace["result"]["compiled"].ratio > 0 and namespace["result"].reference == "eager"

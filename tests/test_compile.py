@@ -252,14 +252,14 @@ def test_tensor_arguments_that_require_grad_receive_their_gradients():
         assert c.grad is None
 
 
-def test_the_readme_example_runs_and_traces_once():
+def test_the_docs_example_runs_and_traces_once():
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = text.split("## mg.compile: trace a training step once, replay it", 1)[1].split("\n## ", 1)[0]
+    text = (Path(__file__).resolve().parents[1] / "docs" / "compile.md").read_text(encoding="utf-8")
+    section = text.split("# mg.compile: trace a training step once, replay it", 1)[1].split("\n## ", 1)[0]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/compile.md", "exec"), namespace)
     step, W, x, xc = namespace["step"], namespace["W"], namespace["x"], namespace["xc"]
     assert step.traces == 1
     W.grad = None

@@ -154,14 +154,14 @@ def test_a_training_loop_over_a_loader_learns():
     assert losses[-1] < 0.01 * losses[0]
 
 
-def test_the_readme_training_loop_runs_and_learns(capsys):
+def test_the_docs_training_loop_runs_and_learns(capsys):
     from pathlib import Path
 
-    text = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Losses, optimizers, schedulers and data", 1)[1]
+    text = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text(encoding="utf-8")
+    section = text.split("# The training kit", 1)[1]
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
     namespace = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/training.md", "exec"), namespace)
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 5 and float(lines[-1].rsplit(" ", 1)[1]) > 0.9  # the validation accuracy
     assert set(namespace["checkpoint"]["opt"]) == {"state", "param_groups"}

@@ -1,4 +1,4 @@
-"""The documented values at the edges where a derivative is undefined or an input is empty (README, "Where a
+"""The documented values at the edges where a derivative is undefined or an input is empty (docs/tensors.md, "Where a
 derivative is not defined"): each found where minigrad and PyTorch disagreed on a random program, and each
 pinned here to the convention chosen, eagerly and, for the losses, under mg.compile."""
 

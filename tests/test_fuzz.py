@@ -13,7 +13,7 @@ a kink; a program whose inputs land within ``KINK_MARGIN`` of one is rejected (`
 no finite difference is right there. Elsewhere ``kinks="raise"``: the check accepts no subgradient.
 
 Run the long profile with ``HYPOTHESIS_PROFILE=thorough python -m pytest tests/test_fuzz.py``
-(400 examples per property instead of 12; see the README, "Reliability").
+(400 examples per property instead of 12; see docs/reliability.md).
 """
 
 from __future__ import annotations

@@ -101,7 +101,7 @@ def test_a_constant_tensor_read_by_a_rule_is_guarded_too():
 
 
 def test_plain_arrays_handed_to_an_operation_are_the_callers():
-    # as with torch.from_numpy, memory the caller owns outright is not watched: the README says so
+    # as with torch.from_numpy, memory the caller owns outright is not watched: docs/reliability.md says so
     x = RNG.standard_normal(3)
     w = _weights(3)
     loss = (w * x).sum()

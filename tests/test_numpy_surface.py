@@ -114,7 +114,7 @@ def test_pytorch_named_methods_do_what_pytorch_does():
     np.testing.assert_array_equal(t.clamp(-0.5, 0.5).data, np.clip(X, -0.5, 0.5))
     np.testing.assert_array_equal(t.argmax(1), X.argmax(1))
     assert isinstance(t.argmin(), np.integer | np.ndarray)
-    np.testing.assert_allclose(t.var(axis=0, ddof=1).data, X.var(axis=0, ddof=1))  # NumPy's ddof: see the README
+    np.testing.assert_allclose(t.var(axis=0, ddof=1).data, X.var(axis=0, ddof=1))  # NumPy's ddof: see docs/tensors.md
     np.testing.assert_allclose(t.norm().data, np.linalg.norm(X))
     assert gradcheck(lambda u: u.permute(1, 0).flatten().unsqueeze(0).expand(2, -1), X)
 

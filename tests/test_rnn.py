@@ -283,12 +283,12 @@ def test_bad_constructor_arguments():
         nn.LSTM(N_IN, H, dropout=1.5)
 
 
-def test_readme_example_runs():
+def test_the_docs_example_runs():
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    code = readme.split("## Recurrent networks", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "networks.md").read_text(encoding="utf-8")
+    code = page.split("## Recurrent networks", 1)[1].split("```python", 1)[1].split("```", 1)[0]
     namespace: dict = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/networks.md", "exec"), namespace)
     assert namespace["out"].shape == (3, 5, 32) and namespace["h_n"].shape == (4, 3, 16)
     np.testing.assert_array_equal(namespace["out"].data[1, 2:], 0.0)  # past the second sequence's length

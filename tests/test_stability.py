@@ -1,7 +1,7 @@
 """Numerical edges: softmax, log_softmax, cross_entropy, logsumexp and sigmoid at logits of ±1e4, in
 float64 and float32, against the definitions evaluated in 60-digit decimal arithmetic (no shift, no
 rule of minigrad); and the documented IEEE results and NumPy warnings of log, sqrt, division and power
-at 0 and below (the table in the README)."""
+at 0 and below (the table in docs/inspecting.md)."""
 
 from __future__ import annotations
 
