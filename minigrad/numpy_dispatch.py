@@ -42,13 +42,17 @@ _COMPOSITES = {
     np.dot: linalg.dot,
     np.outer: linalg.outer,
     np.prod: products.prod,
+    # the tensor's own attributes (a vmap example's shape, which its values do not have)
+    np.shape: lambda x: tuple(x.shape),
+    np.ndim: lambda x: x.ndim,
+    np.size: lambda x, axis=None: x.size if axis is None else x.shape[axis],
     **{getattr(np, name): getattr(composites, name) for name in (
         "var", "std", "flip", "roll", "tile", "repeat", "pad", "split", "array_split", "diagonal", "trace",
         "take_along_axis", "sort")},
 }  # fmt: skip
 # functions whose result carries no gradient: they run on the values and return plain arrays
 _PLAIN = (np.greater, np.greater_equal, np.less, np.less_equal, np.equal, np.not_equal, np.isfinite, np.isnan,
-          np.isinf, np.shape, np.ndim, np.size, np.argmax, np.argmin, np.argsort, np.nonzero, np.floor, np.ceil,
+          np.isinf, np.argmax, np.argmin, np.argsort, np.nonzero, np.floor, np.ceil,
           np.count_nonzero)  # fmt: skip
 
 

@@ -269,3 +269,56 @@ def test_a_custom_function_loops_over_the_batch():
     close(mg.vmap(Cube.apply)(x).data, x**3)
     close(mg.vmap(mg.grad(lambda t: Cube.apply(t).sum()))(x).data, 3 * x**2)
     close(mg.grad(lambda t: mg.vmap(Cube.apply)(t).sum())(mg.tensor(x)).data, 3 * x**2)
+
+
+LAYERS = {
+    "Conv1d": (lambda: mg.nn.Conv1d(2, 3, 3, padding=1, dtype=np.float64), (4, 2, 2, 7)),
+    "Conv2d": (lambda: mg.nn.Conv2d(2, 3, 3, stride=2, dtype=np.float64), (3, 2, 2, 7, 7)),
+    "MaxPool2d": (lambda: mg.nn.MaxPool2d(2), (3, 2, 2, 6, 6)),
+    "AvgPool2d": (lambda: mg.nn.AvgPool2d(2), (3, 2, 2, 6, 6)),
+    "LayerNorm": (lambda: mg.nn.LayerNorm(5, dtype=np.float64), (4, 3, 5)),
+    "BatchNorm1d (eval)": (lambda: mg.nn.BatchNorm1d(3, dtype=np.float64).eval(), (4, 2, 3)),
+    "BatchNorm1d (no running statistics)": (
+        lambda: mg.nn.BatchNorm1d(3, track_running_stats=False, dtype=np.float64),
+        (4, 2, 3),
+    ),
+    "TransformerEncoderLayer": (
+        lambda: mg.nn.TransformerEncoderLayer(4, 2, 8, dropout=0.0, dtype=np.float64),
+        (3, 3, 2, 4),
+    ),
+    "RNN": (lambda: mg.nn.RNN(4, 3, dtype=np.float64), (4, 3, 2, 4)),
+    "GRU": (lambda: mg.nn.GRU(4, 3, bidirectional=True, dtype=np.float64), (4, 3, 2, 4)),
+    "LSTM": (lambda: mg.nn.LSTM(4, 3, num_layers=2, dtype=np.float64), (4, 3, 2, 4)),
+}
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_layers_and_their_per_example_gradients_match_the_loop(name):
+    make, shape = LAYERS[name]
+    layer = make()
+    xs = np.random.default_rng(4).standard_normal(shape)
+
+    def f(x):
+        out = layer(x)
+        return out[0] if isinstance(out, tuple) else out
+
+    close(mg.vmap(f)(xs).data, np.stack([f(mg.tensor(x)).data for x in xs]))
+    params = dict(layer.named_parameters())
+    if not params:
+        return
+
+    def loss(p, x):
+        out = mg.nn.functional_call(layer, p, x)
+        return ((out[0] if isinstance(out, tuple) else out) ** 2).sum()
+
+    grads = mg.vmap(mg.grad(loss), in_axes=(None, 0))(params, xs)
+    for i, x in enumerate(xs):
+        want = mg.grad(loss)(params, mg.tensor(x))
+        for key in params:
+            close(grads[key].data[i], want[key].data)
+
+
+def test_batch_norm_refuses_to_update_its_statistics_per_example():
+    layer = mg.nn.BatchNorm1d(3, dtype=np.float64)
+    with pytest.raises(mg.VmapError, match="batch_norm: in training mode it updates running_mean"):
+        mg.vmap(layer)(np.ones((4, 2, 3)))

@@ -10,7 +10,7 @@
 (8, 4)
 """
 
-from . import functional, init, sparse, utils
+from . import functional, init, scan_batching, sparse, utils  # noqa: F401  (scan_batching: vmap rules)
 from .activations import ELU, GELU, LeakyReLU, LogSoftmax, SiLU, Softmax, Softplus
 from .attention import MultiheadAttention
 from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList, Sequential

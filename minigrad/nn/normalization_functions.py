@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..batched import VmapError
 from ..ops import mean
 from ..recording import CompileError, unrecorded
 from ..tensor import Tensor, as_tensor
@@ -18,12 +19,12 @@ from .attention_functions import replayable
 from .fused_norms import layer_norm as _standardized
 
 
-def _normalized(x: Tensor, axes: tuple, eps: float) -> tuple[Tensor, np.ndarray, np.ndarray]:
-    """(x − μ)/√(σ² + ε) over ``axes`` (kept), and the data of μ and the biased σ²."""
+def _normalized(x: Tensor, axes: tuple, eps: float) -> tuple[Tensor, Tensor, Tensor]:
+    """(x − μ)/√(σ² + ε) over ``axes`` (kept), μ and the biased σ²."""
     mu = mean(x, axes, keepdims=True)
     centered = x - mu
     var = mean(centered * centered, axes, keepdims=True)
-    return centered * (var + float(eps)) ** -0.5, mu._data, var._data
+    return centered * (var + float(eps)) ** -0.5, mu, var
 
 
 def layer_norm(x: Any, normalized_shape: Any, weight: Any = None, bias: Any = None, eps: float = 1e-5) -> Tensor:
@@ -80,6 +81,13 @@ def batch_norm(
                     "replay cannot repeat (they would keep their values from the traced call); compile the "
                     "evaluation step (model.eval()), use track_running_stats=False, or train this step eagerly"
                 )
+            if hasattr(x, "_level"):
+                raise VmapError(
+                    "batch_norm: in training mode it updates running_mean and running_var from the batch's "
+                    f"statistics, but inside mg.vmap each example (shape {x.shape}) has its own; use model.eval() "
+                    "or track_running_stats=False (each example then normalizes over its own N axis)"
+                )
+            mu, var = mu._data, var._data
             running_mean *= 1 - momentum
             running_mean += momentum * mu.reshape(-1)
             running_var *= 1 - momentum
