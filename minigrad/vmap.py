@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import vmap_rules  # noqa: F401  (gives the primitives their batching rules)
+from . import vmap_conv_rules, vmap_rules  # noqa: F401  (give the primitives their batching rules)
 from .batched import Batched, VmapError, active, wrap
 from .registry import batching
 from .shape_ops import transpose

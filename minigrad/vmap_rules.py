@@ -3,8 +3,9 @@
 Each rule gets the primitive's arguments in signature order, the batched ones with the batch axis first,
 and returns the whole-batch result, batch axis first: an axis of one example is axis + 1 of the batch.
 Rules are grouped as the vector-Jacobian rules are: reductions, shape, indexing, linear algebra, networks.
-Primitives not named here run once per example (``loop_rule``): ``scatter_add`` with a batched index,
-``conv``'s weight when it is batched, ``gru_scan``/``lstm_scan`` with batched weights, custom Functions.
+Convolution and pooling are in ``minigrad.vmap_conv_rules``, the recurrent scans in
+``minigrad.nn.scan_batching``. Primitives not named there run once per example (``loop_rule``), as do some
+cases of those named: ``scatter_add`` with a batched index, ``gru_scan``/``lstm_scan`` with batched weights.
 """
 
 from __future__ import annotations
@@ -195,31 +196,7 @@ def _einsum(forward: Any, size: int, values: list, batched: list) -> Any:
     return einsum(",".join(terms) + "->" + free + output, *operands)
 
 
-# -- networks: the example's leading axis (N) and the batch's fold into one ---------------------------------------
-def _folded(name: str, fold: tuple, shape_arg: Any = None) -> None:
-    """The rule of a primitive whose operands at positions ``fold`` have a leading axis of samples (N): when
-    only they are batched, the batch and N fold into one axis of size B·N."""
-
-    @rule_of(name)
-    def rule(forward: Any, size: int, values: list, batched: list) -> Any:
-        if any(b for i, b in enumerate(batched) if i not in fold) or not any(batched[i] for i in fold):
-            return loop_rule(forward, size, values, batched)
-        call = list(values)
-        for i in fold:
-            v = values[i] if batched[i] else broadcast_to(values[i], (size, *values[i].shape))
-            call[i] = reshape(v, (-1, *v.shape[2:]))
-        if shape_arg is not None:  # the primitive is told an input shape: its N grows too
-            s = call[shape_arg]
-            call[shape_arg] = (size * s[0], *s[1:])
-        out = forward(*call)
-        return reshape(out, (size, -1, *out.shape[1:]))
-
-
-_folded("conv", (0,))
-_folded("conv_input", (0,), 2)
-_folded("max_pool", (0,))
-
-
+# -- networks (convolution and pooling: minigrad.vmap_conv_rules) ----------------------------------------
 @rule_of("fused_softmax")
 def _fused_softmax(forward: Any, size: int, values: list, batched: list) -> Any:
     return forward(*values)  # over the last axis

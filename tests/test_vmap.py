@@ -322,3 +322,16 @@ def test_batch_norm_refuses_to_update_its_statistics_per_example():
     layer = mg.nn.BatchNorm1d(3, dtype=np.float64)
     with pytest.raises(mg.VmapError, match="batch_norm: in training mode it updates running_mean"):
         mg.vmap(layer)(np.ones((4, 2, 3)))
+
+
+def test_a_convolution_with_per_example_weights_is_one_grouped_convolution(monkeypatch):
+    from minigrad import vmap_conv_rules
+
+    monkeypatch.setattr(vmap_conv_rules, "loop_rule", None)  # the loop would fail: the rule must not take it
+    rng = np.random.default_rng(5)
+    x, ws = rng.standard_normal((2, 4, 9, 9)), rng.standard_normal((3, 6, 2, 3, 3))
+    got = mg.vmap(lambda w: F.conv2d(x, w, stride=2, padding=1, groups=2))(ws)
+    close(got.data, np.stack([F.conv2d(x, w, stride=2, padding=1, groups=2).data for w in ws]))
+    xs = rng.standard_normal((3, 2, 4, 9, 9))
+    both = mg.vmap(lambda x, w: F.conv2d(x, w, dilation=2, groups=2))(xs, ws)
+    close(both.data, np.stack([F.conv2d(a, w, dilation=2, groups=2).data for a, w in zip(xs, ws)]))
