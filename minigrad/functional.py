@@ -21,6 +21,7 @@ from .engine import backward_pass
 from .forward_mode import Linearized
 from .forward_mode import jvp as _jvp
 from .grad_mode import enable_grad
+from .jacobian_rows import batched_rows
 from .registry import batching
 from .shape_ops import reshape, stack
 from .tensor import Tensor, constant
@@ -172,7 +173,10 @@ def _assemble(pieces: list, lead: tuple, tail: tuple, nest: bool, dtype: Any) ->
 
 
 def _jacobian_rev(out: Tensor, sources: list, nest: bool) -> list:
-    """Row by row: uᵀJ for u = e₀, e₁, … (one backward pass per output element, one forward pass)."""
+    """Row by row: uᵀJ for u = e₀, e₁, … (one backward pass batched over them, else one per output element)."""
+    batched = batched_rows(out, sources, nest)
+    if batched is not None:
+        return batched
     rows: list = [[] for _ in sources]
     for k in range(out._data.size):
         e = _cotangent(_basis(k, out._data.shape, out._data.dtype), out, nest)
