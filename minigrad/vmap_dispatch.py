@@ -30,17 +30,26 @@ from .tensor import Tensor, constant
 
 
 @functools.cache
-def _signature(forward: Any) -> inspect.Signature:
-    return inspect.signature(getattr(forward, "__wrapped__", forward))
+def _signature(forward: Any) -> tuple[inspect.Signature, int]:
+    """The signature of a primitive's function, and its number of plain positional parameters (-1 if it takes
+    ``*args``: such calls always bind)."""
+    signature = inspect.signature(getattr(forward, "__wrapped__", forward))
+    kinds = [p.kind for p in signature.parameters.values()]
+    plain = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    return signature, len(kinds) if all(k == plain for k in kinds) else -1
 
 
 def dispatch(name: str, args: tuple, kwargs: dict, forward: Any = None) -> Batched:
     """Run primitive ``name`` on arguments of which some are batched: its rule at the innermost level. A
     ``forward`` given (``mg.Function.apply`` of a custom Function) runs in a loop over the batch."""
     primitive = PRIMITIVES[name]
-    bound = _signature(forward or primitive.forward).bind(*args, **kwargs)
-    bound.apply_defaults()
-    arguments = list(bound.args)
+    signature, positional = _signature(forward or primitive.forward)
+    if len(args) == positional and not kwargs:  # every argument given, in order (the common call)
+        arguments = list(args)
+    else:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = list(bound.args)
     level = innermost(arguments)
     values, batched = [], []
     for a in arguments:
