@@ -1,0 +1,336 @@
+"""How each primitive is written in ONNX: the lowerings that the registry entries name (``onnx=...``).
+
+An elementwise primitive names one ONNX operator ("Exp"); the others name a lowering ``f(g, args, ans)`` from
+here, which emits ONNX nodes through ``g`` (``minigrad.onnx.graph.Lowering``) and returns the name of the value
+that stands for ``ans``. ``args`` are the node's arguments as its rules take them (arrays, then parameters) and
+``ans`` its traced value, whose shape and dtype a lowering may read. ``g.input(i)`` is the ONNX value of argument
+i, ``g.op(...)`` adds a node, ``g.ints(...)`` an int64 constant. Nothing here imports ``onnx``.
+
+Shapes are written so that a batch axis may change size: a Reshape copies the leading sizes it keeps (0) and
+infers one (-1), slices run to the end of their axis, Expand keeps the sizes that already match (1).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+END = 2**63 - 1  # a slice's open end: ONNX clamps it to the axis' length
+
+
+def not_exportable(reason: str) -> Any:
+    """The lowering of a primitive that has no ONNX form: it refuses, giving ``reason``."""
+
+    def lower(g: Any, args: tuple, ans: np.ndarray) -> str:
+        g.fail(f"not exportable to ONNX: {reason}")
+
+    lower.reason = reason  # type: ignore[attr-defined]
+    return lower
+
+
+def _scalar(g: Any, value: float, dtype: Any) -> str:
+    return g.constant(np.asarray(value, dtype=dtype))
+
+
+# -- elementwise functions without an ONNX operator of their own ------------------------------------------
+def log1p(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("Log", g.op("Add", g.input(0), _scalar(g, 1, ans.dtype)))
+
+
+def expm1(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("Sub", g.op("Exp", g.input(0)), _scalar(g, 1, ans.dtype))
+
+
+def square(g: Any, args: tuple, ans: np.ndarray) -> str:
+    x = g.input(0)
+    return g.op("Mul", x, x)
+
+
+def exp2(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("Pow", _scalar(g, 2, ans.dtype), g.input(0))
+
+
+def log2(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("Div", g.op("Log", g.input(0)), _scalar(g, math.log(2), ans.dtype))
+
+
+def log10(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("Div", g.op("Log", g.input(0)), _scalar(g, math.log(10), ans.dtype))
+
+
+def logaddexp(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # log(eᵃ + eᵇ) = max(a, b) + log(1 + e^−|a − b|)
+    a, b = g.input(0, ans.dtype), g.input(1, ans.dtype)
+    tail = g.op("Exp", g.op("Neg", g.op("Abs", g.op("Sub", a, b))))
+    return g.op("Add", g.op("Max", a, b), g.op("Log", g.op("Add", tail, _scalar(g, 1, ans.dtype))))
+
+
+def hypot(g: Any, args: tuple, ans: np.ndarray) -> str:
+    a, b = g.input(0, ans.dtype), g.input(1, ans.dtype)
+    return g.op("Sqrt", g.op("Add", g.op("Mul", a, a), g.op("Mul", b, b)))
+
+
+def clip(g: Any, args: tuple, ans: np.ndarray) -> str:
+    x = g.input(0, ans.dtype)
+    if args[1] is not None:
+        x = g.op("Max", x, g.input(1, ans.dtype))
+    if args[2] is not None:
+        x = g.op("Min", x, g.input(2, ans.dtype))
+    return x
+
+
+# -- reductions: (x, axis, keepdims) ------------------------------------------------------------------------
+def _axes(g: Any, axis: Any, ndim: int) -> list:
+    """The axes input of a Reduce operator (none: every axis)."""
+    if axis is None:
+        return []
+    return [g.ints([a % ndim for a in (axis if isinstance(axis, tuple) else (axis,))])]
+
+
+def reduce(op_type: str) -> Any:
+    """The lowering of a reduction that is the ONNX operator ``op_type`` (ReduceSum...)."""
+
+    def lower(g: Any, args: tuple, ans: np.ndarray) -> str:
+        x, axis, keepdims = args[:3]
+        return g.op(op_type, g.input(0), *_axes(g, axis, x.ndim), keepdims=int(bool(keepdims)))
+
+    lower.__name__ = lower.__qualname__ = op_type
+    return lower
+
+
+def logsumexp(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # log Σ exp(x − m) + m with m the maximum (0 where it is infinite), as minigrad computes it
+    x, axis, keepdims = args
+    v, axes = g.input(0), _axes(g, axis, x.ndim)
+    m = g.op("ReduceMax", v, *axes, keepdims=1)
+    m = g.op("Where", g.op("IsInf", m), _scalar(g, 0, x.dtype), m)
+    out = g.op("Add", g.op("Log", g.op("ReduceSum", g.op("Exp", g.op("Sub", v, m)), *axes, keepdims=1)), m)
+    return out if keepdims else g.op("Reshape", out, g.ints(ans.shape))
+
+
+def cumsum(g: Any, args: tuple, ans: np.ndarray) -> str:
+    x, axis = args
+    v = g.input(0)
+    if axis is None:
+        v, axis = g.op("Reshape", v, g.ints([-1])), 0
+    return g.op("CumSum", v, g.constant(np.asarray(axis % max(x.ndim, 1), dtype=np.int64)))
+
+
+def cumprod(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # ONNX has no cumulative product: the running product of the slices along the axis, joined again
+    x, axis = args
+    v = g.input(0)
+    if axis is None:
+        v, axis, n = g.op("Reshape", v, g.ints([-1])), 0, x.size
+    else:
+        axis, n = axis % x.ndim, x.shape[axis]
+    running, pieces = None, []
+    for k in range(n):
+        piece = g.op("Slice", v, g.ints([k]), g.ints([k + 1]), g.ints([axis]))
+        running = piece if running is None else g.op("Mul", running, piece)
+        pieces.append(running)
+    return g.op("Concat", *pieces, axis=axis) if n else v
+
+
+# -- shapes and indexing -----------------------------------------------------------------------------------
+def reshape(g: Any, args: tuple, ans: np.ndarray) -> str:
+    before, after = args[0].shape, ans.shape
+    spec = list(after)
+    kept = 0
+    while kept < min(len(before), len(after)) and before[kept] == after[kept] and after[kept] != 0:
+        spec[kept], kept = 0, kept + 1  # 0: the size of the input's axis, whatever it is at run time
+    if kept < len(spec):
+        spec[kept] = -1  # inferred from the number of elements
+    return g.op("Reshape", g.input(0), g.ints(spec))
+
+
+def transpose(g: Any, args: tuple, ans: np.ndarray) -> str:
+    x, axes = args
+    return g.op("Transpose", g.input(0), perm=list(axes if axes is not None else range(x.ndim)[::-1]))
+
+
+def broadcast_to(g: Any, args: tuple, ans: np.ndarray) -> str:
+    x, lead = args[0], ans.ndim - args[0].ndim
+    spec = [1 if i >= lead and x.shape[i - lead] == n else n for i, n in enumerate(ans.shape)]
+    return g.op("Expand", g.input(0), g.ints(spec))
+
+
+def astype(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("Cast", g.input(0), to=ans.dtype)
+
+
+def getitem(g: Any, args: tuple, ans: np.ndarray) -> str:
+    """Basic indexing (ints, slices, None, ...) and one integer array, one ONNX node per indexed axis."""
+    x, index = args
+    index = list(index) if type(index) is tuple else [index]
+    arrays = [i for i in index if isinstance(i, np.ndarray)]
+    if len(arrays) > 1 or any(a.dtype.kind not in "iu" for a in arrays):
+        g.fail("only basic indexing and one integer array are exportable (no boolean masks, no several arrays)")
+    dots = [k for k, i in enumerate(index) if i is Ellipsis]
+    used = sum(1 for i in index if i is not None and i is not Ellipsis)
+    if dots:
+        index[dots[0] : dots[0] + 1] = [slice(None)] * (x.ndim - used)
+    index += [slice(None)] * (x.ndim - used if not dots else 0)
+    v, axis, shape = g.input(0), 0, list(x.shape)
+    for i in index:
+        if i is None:
+            v, axis = g.op("Unsqueeze", v, g.ints([axis])), axis + 1
+            shape.insert(axis - 1, 1)
+        elif isinstance(i, slice):
+            if i != slice(None):
+                step = 1 if i.step is None else int(i.step)
+                start = (0 if step > 0 else END) if i.start is None else int(i.start)
+                stop = (END if step > 0 else -END) if i.stop is None else int(i.stop)
+                v = g.op("Slice", v, g.ints([start]), g.ints([stop]), g.ints([axis]), g.ints([step]))
+                shape[axis] = len(range(*i.indices(shape[axis])))
+            axis += 1
+        elif isinstance(i, np.ndarray):
+            v = g.op("Gather", v, g.value(i, np.int64), axis=axis)
+            shape[axis : axis + 1] = i.shape
+            axis += i.ndim
+        else:
+            v = g.op("Gather", v, g.constant(np.asarray(int(i), dtype=np.int64)), axis=axis)
+            del shape[axis]
+    if tuple(shape) != ans.shape:  # NumPy moves the array's axes first when ints and slices separate them
+        g.fail(f"an index mixing an array with ints this way is not exportable (gives {ans.shape})")
+    return v
+
+
+def scatter_add(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # zeros(shape) with g added at index: the flat positions of index, worked out here (index must be constant)
+    values, index, shape = args
+    index = index if type(index) is tuple else (index,)
+    index = tuple(g.static(i) if isinstance(i, np.ndarray) else i for i in index)
+    at = np.arange(math.prod(shape), dtype=np.int64).reshape(shape)[index]
+    flat = g.op("Reshape", g.op("Expand", g.input(0), g.ints(at.shape)), g.ints([-1]))
+    zeros = g.constant(np.zeros(math.prod(shape), dtype=ans.dtype))
+    total = g.op("ScatterElements", zeros, g.constant(at.reshape(-1)), flat, axis=0, reduction="add")
+    return g.op("Reshape", total, g.ints(shape))
+
+
+def concatenate(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("Concat", *(g.input(i, ans.dtype) for i in range(len(args) - 1)), axis=args[-1])
+
+
+def where(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("Where", g.input(0, np.bool_), g.input(1, ans.dtype), g.input(2, ans.dtype))
+
+
+# -- products ----------------------------------------------------------------------------------------------
+def matmul(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("MatMul", g.input(0, ans.dtype), g.input(1, ans.dtype))
+
+
+def einsum(g: Any, args: tuple, ans: np.ndarray) -> str:
+    (inputs, output), letters = args[0], {}
+    for ch in "".join(inputs) + output:  # ONNX takes lower-case letters only: rename them in order
+        if ch.isalpha() and ch not in letters:
+            letters[ch] = "abcdefghijklmnopqrstuvwxyz"[len(letters)]
+    rename = lambda term: "".join(letters.get(ch, ch) for ch in term)
+    equation = ",".join(map(rename, inputs)) + "->" + rename(output)
+    return g.op("Einsum", *(g.input(i, ans.dtype) for i in range(1, len(args))), equation=equation)
+
+
+def linear_rows(g: Any, args: tuple, ans: np.ndarray) -> str:
+    bias = [] if args[2] is None else [g.input(2, ans.dtype)]
+    return g.op("Gemm", g.input(0, ans.dtype), g.input(1, ans.dtype), *bias, transB=1)
+
+
+# -- convolution and pooling -------------------------------------------------------------------------------
+def _geometry(stride: tuple, pads: tuple, dilation: tuple) -> dict:
+    pads = [lo for lo, _ in pads] + [hi for _, hi in pads]
+    return {"strides": list(stride), "pads": pads, "dilations": list(dilation)}
+
+
+def conv(g: Any, args: tuple, ans: np.ndarray) -> str:
+    stride, pads, dilation, groups = args[2]
+    x, w = g.input(0, ans.dtype), g.input(1, ans.dtype)
+    return g.op("Conv", x, w, group=groups, **_geometry(stride, pads, dilation))
+
+
+def conv_input(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # the transposed convolution; w (O, C/G, *K) is already ConvTranspose's layout (in, out/G, *K)
+    gd, w, x_shape, (stride, pads, dilation, groups) = args
+    reach = [
+        s * (p - 1) + d * (k - 1) + 1 - lo - hi
+        for s, p, d, k, (lo, hi) in zip(stride, gd.shape[2:], dilation, w.shape[2:], pads)
+    ]
+    extra = [i - r for i, r in zip(x_shape[2:], reach)]
+    return g.op(
+        "ConvTranspose", g.input(0, ans.dtype), g.input(1, ans.dtype), group=groups, output_padding=extra,
+        **_geometry(stride, pads, dilation),
+    )  # fmt: skip
+
+
+def max_pool(g: Any, args: tuple, ans: np.ndarray) -> str:
+    kernel, stride, pads, dilation = args[1]
+    return g.op("MaxPool", g.input(0), kernel_shape=list(kernel), **_geometry(stride, pads, dilation))
+
+
+# -- layers ------------------------------------------------------------------------------------------------
+def embedding(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("Gather", g.input(0), g.value(args[1], np.int64), axis=0)
+
+
+def layer_norm(g: Any, args: tuple, ans: np.ndarray) -> str:
+    x, w, b, axes, eps = args
+    inner = x.shape[x.ndim - len(axes) :]
+    scale = g.input(1, ans.dtype) if w is not None else g.constant(np.ones(inner, dtype=ans.dtype))
+    bias = [] if b is None else [g.input(2, ans.dtype)]
+    stash = 11 if ans.dtype == np.float64 else 1  # the mean and variance in the input's precision
+    return g.op("LayerNormalization", g.input(0), scale, *bias, axis=x.ndim - len(axes), epsilon=eps, stash_type=stash)
+
+
+def fused_softmax(g: Any, args: tuple, ans: np.ndarray) -> str:
+    x = g.input(0)
+    if args[1] != 1:
+        x = g.op("Mul", x, _scalar(g, args[1], ans.dtype))
+    return g.op("Softmax", x, axis=-1)
+
+
+def _recurrent(g: Any, args: tuple, ans: np.ndarray, op_type: str, order: tuple, states: int) -> list:
+    """ONNX's GRU or LSTM for one direction of minigrad's scan: gi = x Wᵢₕᵀ is the input (W the identity, its
+    gates put in ONNX's ``order``), Wₕₕ the recurrence, the two biases B. Returns (Y, Y_h[, Y_c])."""
+    h0 = args[1]
+    mask, reverse = args[3 + states], args[4 + states]
+    if mask is not None:
+        g.fail("sequences of different lengths (lengths=...) are not exportable; export padded sequences")
+    size = h0.shape[-1]
+    perm = np.concatenate([np.arange(k * size, (k + 1) * size) for k in order])
+    pick = g.constant(perm)
+    gates = lambda i: g.op("Gather", g.input(i, ans.dtype), pick, axis=0)
+    batch1 = lambda v: g.op("Unsqueeze", v, g.ints([0]))
+    zeros = np.zeros(len(perm), ans.dtype)
+    biases = [gates(i) if args[i] is not None else g.constant(zeros) for i in (2 + states, 3 + states)]
+    identity = g.constant(np.eye(len(perm), dtype=ans.dtype)[perm][None])
+    inputs = [g.input(0, ans.dtype), identity, batch1(gates(1 + states))]
+    inputs += [batch1(g.op("Concat", *biases, axis=0)), ""]
+    for i in range(1, 1 + states):  # initial states: ONNX's zeros when they are constant zeros (any batch size)
+        start = g.static_or_none(i)
+        inputs.append("" if start is not None and not start.any() else batch1(g.input(i, ans.dtype)))
+    direction = "reverse" if reverse else "forward"
+    extra = {"linear_before_reset": 1} if op_type == "GRU" else {}
+    return g.op(op_type, *inputs, outputs=1 + states, hidden_size=size, direction=direction, **extra)
+
+
+def gru_scan(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # minigrad's gates are PyTorch's (r, z, n), ONNX's (z, r, h); n = tanh(xWₙ + r (hWₕₙ + bₕₙ)): linear_before_reset
+    y, _ = _recurrent(g, args, ans, "GRU", (1, 0, 2), 1)
+    return g.op("Squeeze", y, g.ints([1]))
+
+
+def lstm_scan(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # gates (i, f, g, o) in ONNX's order (i, o, f, c). The value is [h | c] after every step; ONNX gives c after
+    # the last step only, so the node's users may read h everywhere and c at the last step only (as nn.LSTM does)
+    steps, size = ans.shape[0], ans.shape[-1] // 2
+    last = 0 if args[-2] else steps - 1
+    for op, user_args in g.users():
+        picked = user_args[1] if op == "getitem" else None
+        h_only = type(picked) is tuple and picked == (Ellipsis, slice(None, size, None))
+        if not (h_only or (isinstance(picked, (int, np.integer)) and int(picked) % steps == last)):
+            g.fail("only h at every step and c after the last step are exportable (ONNX's LSTM gives no more)")
+    y, _, c = _recurrent(g, args, ans, "LSTM", (0, 3, 1, 2), 2)
+    h = g.op("Squeeze", y, g.ints([1]))
+    return g.op("Concat", h, g.op("Expand", c, g.op("Shape", h)), axis=-1)
