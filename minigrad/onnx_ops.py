@@ -294,7 +294,7 @@ def _recurrent(g: Any, args: tuple, ans: np.ndarray, op_type: str, order: tuple,
     """ONNX's GRU or LSTM for one direction of minigrad's scan: gi = x Wᵢₕᵀ is the input (W the identity, its
     gates put in ONNX's ``order``), Wₕₕ the recurrence, the two biases B. Returns (Y, Y_h[, Y_c])."""
     h0 = args[1]
-    mask, reverse = args[3 + states], args[4 + states]
+    mask, reverse = args[4 + states], args[5 + states]
     if mask is not None:
         g.fail("sequences of different lengths (lengths=...) are not exportable; export padded sequences")
     size = h0.shape[-1]

@@ -98,6 +98,13 @@ def _walk(outputs: list[Tensor]) -> list[Tensor]:
     return sorted(seen.values(), key=lambda t: t._id)
 
 
+def _flat(out: Any) -> list:
+    """The outputs in order, nested tuples flattened: an LSTM's (output, (h, c)) gives three."""
+    if isinstance(out, (tuple, list)):
+        return [t for part in out for t in _flat(part)]
+    return [out]
+
+
 def export(
     fn: Any,
     example_inputs: Any,
@@ -127,7 +134,7 @@ def export(
         raise ValueError(f"onnx.export: {len(input_names)} input_names for {len(sources)} example inputs")
     recorder = Recorder()
     out = _trace(fn, sources, recorder)
-    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    outs = _flat(out)
     if not all(isinstance(o, Tensor) for o in outs):
         kinds = ", ".join(type(o).__name__ for o in outs)
         raise ExportError(f"onnx.export: the function must return a tensor or a tuple of tensors, got {kinds}")

@@ -104,11 +104,7 @@ class Graph:
             if key in rec.recipes:
                 function, args = rec.recipes[key]
                 if function not in COMPARISONS and function is not np.not_equal:
-                    raise ExportError(
-                        f"onnx.export: an array made by {getattr(function, '__name__', function)} while tracing "
-                        "(dropout in training mode, cross_entropy's targets) is not exportable; export the model in "
-                        "eval mode and compute losses outside it"
-                    )
+                    return self._recipe(a, function, args)
                 dtype = np.result_type(*args)
                 inputs = [self.of_array(v, dtype) for v in args]
                 if function is np.not_equal:
@@ -122,6 +118,26 @@ class Graph:
         owner = rec.owners.get(id(a))
         if owner is not None and owner[1] is a:
             return self.of_tensor(owner[0])
+        return self.constant(a)
+
+    def _recipe(self, a: np.ndarray, function: Any, args: tuple) -> str:
+        """An array that the forward pass made from other arrays outside the graph (a mask from the key padding,
+        running statistics): a constant if those do not depend on the inputs."""
+        arrays, stack = [], list(args)
+        while stack:
+            v = stack.pop()
+            if isinstance(v, (tuple, list)):
+                stack.extend(v)
+            elif isinstance(v, dict):
+                stack.extend(v.values())
+            elif isinstance(v, np.ndarray):
+                arrays.append(v)
+        if any(self.of_array(v) in self.dynamic for v in arrays):
+            raise ExportError(
+                f"onnx.export: an array made by {getattr(function, '__name__', function)} from the inputs while "
+                "tracing (dropout in training mode, cross_entropy's targets, a mask) is not exportable; export the "
+                "model in eval mode, compute losses outside it, give masks as constants"
+            )
         return self.constant(a)
 
     # -- nodes -----------------------------------------------------------------------------------------------
