@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import conv_kernels as kernels
-from . import onnx_ops
+from . import onnx_layers
 from .recording import record
 from .registry import primitive
 from .tensor import Tensor, as_tensor
@@ -69,7 +69,7 @@ def _parents(*tensors: Tensor) -> tuple:
     return tuple(t if t._rg else None for t in tensors)
 
 
-@primitive("conv", (_conv_x_vjp, _conv_w_vjp, None), compute=kernels.conv, onnx=onnx_ops.conv)
+@primitive("conv", (_conv_x_vjp, _conv_w_vjp, None), compute=kernels.conv, onnx=onnx_layers.conv)
 def conv_nd(x: Any, w: Any, geometry: tuple) -> Tensor:
     """y = x ⋆ w for a checked ``geometry`` (stride, pads, dilation, groups); see ``conv`` for the arguments."""
     x, w = as_tensor(x, "conv"), as_tensor(w, "conv")
@@ -77,7 +77,9 @@ def conv_nd(x: Any, w: Any, geometry: tuple) -> Tensor:
     return record("conv", kernels.conv(xd, wd, geometry), (xd, wd, geometry), _parents(x, w), (x, w, geometry))
 
 
-@primitive("conv_input", (_input_g_vjp, _input_w_vjp, None, None), compute=kernels.conv_input, onnx=onnx_ops.conv_input)
+@primitive(
+    "conv_input", (_input_g_vjp, _input_w_vjp, None, None), compute=kernels.conv_input, onnx=onnx_layers.conv_input
+)
 def conv_input(g: Any, w: Any, x_shape: tuple, geometry: tuple) -> Tensor:
     """The transposed convolution: the gradient of conv(x, w) in x for the upstream gradient g."""
     g, w = as_tensor(g, "conv_input"), as_tensor(w, "conv_input")
@@ -90,7 +92,7 @@ def conv_input(g: Any, w: Any, x_shape: tuple, geometry: tuple) -> Tensor:
     "conv_weight",
     (_weight_x_vjp, _weight_g_vjp, None, None),
     compute=kernels.conv_weight,
-    onnx=onnx_ops.not_exportable("the gradient of a convolution in its weight, made by backward passes only"),
+    onnx=onnx_layers.not_exportable("the gradient of a convolution in its weight, made by backward passes only"),
 )
 def conv_weight(x: Any, g: Any, w_shape: tuple, geometry: tuple) -> Tensor:
     """The gradient of conv(x, w) in w for the upstream gradient g."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import onnx_ops
+from .. import onnx_layers
 from ..grad_mode import is_grad_enabled
 from ..ops import over_count
 from ..recording import record
@@ -36,7 +36,7 @@ def embedding_vjp(g: Any, ans: Any, table: Any, index: Any, rows: Any, inverse: 
     return out
 
 
-@primitive("embedding", (embedding_vjp, None, None, None), onnx=onnx_ops.embedding)
+@primitive("embedding", (embedding_vjp, None, None, None), onnx=onnx_layers.embedding)
 def embedding(index: Any, weight: Tensor) -> Tensor:
     """Rows of ``weight`` picked by the integer array ``index``: shape ``index.shape + (dim,)``.
 
@@ -160,7 +160,7 @@ def _checked_targets(z: np.ndarray, target: Any, weight: Any, ignore_index: int)
 @primitive(
     "cross_entropy",
     (cross_entropy_vjp, None, None, None, None, None),
-    onnx=onnx_ops.not_exportable("a loss of integer targets, whose positions it bakes in; export the logits"),
+    onnx=onnx_layers.not_exportable("a loss of integer targets, whose positions it bakes in; export the logits"),
 )
 def cross_entropy(
     logits: Any,

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import onnx_ops
+from .. import onnx_layers
 from ..recording import record
 from ..registry import primitive
 from ..shape_ops import where
@@ -120,7 +120,7 @@ def _compute(gi: Any, h0: Any, c0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: A
     "lstm_scan",
     (_gi_vjp, _h0_vjp, _c0_vjp, _w_vjp, _bi_vjp, _bh_vjp, None, None, None),
     compute=_compute,
-    onnx=onnx_ops.lstm_scan,
+    onnx=onnx_layers.lstm_scan,
 )
 def lstm_states_of(gi: Any, h0: Any, c0: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None, mask: Any = None,
                    reverse: bool = False) -> Tensor:  # fmt: skip

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import onnx_ops
+from .. import onnx_layers
 from ..elementwise import _sigmoid, sigmoid
 from ..recording import record
 from ..registry import primitive
@@ -162,7 +162,7 @@ def _compute(gi: Any, h0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: Any, rever
     "gru_scan",
     (_gi_vjp, _h0_vjp, _w_vjp, _bi_vjp, _bh_vjp, None, None, None),
     compute=_compute,
-    onnx=onnx_ops.gru_scan,
+    onnx=onnx_layers.gru_scan,
 )
 def gru_states_of(gi: Any, h0: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None, mask: Any = None,
                   reverse: bool = False) -> Tensor:  # fmt: skip

@@ -52,7 +52,8 @@ def model(graph: Graph, outputs: list[tuple[str, np.ndarray]], dynamic_axes: dic
     results = []
     for name, a in outputs:
         axes = _named(dynamic_axes.get(name))
-        shape = _shape(a, axes) if axes or not dynamic_axes else None  # with a dynamic input, sizes may change
+        # with a dynamic input and no axes named for this output, every size may change: the rank only
+        shape = _shape(a, axes) if axes or not dynamic_axes else [None] * a.ndim
         results.append(helper.make_tensor_value_info(name, dtype(a.dtype), shape))
     body = helper.make_graph(nodes, "minigrad", inputs, results, initializers)
     proto = helper.make_model(

@@ -1,0 +1,115 @@
+"""The ONNX lowerings of the network layers' primitives: convolution, pooling, embedding, the fused norms and
+softmax, the GRU and LSTM scans (see ``minigrad.onnx_ops`` for what a lowering is). Nothing here imports ``onnx``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .onnx_ops import not_exportable, scalar
+
+__all__ = ["not_exportable"]
+
+
+def linear_rows(g: Any, args: tuple, ans: np.ndarray) -> str:
+    bias = [] if args[2] is None else [g.input(2, ans.dtype)]
+    return g.op("Gemm", g.input(0, ans.dtype), g.input(1, ans.dtype), *bias, transB=1)
+
+
+# -- convolution and pooling -------------------------------------------------------------------------------
+def _geometry(stride: tuple, pads: tuple, dilation: tuple) -> dict:
+    pads = [lo for lo, _ in pads] + [hi for _, hi in pads]
+    return {"strides": list(stride), "pads": pads, "dilations": list(dilation)}
+
+
+def conv(g: Any, args: tuple, ans: np.ndarray) -> str:
+    stride, pads, dilation, groups = args[2]
+    x, w = g.input(0, ans.dtype), g.input(1, ans.dtype)
+    return g.op("Conv", x, w, group=groups, **_geometry(stride, pads, dilation))
+
+
+def conv_input(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # the transposed convolution; w (O, C/G, *K) is already ConvTranspose's layout (in, out/G, *K)
+    gd, w, x_shape, (stride, pads, dilation, groups) = args
+    reach = [
+        s * (p - 1) + d * (k - 1) + 1 - lo - hi
+        for s, p, d, k, (lo, hi) in zip(stride, gd.shape[2:], dilation, w.shape[2:], pads)
+    ]
+    extra = [i - r for i, r in zip(x_shape[2:], reach)]
+    return g.op(
+        "ConvTranspose", g.input(0, ans.dtype), g.input(1, ans.dtype), group=groups, output_padding=extra,
+        **_geometry(stride, pads, dilation),
+    )  # fmt: skip
+
+
+def max_pool(g: Any, args: tuple, ans: np.ndarray) -> str:
+    kernel, stride, pads, dilation = args[1]
+    return g.op("MaxPool", g.input(0), kernel_shape=list(kernel), **_geometry(stride, pads, dilation))
+
+
+# -- layers ------------------------------------------------------------------------------------------------
+def embedding(g: Any, args: tuple, ans: np.ndarray) -> str:
+    return g.op("Gather", g.input(0), g.value(args[1], np.int64), axis=0)
+
+
+def layer_norm(g: Any, args: tuple, ans: np.ndarray) -> str:
+    x, w, b, axes, eps = args
+    inner = x.shape[x.ndim - len(axes) :]
+    scale = g.input(1, ans.dtype) if w is not None else g.constant(np.ones(inner, dtype=ans.dtype))
+    bias = [] if b is None else [g.input(2, ans.dtype)]
+    stash = 11 if ans.dtype == np.float64 else 1  # the mean and variance in the input's precision
+    return g.op("LayerNormalization", g.input(0), scale, *bias, axis=x.ndim - len(axes), epsilon=eps, stash_type=stash)
+
+
+def fused_softmax(g: Any, args: tuple, ans: np.ndarray) -> str:
+    x = g.input(0)
+    if args[1] != 1:
+        x = g.op("Mul", x, scalar(g, args[1], ans.dtype))
+    return g.op("Softmax", x, axis=-1)
+
+
+def _recurrent(g: Any, args: tuple, ans: np.ndarray, op_type: str, order: tuple, states: int) -> list:
+    """ONNX's GRU or LSTM for one direction of minigrad's scan: gi = x Wᵢₕᵀ is the input (W the identity, its
+    gates put in ONNX's ``order``), Wₕₕ the recurrence, the two biases B. Returns (Y, Y_h[, Y_c])."""
+    h0 = args[1]
+    mask, reverse = args[4 + states], args[5 + states]
+    if mask is not None:
+        g.fail("sequences of different lengths (lengths=...) are not exportable; export padded sequences")
+    size = h0.shape[-1]
+    perm = np.concatenate([np.arange(k * size, (k + 1) * size) for k in order])
+    pick = g.constant(perm)
+    gates = lambda i: g.op("Gather", g.input(i, ans.dtype), pick, axis=0)
+    batch1 = lambda v: g.op("Unsqueeze", v, g.ints([0]))
+    zeros = np.zeros(len(perm), ans.dtype)
+    biases = [gates(i) if args[i] is not None else g.constant(zeros) for i in (2 + states, 3 + states)]
+    identity = g.constant(np.eye(len(perm), dtype=ans.dtype)[perm][None])
+    inputs = [g.input(0, ans.dtype), identity, batch1(gates(1 + states))]
+    inputs += [batch1(g.op("Concat", *biases, axis=0)), ""]
+    for i in range(1, 1 + states):  # initial states: ONNX's zeros when they are constant zeros (any batch size)
+        start = g.static_or_none(i)
+        inputs.append("" if start is not None and not start.any() else batch1(g.input(i, ans.dtype)))
+    direction = "reverse" if reverse else "forward"
+    extra = {"linear_before_reset": 1} if op_type == "GRU" else {}
+    return g.op(op_type, *inputs, outputs=1 + states, hidden_size=size, direction=direction, **extra)
+
+
+def gru_scan(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # minigrad's gates are PyTorch's (r, z, n), ONNX's (z, r, h); n = tanh(xWₙ + r (hWₕₙ + bₕₙ)): linear_before_reset
+    y, _ = _recurrent(g, args, ans, "GRU", (1, 0, 2), 1)
+    return g.op("Squeeze", y, g.ints([1]))
+
+
+def lstm_scan(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # gates (i, f, g, o) in ONNX's order (i, o, f, c). The value is [h | c] after every step; ONNX gives c after
+    # the last step only, so the node's users may read h everywhere and c at the last step only (as nn.LSTM does)
+    steps, size = ans.shape[0], ans.shape[-1] // 2
+    last = 0 if args[-2] else steps - 1
+    for op, user_args in g.users():
+        picked = user_args[1] if op == "getitem" else None
+        h_only = type(picked) is tuple and picked == (Ellipsis, slice(None, size, None))
+        if not (h_only or (isinstance(picked, (int, np.integer)) and int(picked) % steps == last)):
+            g.fail("only h at every step and c after the last step are exportable (ONNX's LSTM gives no more)")
+    y, _, c = _recurrent(g, args, ans, "LSTM", (0, 3, 1, 2), 2)
+    h = g.op("Squeeze", y, g.ints([1]))
+    return g.op("Concat", h, g.op("Expand", c, g.op("Shape", h)), axis=-1)
