@@ -58,8 +58,7 @@ def layer_norm(g: Any, args: tuple, ans: np.ndarray) -> str:
     inner = x.shape[x.ndim - len(axes) :]
     scale = g.input(1, ans.dtype) if w is not None else g.constant(np.ones(inner, dtype=ans.dtype))
     bias = [] if b is None else [g.input(2, ans.dtype)]
-    stash = 11 if ans.dtype == np.float64 else 1  # the mean and variance in the input's precision
-    return g.op("LayerNormalization", g.input(0), scale, *bias, axis=x.ndim - len(axes), epsilon=eps, stash_type=stash)
+    return g.op("LayerNormalization", g.input(0), scale, *bias, axis=x.ndim - len(axes), epsilon=eps)
 
 
 def fused_softmax(g: Any, args: tuple, ans: np.ndarray) -> str:
@@ -113,3 +112,17 @@ def lstm_scan(g: Any, args: tuple, ans: np.ndarray) -> str:
     y, _, c = _recurrent(g, args, ans, "LSTM", (0, 3, 1, 2), 2)
     h = g.op("Squeeze", y, g.ints([1]))
     return g.op("Concat", h, g.op("Expand", c, g.op("Shape", h)), axis=-1)
+
+
+def cross_entropy(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # −log softmax(z) at each target's flat position (the targets are constants of the graph), weighed, reduced
+    z, _, flat, w, den, reduced = args
+    rows = g.op("Reshape", g.input(0), g.ints([-1, z.shape[-1]]))
+    logp = g.op("Reshape", g.op("LogSoftmax", rows, axis=-1), g.ints([-1]))
+    losses = g.op("Neg", g.op("Gather", logp, g.value(flat, np.int64), axis=0))
+    if w is not None:
+        losses = g.op("Mul", losses, g.value(w, ans.dtype))
+    if not reduced:
+        return g.op("Reshape", losses, g.ints(ans.shape))
+    total = g.op("ReduceSum", losses, keepdims=0)
+    return total if den == 1 else g.op("Div", total, scalar(g, den, ans.dtype))

@@ -6,8 +6,8 @@ that stands for ``ans``. ``args`` are the node's arguments as its rules take the
 ``ans`` its traced value, whose shape and dtype a lowering may read. ``g.input(i)`` is the ONNX value of argument
 i, ``g.op(...)`` adds a node, ``g.ints(...)`` an int64 constant. Nothing here imports ``onnx``.
 
-Shapes are written so that a batch axis may change size: a Reshape copies the leading sizes it keeps (0) and
-infers one (-1), slices run to the end of their axis, Expand keeps the sizes that already match (1).
+Shapes are written as traced (``minigrad.onnx.dynamic`` rewrites those that change with a dynamic axis); slices
+run to the end of their axis, Expand keeps the sizes that already match (1).
 """
 
 from __future__ import annotations
@@ -136,19 +136,15 @@ def cumprod(g: Any, args: tuple, ans: np.ndarray) -> str:
 
 # -- shapes and indexing -----------------------------------------------------------------------------------
 def reshape(g: Any, args: tuple, ans: np.ndarray) -> str:
-    before, after = args[0].shape, ans.shape
-    spec = list(after)
-    kept = 0
-    while kept < min(len(before), len(after)) and before[kept] == after[kept] and after[kept] != 0:
-        spec[kept], kept = 0, kept + 1  # 0: the size of the input's axis, whatever it is at run time
-    if kept < len(spec):
-        spec[kept] = -1  # inferred from the number of elements
-    return g.op("Reshape", g.input(0), g.ints(spec))
+    # the traced shape (a dynamic axis is rewritten in terms of the inputs' sizes: minigrad.onnx.dynamic)
+    zero = {"allowzero": 1} if 0 in ans.shape else {}  # a size 0, not "the input's size"
+    return g.op("Reshape", g.input(0), g.ints(ans.shape), **zero)
 
 
 def transpose(g: Any, args: tuple, ans: np.ndarray) -> str:
     x, axes = args
-    return g.op("Transpose", g.input(0), perm=list(axes if axes is not None else range(x.ndim)[::-1]))
+    perm = list(axes if axes is not None else range(x.ndim)[::-1])
+    return g.op("Transpose", g.input(0), perm=perm) if perm else g.op("Identity", g.input(0))
 
 
 def broadcast_to(g: Any, args: tuple, ans: np.ndarray) -> str:

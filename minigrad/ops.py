@@ -248,7 +248,7 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     axis = _axis("log_softmax", x, axis)
     if type(x) is not Tensor or not x._data.size:  # (a Batched inside mg.vmap: logsumexp shifts by itself)
         return subtract(x, logsumexp(x, axis, keepdims=True))
-    m = x._data.max(axis=axis, keepdims=True)
+    m = max(x.detach(), axis, True)._data  # (a primitive: mg.compile and mg.onnx.export recompute it)
     if not np.isfinite(m).all():
         m[~np.isfinite(m)] = 0  # a slice of all -inf (or with +inf): shift it by 0
     s = subtract(x, m)

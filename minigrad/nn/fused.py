@@ -160,7 +160,7 @@ def _checked_targets(z: np.ndarray, target: Any, weight: Any, ignore_index: int)
 @primitive(
     "cross_entropy",
     (cross_entropy_vjp, None, None, None, None, None),
-    onnx=onnx_layers.not_exportable("a loss of integer targets, whose positions it bakes in; export the logits"),
+    onnx=onnx_layers.cross_entropy,
 )
 def cross_entropy(
     logits: Any,

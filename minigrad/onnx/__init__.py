@@ -26,6 +26,7 @@ from ..compile.trace import Recorder, tracing
 from ..grad_mode import enable_grad
 from ..recording import CompileError
 from ..tensor import Tensor
+from .dynamic import enlarged, generalize, varying_axes
 from .graph import ExportError, Graph
 from .proto import OPSET, model, require_onnx
 
@@ -128,19 +129,33 @@ def export(
     """
     onnx = require_onnx()
     inputs = tuple(example_inputs) if isinstance(example_inputs, (tuple, list)) else (example_inputs,)
-    sources = [_source(x) for x in inputs]
-    input_names = list(input_names) if input_names is not None else [f"input_{i}" for i in range(len(sources))]
-    if len(input_names) != len(sources):
-        raise ValueError(f"onnx.export: {len(input_names)} input_names for {len(sources)} example inputs")
-    recorder = Recorder()
-    out = _trace(fn, sources, recorder)
-    outs = _flat(out)
-    if not all(isinstance(o, Tensor) for o in outs):
-        kinds = ", ".join(type(o).__name__ for o in outs)
-        raise ExportError(f"onnx.export: the function must return a tensor or a tuple of tensors, got {kinds}")
+    input_names = list(input_names) if input_names is not None else [f"input_{i}" for i in range(len(inputs))]
+    if len(input_names) != len(inputs):
+        raise ValueError(f"onnx.export: {len(input_names)} input_names for {len(inputs)} example inputs")
+    graph, outs = _build(fn, inputs, input_names)
     output_names = list(output_names) if output_names is not None else [f"output_{i}" for i in range(len(outs))]
     if len(output_names) != len(outs):
         raise ValueError(f"onnx.export: {len(output_names)} output_names for {len(outs)} outputs")
+    axes = varying_axes(inputs, input_names, dynamic_axes or {})
+    if axes:  # traced again with those axes longer: what changes is written in terms of the inputs' sizes
+        other, _ = _build(fn, enlarged(inputs, input_names, axes), input_names)
+        generalize(graph, other, axes)
+    for t, name in zip(outs, output_names):
+        graph.nodes.append(("Identity", [graph.of_tensor(t)], [name], {}))
+    proto = model(graph, [(name, t._data) for t, name in zip(outs, output_names)], dynamic_axes or {}, opset)
+    if path is not None:
+        onnx.save(proto, str(path))
+    return proto
+
+
+def _build(fn: Any, inputs: tuple, input_names: list[str]) -> tuple[Graph, list[Tensor]]:
+    """The ONNX nodes of one traced call at these inputs, and the traced outputs."""
+    sources = [_source(x) for x in inputs]
+    recorder = Recorder()
+    outs = _flat(_trace(fn, sources, recorder))
+    if not all(isinstance(o, Tensor) for o in outs):
+        kinds = ", ".join(type(o).__name__ for o in outs)
+        raise ExportError(f"onnx.export: the function must return a tensor or a tuple of tensors, got {kinds}")
     graph = Graph(recorder, _names(fn))
     for t, name in zip(sources, input_names):
         graph.add_input(t, name)
@@ -151,9 +166,7 @@ def export(
                 graph.users.setdefault(id(p), []).append(t)
     for t in nodes:
         graph.of_tensor(t)
-    for t, name in zip(outs, output_names):
-        graph.nodes.append(("Identity", [graph.of_tensor(t)], [name], {}))
-    proto = model(graph, [(name, t._data) for t, name in zip(outs, output_names)], dynamic_axes or {}, opset)
-    if path is not None:
-        onnx.save(proto, str(path))
-    return proto
+    for t in outs:
+        graph.of_tensor(t)
+    graph.keep.append(outs)
+    return graph, outs

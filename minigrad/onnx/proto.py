@@ -44,7 +44,7 @@ def model(graph: Graph, outputs: list[tuple[str, np.ndarray]], dynamic_axes: dic
         helper.make_node(op, inputs, names, name=names[0], **{k: _attribute(v) for k, v in attrs.items()})
         for op, inputs, names, attrs in graph.nodes
     ]
-    initializers = [numpy_helper.from_array(np.ascontiguousarray(a), name) for name, a in graph.initializers.items()]
+    initializers = [numpy_helper.from_array(np.array(a, order="C"), name) for name, a in graph.initializers.items()]
     inputs = [
         helper.make_tensor_value_info(name, dtype(a.dtype), _shape(a, _named(dynamic_axes.get(name))))
         for name, a in graph.inputs
