@@ -92,7 +92,7 @@ def conv_input(g: Any, w: Any, x_shape: tuple, geometry: tuple) -> Tensor:
     "conv_weight",
     (_weight_x_vjp, _weight_g_vjp, None, None),
     compute=kernels.conv_weight,
-    onnx=onnx_layers.not_exportable("the gradient of a convolution in its weight, made by backward passes only"),
+    onnx=onnx_layers.conv_weight,
 )
 def conv_weight(x: Any, g: Any, w_shape: tuple, geometry: tuple) -> Tensor:
     """The gradient of conv(x, w) in w for the upstream gradient g."""

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from . import onnx_unrolled
 from .onnx_ops import not_exportable, scalar
 
 __all__ = ["not_exportable"]
@@ -72,9 +73,7 @@ def _recurrent(g: Any, args: tuple, ans: np.ndarray, op_type: str, order: tuple,
     """ONNX's GRU or LSTM for one direction of minigrad's scan: gi = x Wᵢₕᵀ is the input (W the identity, its
     gates put in ONNX's ``order``), Wₕₕ the recurrence, the two biases B. Returns (Y, Y_h[, Y_c])."""
     h0 = args[1]
-    mask, reverse = args[4 + states], args[5 + states]
-    if mask is not None:
-        g.fail("sequences of different lengths (lengths=...) are not exportable; export padded sequences")
+    reverse = args[5 + states]
     size = h0.shape[-1]
     perm = np.concatenate([np.arange(k * size, (k + 1) * size) for k in order])
     pick = g.constant(perm)
@@ -95,20 +94,24 @@ def _recurrent(g: Any, args: tuple, ans: np.ndarray, op_type: str, order: tuple,
 
 def gru_scan(g: Any, args: tuple, ans: np.ndarray) -> str:
     # minigrad's gates are PyTorch's (r, z, n), ONNX's (z, r, h); n = tanh(xWₙ + r (hWₕₙ + bₕₙ)): linear_before_reset
+    if args[5] is not None:  # padded sequences: step by step (ONNX's sequence_lens zeroes the state there)
+        return onnx_unrolled.gru(g, args, ans)
     y, _ = _recurrent(g, args, ans, "GRU", (1, 0, 2), 1)
     return g.op("Squeeze", y, g.ints([1]))
 
 
 def lstm_scan(g: Any, args: tuple, ans: np.ndarray) -> str:
     # gates (i, f, g, o) in ONNX's order (i, o, f, c). The value is [h | c] after every step; ONNX gives c after
-    # the last step only, so the node's users may read h everywhere and c at the last step only (as nn.LSTM does)
+    # the last step only: when the node's users read more (or the sequences are padded), step by step
     steps, size = ans.shape[0], ans.shape[-1] // 2
     last = 0 if args[-2] else steps - 1
     for op, user_args in g.users():
         picked = user_args[1] if op == "getitem" else None
         h_only = type(picked) is tuple and picked == (Ellipsis, slice(None, size, None))
         if not (h_only or (isinstance(picked, (int, np.integer)) and int(picked) % steps == last)):
-            g.fail("only h at every step and c after the last step are exportable (ONNX's LSTM gives no more)")
+            return onnx_unrolled.lstm(g, args, ans)
+    if args[6] is not None or g.tensor is None:
+        return onnx_unrolled.lstm(g, args, ans)
     y, _, c = _recurrent(g, args, ans, "LSTM", (0, 3, 1, 2), 2)
     h = g.op("Squeeze", y, g.ints([1]))
     return g.op("Concat", h, g.op("Expand", c, g.op("Shape", h)), axis=-1)
@@ -126,3 +129,18 @@ def cross_entropy(g: Any, args: tuple, ans: np.ndarray) -> str:
         return g.op("Reshape", losses, g.ints(ans.shape))
     total = g.op("ReduceSum", losses, keepdims=0)
     return total if den == 1 else g.op("Div", total, scalar(g, den, ans.dtype))
+
+
+def conv_weight(g: Any, args: tuple, ans: np.ndarray) -> str:
+    # the weight's gradient is a convolution too: of x with the batch as its channels (each group's channels as
+    # the batch) by g with the batch as its input channels, stride and dilation swapped; cropped to the kernel
+    x, _, w_shape, (stride, pads, dilation, groups) = args
+    n, cg, spatial = x.shape[0], x.shape[1] // groups, list(range(2, x.ndim))
+    xs = g.op("Reshape", g.input(0, ans.dtype), g.ints([n, groups, cg, *x.shape[2:]]))
+    xs = g.op("Transpose", xs, perm=[2, 1, 0, *(a + 1 for a in spatial)])
+    xs = g.op("Reshape", xs, g.ints([cg, groups * n, *x.shape[2:]]))
+    gs = g.op("Transpose", g.input(1, ans.dtype), perm=[1, 0, *spatial])
+    y = g.op("Conv", xs, gs, group=groups, **_geometry(dilation, pads, stride))
+    y = g.op("Transpose", y, perm=[1, 0, *spatial])
+    k = list(w_shape[2:])
+    return g.op("Slice", y, g.ints([0] * len(k)), g.ints(k), g.ints(spatial))
