@@ -59,7 +59,14 @@ def layer_norm(g: Any, args: tuple, ans: np.ndarray) -> str:
     inner = x.shape[x.ndim - len(axes) :]
     scale = g.input(1, ans.dtype) if w is not None else g.constant(np.ones(inner, dtype=ans.dtype))
     bias = [] if b is None else [g.input(2, ans.dtype)]
-    return g.op("LayerNormalization", g.input(0), scale, *bias, axis=x.ndim - len(axes), epsilon=eps)
+    if ans.dtype != np.float64:
+        return g.op("LayerNormalization", g.input(0), scale, *bias, axis=x.ndim - len(axes), epsilon=eps)
+    # in float64, as its formula: ONNX's epsilon attribute is a float32 (0.1 would be 0.1 + 1.5e-9)
+    v, inner_axes = g.input(0), g.ints(range(x.ndim - len(axes), x.ndim))
+    d = g.op("Sub", v, g.op("ReduceMean", v, inner_axes, keepdims=1))
+    var = g.op("ReduceMean", g.op("Mul", d, d), inner_axes, keepdims=1)
+    y = g.op("Mul", g.op("Div", d, g.op("Sqrt", g.op("Add", var, scalar(g, eps, ans.dtype)))), scale)
+    return g.op("Add", y, bias[0]) if bias else y
 
 
 def fused_softmax(g: Any, args: tuple, ans: np.ndarray) -> str:

@@ -159,6 +159,7 @@ def _build(fn: Any, inputs: tuple, input_names: list[str]) -> tuple[Graph, list[
     graph = Graph(recorder, _names(fn))
     for t, name in zip(sources, input_names):
         graph.add_input(t, name)
+    graph.outputs = {id(t) for t in outs}
     nodes = _walk(outs)
     for t in nodes:
         for p in t._parents:

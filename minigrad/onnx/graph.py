@@ -44,6 +44,7 @@ class Graph:
         self.arrays: dict[int, str] = {}  # id(array) -> its value's name
         self.dynamic: set[str] = set()  # the values that depend on an input
         self.users: dict[int, list] = {}  # id(tensor) -> the nodes whose parent it is
+        self.outputs: set[int] = set()  # id(tensor) of each output
         self.keep: list[Any] = []  # every array given a name, so that its id stays unique
         self.count = 0
 
@@ -186,8 +187,12 @@ class Lowering:
         return None if self.graph.of_array(self.args[i]) in self.graph.dynamic else self.args[i]
 
     def users(self) -> list[tuple[str, tuple]]:
-        """(op, args) of each traced node that takes this node's value as a parent."""
-        return [] if self.tensor is None else [(u._op, u._args) for u in self.graph.users.get(id(self.tensor), ())]
+        """(op, args) of each traced node that takes this node's value as a parent; ("output", ()) if the value is
+        an output of the graph."""
+        if self.tensor is None:
+            return []
+        users = [(u._op, u._args) for u in self.graph.users.get(id(self.tensor), ())]
+        return users + [("output", ())] * (id(self.tensor) in self.graph.outputs)
 
     def op(self, op_type: str, *inputs: str, outputs: int = 1, **attrs: Any) -> Any:
         names = self.graph.node(op_type, list(inputs), outputs, attrs)
