@@ -311,6 +311,10 @@ def test_what_is_refused_is_named():
         mg.onnx.export(lambda x: x if x.sum() > 0 else -x, x, None)
     with pytest.raises(mg.onnx.ExportError, match=r"bool\(tensor\)"):
         mg.onnx.export(lambda x: x if x.sum() else -x, x, None)
+    with pytest.raises(mg.onnx.ExportError, match="dropout in training mode"):
+        mg.onnx.export(lambda x: F.dropout(x, 0.5, training=True, rng=0), x, None)
+    with pytest.raises(mg.onnx.ExportError, match="only basic indexing and one integer array"):
+        mg.onnx.export(lambda x: x[np.asarray(x.data) > 0], x, None)
     with pytest.raises(ValueError, match="2 input_names for 1 example inputs"):
         mg.onnx.export(mg.tanh, x, None, input_names=["a", "b"])
     with pytest.raises(ValueError, match="axis 3 of 'x'"):

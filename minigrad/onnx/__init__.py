@@ -9,7 +9,8 @@ primitive's lowering, declared beside the primitive in the registry (``Primitive
 
 Refused, with an error naming the place: ``bool(t)``, ``float(t)``, ``int(t)``, ``t.item()`` and an ``if`` on a
 comparison of traced tensors (Python control flow on values, which a graph cannot hold), dropout in training
-mode (a Module is exported in eval mode), a primitive without an ONNX form (a custom ``mg.Function``...).
+mode (a Module is exported in eval mode), a primitive without an ONNX form (a custom ``mg.Function``), and with
+dynamic axes a constant that depends on their size (see ``minigrad.onnx.dynamic``).
 Not detected: values read with ``t.data`` / ``t.numpy()`` and fed back into the model as new arrays are written
 as constants of the traced call.
 

@@ -102,6 +102,11 @@ class Graph:
         for key in keys:
             if key in self.arrays:
                 return self.arrays[key]
+            if key in rec.randoms:
+                raise ExportError(
+                    "onnx.export: dropout in training mode draws a random mask, which the graph would hold fixed; "
+                    "export with training=False (a Module is exported in eval mode)"
+                )
             if key in rec.recipes:
                 function, args = rec.recipes[key]
                 if function not in COMPARISONS and function is not np.not_equal:
