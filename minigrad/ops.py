@@ -14,7 +14,7 @@ import numpy as np
 
 from . import onnx_ops
 from .elementwise import exp, subtract
-from .recording import record
+from .recording import record, unrecorded
 from .registry import primitive
 from .tensor import Tensor, as_tensor
 
@@ -248,7 +248,9 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     axis = _axis("log_softmax", x, axis)
     if type(x) is not Tensor or not x._data.size:  # (a Batched inside mg.vmap: logsumexp shifts by itself)
         return subtract(x, logsumexp(x, axis, keepdims=True))
-    m = max(x.detach(), axis, True)._data  # (a primitive: mg.compile and mg.onnx.export recompute it)
+    m = x._data.max(axis=axis, keepdims=True)
+    if unrecorded:  # tracing (mg.compile, mg.onnx.export): m is noted as max's result, recomputed from x
+        unrecorded[0]("max", m, (x._data, axis, True))
     if not np.isfinite(m).all():
         m[~np.isfinite(m)] = 0  # a slice of all -inf (or with +inf): shift it by 0
     s = subtract(x, m)
