@@ -27,11 +27,13 @@ from .special import erf as _erf
 def unary(name: str, compute: Any, rule: str | None, doc: str, numpy: Any = None, onnx: Any = None) -> Any:
     """Define the unary elementwise primitive ``name``: value ``compute(x)``, rule ``Jᵀg = rule`` (None: no
     gradient). Returns its public function; ``numpy`` is the NumPy function that dispatches to it, ``onnx`` its
-    ONNX form (``Primitive.onnx``)."""
+    ONNX form (``Primitive.onnx``: an operator's name; by default the lowering of the same name in
+    ``minigrad.onnx_ops``, for a function that ONNX has no operator for)."""
     forward = _unary(name, compute, differentiable=rule is not None)
     forward.__name__ = forward.__qualname__ = name
     forward.__module__, forward.__doc__ = __name__, doc
     numpy = numpy if numpy is not None else compute if isinstance(compute, np.ufunc) else None
+    onnx = onnx if onnx is not None else getattr(onnx_ops, name, None)
     define(name, (rule,), ("x",), UNARY, forward=forward, compute=compute, numpy=(numpy,) if numpy else (), onnx=onnx)
     return forward
 
@@ -39,8 +41,9 @@ def unary(name: str, compute: Any, rule: str | None, doc: str, numpy: Any = None
 def binary(name: str, compute: Any, rules: tuple, doc: str, method: str | None = None, symbol: str | None = None,
            **facts: Any) -> Any:  # fmt: skip
     """Define the binary elementwise primitive ``name`` of operands a and b (broadcast together); see
-    ``registry.Primitive`` for ``method``, ``symbol`` and the other ``facts``."""
+    ``registry.Primitive`` for ``method``, ``symbol`` and the other ``facts`` (``onnx`` as for ``unary``)."""
     forward = _binary(name, compute)
+    facts.setdefault("onnx", getattr(onnx_ops, name, None))
     forward.__name__ = forward.__qualname__ = name
     forward.__module__, forward.__doc__ = __name__, doc
     define(name, rules, ("a", "b"), BINARY, forward=forward, compute=compute, numpy=(compute,), method=method,
@@ -121,10 +124,8 @@ exp = unary("exp", np.exp, "g * ans", "e^x, elementwise.", onnx="Exp")  # f′ =
 log = unary(
     "log", np.log, "g / x", "Natural log; log(0) = -inf and log(x < 0) = nan, with NumPy's warning.", onnx="Log"
 )
-log1p = unary("log1p", np.log1p, "g / (1 + x)", "log(1 + x), accurate for small x.", onnx=onnx_ops.log1p)
-expm1 = unary(
-    "expm1", np.expm1, "g * np.exp(x)", "e^x - 1, accurate for small x.", onnx=onnx_ops.expm1
-)  # f′ = e^z, exact where h ≈ -1
+log1p = unary("log1p", np.log1p, "g / (1 + x)", "log(1 + x), accurate for small x.")
+expm1 = unary("expm1", np.expm1, "g * np.exp(x)", "e^x - 1, accurate for small x.")  # f′ = e^z, exact where h ≈ -1
 sqrt = unary(
     "sqrt", np.sqrt, "g / (2 * ans)", "Square root; its gradient at 0 is inf (IEEE), with NumPy's warning.", onnx="Sqrt"
 )
@@ -158,23 +159,11 @@ relu = unary(
 abs = absolute
 
 # -- more of NumPy's functions, each a line: h = f(z) with f′ written out ----------------------------------
-square = unary("square", np.square, "g * (2 * x)", "x², elementwise.", onnx=onnx_ops.square)
+square = unary("square", np.square, "g * (2 * x)", "x², elementwise.")
 # (log 2 and log 10 as Python numbers: a NumPy float64 would make a float32 gradient float64)
-exp2 = unary("exp2", np.exp2, f"g * ans * {math.log(2)!r}", "2^x, elementwise.", onnx=onnx_ops.exp2)  # f′ = 2^z log 2
-log2 = unary(
-    "log2",
-    np.log2,
-    f"g / (x * {math.log(2)!r})",
-    "Base-2 log; log2(0) = -inf, with NumPy's warning.",
-    onnx=onnx_ops.log2,
-)
-log10 = unary(
-    "log10",
-    np.log10,
-    f"g / (x * {math.log(10)!r})",
-    "Base-10 log; log10(0) = -inf, with NumPy's warning.",
-    onnx=onnx_ops.log10,
-)
+exp2 = unary("exp2", np.exp2, f"g * ans * {math.log(2)!r}", "2^x, elementwise.")  # f′ = 2^z log 2
+log2 = unary("log2", np.log2, f"g / (x * {math.log(2)!r})", "Base-2 log; log2(0) = -inf, with NumPy's warning.")
+log10 = unary("log10", np.log10, f"g / (x * {math.log(10)!r})", "Base-10 log; log10(0) = -inf, with NumPy's warning.")
 tan = unary("tan", np.tan, "g * (1 + ans * ans)", "tan x, elementwise (radians).", onnx="Tan")  # f′ = 1 + tan² z
 sinh = unary("sinh", np.sinh, "g * np.cosh(x)", "sinh x, elementwise.", onnx="Sinh")
 cosh = unary("cosh", np.cosh, "g * np.sinh(x)", "cosh x, elementwise.", onnx="Cosh")
@@ -192,13 +181,11 @@ arccos = unary(
 logaddexp = binary(
     "logaddexp", np.logaddexp, ("g * np.exp(a - ans)", "g * np.exp(b - ans)"),  # ∂/∂a = eᵃ / (eᵃ + eᵇ)
     "log(e^a + e^b), computed without overflow.", commutative=True,
-    onnx=onnx_ops.logaddexp,
 )  # fmt: skip
 hypot = binary(
     "hypot", np.hypot, ("g * a / np.where(ans == 0, 1, ans)", "g * b / np.where(ans == 0, 1, ans)"),
     "√(a² + b²) elementwise; its gradient at a = b = 0, where it has none, is taken as 0 (as |x|'s at 0).",
     commutative=True,
-    onnx=onnx_ops.hypot,
 )  # fmt: skip
 erf = unary(
     "erf", _erf, f"g * np.exp(-(x * x)) * {2 / math.sqrt(math.pi)!r}",  # f′ = 2/√π e^{−z²}
