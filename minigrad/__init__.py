@@ -98,6 +98,7 @@ from . import (  # noqa: E402
     benchmark,  # noqa: E402  (mg.benchmark: time your own steps with the harness's method)
     data,
     nn,
+    onnx,  # noqa: E402  (mg.onnx.export; imports the onnx package only when exporting)
     optim,
 )
 from .compile import CompileError, compile  # noqa: E402  (mg.compile: the function; the package is minigrad.compile)

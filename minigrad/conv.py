@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from . import conv_kernels as kernels
+from . import onnx_layers
 from .recording import record
 from .registry import primitive
 from .tensor import Tensor, as_tensor
@@ -68,7 +69,7 @@ def _parents(*tensors: Tensor) -> tuple:
     return tuple(t if t._rg else None for t in tensors)
 
 
-@primitive("conv", (_conv_x_vjp, _conv_w_vjp, None), compute=kernels.conv)
+@primitive("conv", (_conv_x_vjp, _conv_w_vjp, None), compute=kernels.conv, onnx=onnx_layers.conv)
 def conv_nd(x: Any, w: Any, geometry: tuple) -> Tensor:
     """y = x ⋆ w for a checked ``geometry`` (stride, pads, dilation, groups); see ``conv`` for the arguments."""
     x, w = as_tensor(x, "conv"), as_tensor(w, "conv")
@@ -76,7 +77,9 @@ def conv_nd(x: Any, w: Any, geometry: tuple) -> Tensor:
     return record("conv", kernels.conv(xd, wd, geometry), (xd, wd, geometry), _parents(x, w), (x, w, geometry))
 
 
-@primitive("conv_input", (_input_g_vjp, _input_w_vjp, None, None), compute=kernels.conv_input)
+@primitive(
+    "conv_input", (_input_g_vjp, _input_w_vjp, None, None), compute=kernels.conv_input, onnx=onnx_layers.conv_input
+)
 def conv_input(g: Any, w: Any, x_shape: tuple, geometry: tuple) -> Tensor:
     """The transposed convolution: the gradient of conv(x, w) in x for the upstream gradient g."""
     g, w = as_tensor(g, "conv_input"), as_tensor(w, "conv_input")
@@ -85,7 +88,12 @@ def conv_input(g: Any, w: Any, x_shape: tuple, geometry: tuple) -> Tensor:
     return record("conv_input", value, (gd, wd, x_shape, geometry), _parents(g, w), (g, w, x_shape, geometry))
 
 
-@primitive("conv_weight", (_weight_x_vjp, _weight_g_vjp, None, None), compute=kernels.conv_weight)
+@primitive(
+    "conv_weight",
+    (_weight_x_vjp, _weight_g_vjp, None, None),
+    compute=kernels.conv_weight,
+    onnx=onnx_layers.conv_weight,
+)
 def conv_weight(x: Any, g: Any, w_shape: tuple, geometry: tuple) -> Tensor:
     """The gradient of conv(x, w) in w for the upstream gradient g."""
     x, g = as_tensor(x, "conv_weight"), as_tensor(g, "conv_weight")

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from . import onnx_ops
 from .expressions import NAMESPACE
 from .recording import binary as _binary
 from .recording import unary as _unary
@@ -23,22 +24,26 @@ from .registry import BINARY, UNARY, define
 from .special import erf as _erf
 
 
-def unary(name: str, compute: Any, rule: str | None, doc: str, numpy: Any = None) -> Any:
+def unary(name: str, compute: Any, rule: str | None, doc: str, numpy: Any = None, onnx: Any = None) -> Any:
     """Define the unary elementwise primitive ``name``: value ``compute(x)``, rule ``Jᵀg = rule`` (None: no
-    gradient). Returns its public function; ``numpy`` is the NumPy function that dispatches to it."""
+    gradient). Returns its public function; ``numpy`` is the NumPy function that dispatches to it, ``onnx`` its
+    ONNX form (``Primitive.onnx``: an operator's name; by default the lowering of the same name in
+    ``minigrad.onnx_ops``, for a function that ONNX has no operator for)."""
     forward = _unary(name, compute, differentiable=rule is not None)
     forward.__name__ = forward.__qualname__ = name
     forward.__module__, forward.__doc__ = __name__, doc
     numpy = numpy if numpy is not None else compute if isinstance(compute, np.ufunc) else None
-    define(name, (rule,), ("x",), UNARY, forward=forward, compute=compute, numpy=(numpy,) if numpy else ())
+    onnx = onnx if onnx is not None else getattr(onnx_ops, name, None)
+    define(name, (rule,), ("x",), UNARY, forward=forward, compute=compute, numpy=(numpy,) if numpy else (), onnx=onnx)
     return forward
 
 
 def binary(name: str, compute: Any, rules: tuple, doc: str, method: str | None = None, symbol: str | None = None,
            **facts: Any) -> Any:  # fmt: skip
     """Define the binary elementwise primitive ``name`` of operands a and b (broadcast together); see
-    ``registry.Primitive`` for ``method``, ``symbol`` and the other ``facts``."""
+    ``registry.Primitive`` for ``method``, ``symbol`` and the other ``facts`` (``onnx`` as for ``unary``)."""
     forward = _binary(name, compute)
+    facts.setdefault("onnx", getattr(onnx_ops, name, None))
     forward.__name__ = forward.__qualname__ = name
     forward.__module__, forward.__doc__ = __name__, doc
     define(name, rules, ("a", "b"), BINARY, forward=forward, compute=compute, numpy=(compute,), method=method,
@@ -78,47 +83,60 @@ def _power_vjp_a(g: Any, ans: Any, a: Any, b: Any) -> Any:
 
 
 # -- arithmetic: z = a ∘ b with broadcasting (the engine sums the broadcast axes away) ---------------------
-add = binary("add", np.add, ("g", "g"), "a + b, with NumPy broadcasting.", "add", "+", commutative=True)
-subtract = binary("subtract", np.subtract, ("g", "-g"), "a - b, with NumPy broadcasting.", "sub", "-")
+add = binary("add", np.add, ("g", "g"), "a + b, with NumPy broadcasting.", "add", "+", commutative=True, onnx="Add")
+subtract = binary("subtract", np.subtract, ("g", "-g"), "a - b, with NumPy broadcasting.", "sub", "-", onnx="Sub")
 multiply = binary(
-    "multiply", np.multiply, ("g * b", "g * a"), "a * b elementwise, with broadcasting.", "mul", "*", commutative=True
-)
+    "multiply", np.multiply, ("g * b", "g * a"), "a * b elementwise, with broadcasting.", "mul", "*", commutative=True,
+    onnx="Mul",
+)  # fmt: skip
 divide = binary(
     "divide", np.divide, ("g / b", "-g * ans / b"),  # ∂z/∂b = −a/b² = −z/b
     "a / b elementwise; division by zero follows IEEE (inf or nan, with NumPy's warning).", "truediv", "/",
+    onnx="Div",
 )  # fmt: skip
 power = binary(
     "power", np.power, (_power_vjp_a, "g * ans * np.log(np.where(a == 0, 1, a))"),  # ∂z/∂b = aᵇ log a, 0 at a = 0
     "a ** b elementwise. d/db is taken as 0 where a == 0 (0 ** b is flat in b for b > 0).", "pow", "**",
+    onnx="Pow",
 )  # fmt: skip
 maximum = binary(
     "maximum", np.maximum, ("g * _share(a > b, a == b, g.dtype)", "g * _share(b > a, a == b, g.dtype)"),
     "Elementwise maximum; at ties the gradient is split evenly between a and b.",
     against_constant=(_WINS_A, _WINS_B), commutative=True,
+    onnx="Max",
 )  # fmt: skip
 minimum = binary(
     "minimum", np.minimum, ("g * _share(a < b, a == b, g.dtype)", "g * _share(b < a, a == b, g.dtype)"),
     "Elementwise minimum; at ties the gradient is split evenly between a and b.",
     against_constant=(_WINS_B, _WINS_A), commutative=True,
+    onnx="Min",
 )  # fmt: skip
 
 # -- functions h = f(z): the rule is g ∘ f′(z) --------------------------------------------------------------
-negative = unary("negative", np.negative, "-g", "-x, elementwise.")
+negative = unary("negative", np.negative, "-g", "-x, elementwise.", onnx="Neg")
 absolute = unary(
     "absolute", np.absolute, "g * np.sign(x)",
     "|x|; its gradient at 0 is taken as 0 (the subgradient sign(0) = 0, as in NumPy and PyTorch).",
+    onnx="Abs",
 )  # fmt: skip
-sign = unary("sign", np.sign, None, "sign(x): piecewise constant, so it carries no gradient.")
-exp = unary("exp", np.exp, "g * ans", "e^x, elementwise.")  # f′ = exp z = h
-log = unary("log", np.log, "g / x", "Natural log; log(0) = -inf and log(x < 0) = nan, with NumPy's warning.")
+sign = unary("sign", np.sign, None, "sign(x): piecewise constant, so it carries no gradient.", onnx="Sign")
+exp = unary("exp", np.exp, "g * ans", "e^x, elementwise.", onnx="Exp")  # f′ = exp z = h
+log = unary(
+    "log", np.log, "g / x", "Natural log; log(0) = -inf and log(x < 0) = nan, with NumPy's warning.", onnx="Log"
+)
 log1p = unary("log1p", np.log1p, "g / (1 + x)", "log(1 + x), accurate for small x.")
 expm1 = unary("expm1", np.expm1, "g * np.exp(x)", "e^x - 1, accurate for small x.")  # f′ = e^z, exact where h ≈ -1
-sqrt = unary("sqrt", np.sqrt, "g / (2 * ans)", "Square root; its gradient at 0 is inf (IEEE), with NumPy's warning.")
-sin = unary("sin", np.sin, "g * np.cos(x)", "sin x, elementwise (radians).")
-cos = unary("cos", np.cos, "-(g * np.sin(x))", "cos x, elementwise (radians).")  # −(g sin z) = (−g) sin z exactly
+sqrt = unary(
+    "sqrt", np.sqrt, "g / (2 * ans)", "Square root; its gradient at 0 is inf (IEEE), with NumPy's warning.", onnx="Sqrt"
+)
+sin = unary("sin", np.sin, "g * np.cos(x)", "sin x, elementwise (radians).", onnx="Sin")
+cos = unary(
+    "cos", np.cos, "-(g * np.sin(x))", "cos x, elementwise (radians).", onnx="Cos"
+)  # −(g sin z) = (−g) sin z exactly
 tanh = unary(
     "tanh", np.tanh, "g * (1 - ans * ans)",  # f′ = 1 − tanh² z = 1 − h²
     "tanh x, elementwise; its derivative 1 - tanh² x is computed from the output.",
+    onnx="Tanh",
 )  # fmt: skip
 sigmoid = unary(
     "sigmoid", _sigmoid, "g * ans * (1 - ans)",  # f′ = σ(z)(1 − σ(z)) = h(1 − h)
@@ -127,6 +145,7 @@ sigmoid = unary(
     A primitive rather than a composite: 1 / (1 + exp(-x)) built from primitives gives nan gradients
     at x = -1e4 (inf · 0 in the rule of the division), and one node costs less than four.
     """,
+    onnx="Sigmoid",
 )  # fmt: skip
 relu = unary(
     "relu", _relu, "g * (ans > 0)",  # f′ = 1 where z > 0 (h > 0), else 0 (0 at z = 0)
@@ -135,6 +154,7 @@ relu = unary(
     A primitive rather than ``where(x > 0, x, 0)``: ``np.maximum`` is several times faster than ``np.where``
     and a multiplication by the mask (see the benchmark notes).
     """,
+    onnx="Relu",
 )  # fmt: skip
 abs = absolute
 
@@ -144,17 +164,19 @@ square = unary("square", np.square, "g * (2 * x)", "x², elementwise.")
 exp2 = unary("exp2", np.exp2, f"g * ans * {math.log(2)!r}", "2^x, elementwise.")  # f′ = 2^z log 2
 log2 = unary("log2", np.log2, f"g / (x * {math.log(2)!r})", "Base-2 log; log2(0) = -inf, with NumPy's warning.")
 log10 = unary("log10", np.log10, f"g / (x * {math.log(10)!r})", "Base-10 log; log10(0) = -inf, with NumPy's warning.")
-tan = unary("tan", np.tan, "g * (1 + ans * ans)", "tan x, elementwise (radians).")  # f′ = 1 + tan² z
-sinh = unary("sinh", np.sinh, "g * np.cosh(x)", "sinh x, elementwise.")
-cosh = unary("cosh", np.cosh, "g * np.sinh(x)", "cosh x, elementwise.")
-arctan = unary("arctan", np.arctan, "g / (1 + x * x)", "arctan x, elementwise.")
+tan = unary("tan", np.tan, "g * (1 + ans * ans)", "tan x, elementwise (radians).", onnx="Tan")  # f′ = 1 + tan² z
+sinh = unary("sinh", np.sinh, "g * np.cosh(x)", "sinh x, elementwise.", onnx="Sinh")
+cosh = unary("cosh", np.cosh, "g * np.sinh(x)", "cosh x, elementwise.", onnx="Cosh")
+arctan = unary("arctan", np.arctan, "g / (1 + x * x)", "arctan x, elementwise.", onnx="Atan")
 arcsin = unary(
     "arcsin", np.arcsin, "g / np.sqrt(1 - x * x)",
     "arcsin x on [-1, 1]; its gradient at ±1 is inf (IEEE) and outside [-1, 1] the value is nan, as in NumPy.",
+    onnx="Asin",
 )  # fmt: skip
 arccos = unary(
     "arccos", np.arccos, "-(g / np.sqrt(1 - x * x))",
     "arccos x on [-1, 1]; its gradient at ±1 is -inf (IEEE) and outside [-1, 1] the value is nan, as in NumPy.",
+    onnx="Acos",
 )  # fmt: skip
 logaddexp = binary(
     "logaddexp", np.logaddexp, ("g * np.exp(a - ans)", "g * np.exp(b - ans)"),  # ∂/∂a = eᵃ / (eᵃ + eᵇ)
@@ -168,4 +190,5 @@ hypot = binary(
 erf = unary(
     "erf", _erf, f"g * np.exp(-(x * x)) * {2 / math.sqrt(math.pi)!r}",  # f′ = 2/√π e^{−z²}
     "The error function 2/√π ∫₀ˣ e^{−t²} dt, accurate to about 1e-15 relative in float64 (``minigrad.special``).",
+    onnx="Erf",
 )  # fmt: skip

@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from . import onnx_ops
 from .grad_mode import no_grad
 from .recording import record
 from .registry import EachInput, batched, batching, define
@@ -201,7 +202,13 @@ def function_vjp(i: int, g: Any, ans: Any, ctx: FunctionCtx, *args: Any) -> Any:
 
 
 # One entry of the rule table for every custom operation: position 0 of the node's args is its ctx.
-define("function", EachInput(function_vjp, offset=1))
+define(
+    "function",
+    EachInput(function_vjp, offset=1),
+    onnx=onnx_ops.not_exportable(
+        "a custom mg.Function runs Python code of its own, which ONNX cannot hold; write it with minigrad's operations"
+    ),
+)
 
 
 class Function:

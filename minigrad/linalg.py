@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from . import recording
+from . import onnx_ops, recording
 from .recording import record
 from .registry import EachInput, define, primitive
 from .tensor import Tensor, as_tensor
@@ -83,7 +83,7 @@ matmul.__name__ = matmul.__qualname__ = "matmul"
 matmul.__module__ = __name__
 matmul.__doc__ = """Matrix product with NumPy's rules: 1-D operands are vectors, leading axes are batch axes."""
 define("matmul", (matmul_vjp_a, matmul_vjp_b), forward=matmul, compute=np.matmul, numpy=(np.matmul,),
-       method="matmul", symbol="@")  # fmt: skip
+       method="matmul", symbol="@", onnx=onnx_ops.matmul)  # fmt: skip
 
 
 def dot(a: Any, b: Any) -> Tensor:
@@ -161,6 +161,7 @@ def einsum_vjp(i: int, g: Any, ans: Any, spec: tuple, *operands: Any) -> Any:
     "einsum",
     EachInput(einsum_vjp, offset=1, reads=lambda i, n: (False, tuple(j for j in range(1, n) if j != i))),
     numpy=(np.einsum,),
+    onnx=onnx_ops.einsum,
 )
 def einsum(subscripts: str, *operands: Any) -> Tensor:
     """Einstein summation, as ``np.einsum`` (explicit or implicit output, ``...`` allowed)."""

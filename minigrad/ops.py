@@ -12,8 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from . import onnx_ops
 from .elementwise import exp, subtract
-from .recording import record
+from .recording import record, unrecorded
 from .registry import primitive
 from .tensor import Tensor, as_tensor
 
@@ -24,6 +25,7 @@ from .tensor import Tensor, as_tensor
     ("g * ((lo is None or x >= lo) & (hi is None or x <= hi)).astype(g.dtype)", None, None),
     ("x", "lo", "hi"),
     numpy=(np.clip,),
+    onnx=onnx_ops.clip,
 )
 def clip(x: Any, min: Any = None, max: Any = None) -> Tensor:
     """Limit x to [min, max]. The gradient passes where min <= x <= max (bounds included), else 0.
@@ -167,19 +169,19 @@ def _reduces_empty(shape: tuple, axis: Any) -> bool:
     return not shape or any(shape[a] == 0 for a in axes) or axis is None
 
 
-@primitive("sum", (sum_vjp, None, None), numpy=(np.sum,))
+@primitive("sum", (sum_vjp, None, None), numpy=(np.sum,), onnx=onnx_ops.reduce("ReduceSum"))
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Sum over ``axis`` (None: all)."""
     return _reduce("sum", np.add.reduce, x, axis, keepdims)  # (what ndarray.sum calls, without its Python layer)
 
 
-@primitive("max", (extreme_vjp, None, None), numpy=(np.max, np.amax))
+@primitive("max", (extreme_vjp, None, None), numpy=(np.max, np.amax), onnx=onnx_ops.reduce("ReduceMax"))
 def max(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Largest element over ``axis``; when several elements tie, the gradient is shared evenly."""
     return _reduce("max", np.ndarray.max, x, axis, keepdims)
 
 
-@primitive("min", (extreme_vjp, None, None), numpy=(np.min, np.amin))
+@primitive("min", (extreme_vjp, None, None), numpy=(np.min, np.amin), onnx=onnx_ops.reduce("ReduceMin"))
 def min(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Smallest element over ``axis``; when several elements tie, the gradient is shared evenly."""
     return _reduce("min", np.ndarray.min, x, axis, keepdims)
@@ -195,7 +197,7 @@ def _logsumexp(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> np.nd
     return out if keepdims else np.squeeze(out, axis=axis)
 
 
-@primitive("logsumexp", (logsumexp_vjp, None, None), compute=_logsumexp)
+@primitive("logsumexp", (logsumexp_vjp, None, None), compute=_logsumexp, onnx=onnx_ops.logsumexp)
 def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """log Σ exp(x) over ``axis``, computed stably by shifting by the maximum.
 
@@ -220,7 +222,7 @@ def _mean(x: np.ndarray, axis: Any = None, keepdims: bool = False) -> Any:
     return m.astype(np.float16) if wide else m
 
 
-@primitive("mean", (mean_vjp, None, None), compute=_mean, numpy=(np.mean,))
+@primitive("mean", (mean_vjp, None, None), compute=_mean, numpy=(np.mean,), onnx=onnx_ops.reduce("ReduceMean"))
 def mean(x: Any, axis: Any = None, keepdims: bool = False) -> Tensor:
     """Arithmetic mean over ``axis``: the sum divided by the number of elements reduced.
 
@@ -247,6 +249,8 @@ def log_softmax(x: Any, axis: int = -1) -> Tensor:
     if type(x) is not Tensor or not x._data.size:  # (a Batched inside mg.vmap: logsumexp shifts by itself)
         return subtract(x, logsumexp(x, axis, keepdims=True))
     m = x._data.max(axis=axis, keepdims=True)
+    if unrecorded:  # tracing (mg.compile, mg.onnx.export): m is noted as max's result, recomputed from x
+        unrecorded[0]("max", m, (x._data, axis, True))
     if not np.isfinite(m).all():
         m[~np.isfinite(m)] = 0  # a slice of all -inf (or with +inf): shift it by 0
     s = subtract(x, m)
@@ -263,7 +267,7 @@ def _cumsum_vjp(g: Any, ans: Any, x: Any, axis: Any) -> Any:
     return reversed_sum.reshape(x.shape)
 
 
-@primitive("cumsum", (_cumsum_vjp, None), numpy=(np.cumsum,), compute=np.cumsum)
+@primitive("cumsum", (_cumsum_vjp, None), numpy=(np.cumsum,), compute=np.cumsum, onnx=onnx_ops.cumsum)
 def cumsum(x: Any, axis: Any = None) -> Tensor:
     """Cumulative sum along ``axis`` (of the flattened tensor when None), as ``np.cumsum``."""
     x = as_tensor(x, "cumsum")
@@ -283,7 +287,7 @@ def _norm(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
     return np.sqrt(np.add.reduce(x * x, axis=axis, keepdims=keepdims))
 
 
-@primitive("norm", (_norm_vjp, None, None), numpy=(np.linalg.norm,), compute=_norm)
+@primitive("norm", (_norm_vjp, None, None), numpy=(np.linalg.norm,), compute=_norm, onnx=onnx_ops.reduce("ReduceL2"))
 def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Tensor:
     """The 2-norm √Σ x² over ``axis`` (every element when None: the Frobenius norm of a matrix), as
     ``np.linalg.norm`` with ``ord=None``; its gradient at 0 is taken as 0."""

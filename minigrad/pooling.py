@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import conv_kernels as kernels
+from . import onnx_layers
 from .conv import _per_axis, conv_nd, remembered
 from .grad_mode import is_grad_enabled
 from .linalg import matmul
@@ -36,7 +37,7 @@ def _max_pool_vjp(g: Any, ans: Any, x: Any, shape: tuple, keep: Any) -> Any:
     return kernels.max_pool_input(g, which, xd.shape, shape)
 
 
-@primitive("max_pool", (_max_pool_vjp, None, None), compute=kernels.max_pool)
+@primitive("max_pool", (_max_pool_vjp, None, None), compute=kernels.max_pool, onnx=onnx_layers.max_pool)
 def _max_pool_nd(x: Tensor, shape: tuple) -> Tensor:
     """The maxima; when x's gradient will be wanted, where they are, kept in a list among the arguments (filled
     again by each replay of mg.compile, which recomputes the forward through ``compute``)."""

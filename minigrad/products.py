@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from . import onnx_ops
 from .ops import _axis, _restore_axes
 from .recording import record
 from .registry import primitive
@@ -47,7 +48,7 @@ def _prod(x: np.ndarray, axis: Any, keepdims: bool) -> np.ndarray:
     return np.prod(x, axis=axis, keepdims=keepdims)
 
 
-@primitive("prod", (_prod_vjp, None, None), compute=_prod)
+@primitive("prod", (_prod_vjp, None, None), compute=_prod, onnx=onnx_ops.reduce("ReduceProd"))
 def _prod_over(x: Tensor, axis: Any, keepdims: bool) -> Tensor:
     """The product over one axis (an int) or every element (None)."""
     d = x._data
@@ -93,7 +94,7 @@ def _cumprod_vjp(g: Any, ans: Any, x: Any, axis: Any) -> Any:
     return np.swapaxes(before * total, along, last).reshape(shape)
 
 
-@primitive("cumprod", (_cumprod_vjp, None), numpy=(np.cumprod,), compute=np.cumprod)
+@primitive("cumprod", (_cumprod_vjp, None), numpy=(np.cumprod,), compute=np.cumprod, onnx=onnx_ops.cumprod)
 def cumprod(x: Any, axis: Any = None) -> Tensor:
     """Cumulative product along ``axis`` (of the flattened tensor when None), as ``np.cumprod``; exact
     gradients at zeros."""

@@ -49,6 +49,7 @@ class Primitive:
     # mg.vmap's rule (size, values, batched) -> the whole-batch result: see ``minigrad.vmap_dispatch`` (None: derived
     # for an elementwise primitive, a loop over the batch for the others)
     batch: Any = None
+    onnx: Any = None  # how mg.onnx.export writes it: an ONNX operator's name ("Exp") or a lowering (minigrad.onnx_ops)
 
 
 PRIMITIVES: dict[str, Primitive] = {}

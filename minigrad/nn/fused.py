@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import onnx_layers
 from ..grad_mode import is_grad_enabled
 from ..ops import over_count
 from ..recording import record
@@ -35,7 +36,7 @@ def embedding_vjp(g: Any, ans: Any, table: Any, index: Any, rows: Any, inverse: 
     return out
 
 
-@primitive("embedding", (embedding_vjp, None, None, None))
+@primitive("embedding", (embedding_vjp, None, None, None), onnx=onnx_layers.embedding)
 def embedding(index: Any, weight: Tensor) -> Tensor:
     """Rows of ``weight`` picked by the integer array ``index``: shape ``index.shape + (dim,)``.
 
@@ -156,7 +157,11 @@ def _checked_targets(z: np.ndarray, target: Any, weight: Any, ignore_index: int)
     return t, safe, w
 
 
-@primitive("cross_entropy", (cross_entropy_vjp, None, None, None, None, None))
+@primitive(
+    "cross_entropy",
+    (cross_entropy_vjp, None, None, None, None, None),
+    onnx=onnx_layers.cross_entropy,
+)
 def cross_entropy(
     logits: Any,
     target: Any,

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import onnx_layers
 from ..recording import record
 from ..registry import primitive
 from ..tensor import Tensor, as_tensor
@@ -87,7 +88,12 @@ def _layer_norm(x: np.ndarray, w: Any, b: Any, axes: tuple, eps: float) -> np.nd
     return y
 
 
-@primitive("layer_norm", (layer_norm_vjp_x, layer_norm_vjp_w, layer_norm_vjp_b, None, None), compute=_layer_norm)
+@primitive(
+    "layer_norm",
+    (layer_norm_vjp_x, layer_norm_vjp_w, layer_norm_vjp_b, None, None),
+    compute=_layer_norm,
+    onnx=onnx_layers.layer_norm,
+)
 def layer_norm(x: Any, weight: Any, bias: Any, axes: tuple, eps: float) -> Tensor:
     """(x − μ)/√(σ² + eps) ∘ weight + bias over ``axes`` (the last ones; weight and bias of their shape, or
     None), μ and σ² the mean and biased variance of each slice."""
@@ -126,7 +132,7 @@ def _softmax(x: np.ndarray, scale: float) -> np.ndarray:
     return e
 
 
-@primitive("fused_softmax", (fused_softmax_vjp, None), compute=_softmax)
+@primitive("fused_softmax", (fused_softmax_vjp, None), compute=_softmax, onnx=onnx_layers.fused_softmax)
 def fused_softmax(x: Any, scale: float = 1.0) -> Tensor:
     """softmax(scale · x) along the last axis, exp(c (x − max)) / Σ exp(c (x − max)) for a scale c > 0: the
     attention weights' softmax with its 1/√d as one node (``mg.softmax`` is the composite exp ∘ log_softmax)."""
@@ -159,7 +165,12 @@ def _linear_rows(x: np.ndarray, w: np.ndarray, b: Any) -> np.ndarray:
     return out
 
 
-@primitive("linear_rows", (linear_rows_vjp_x, linear_rows_vjp_w, linear_rows_vjp_b), compute=_linear_rows)
+@primitive(
+    "linear_rows",
+    (linear_rows_vjp_x, linear_rows_vjp_w, linear_rows_vjp_b),
+    compute=_linear_rows,
+    onnx=onnx_layers.linear_rows,
+)
 def linear_rows(x: Any, weight: Any, bias: Any = None) -> Tensor:
     """x Wᵀ + b for a matrix of rows x (M, in), W (out, in) and b (out,) or None: ``nn.functional.linear`` as one
     node instead of three (transpose, matmul, add), for the rows the encoder layer works on."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import onnx_layers
 from ..recording import record
 from ..registry import primitive
 from ..shape_ops import where
@@ -115,7 +116,12 @@ def _compute(gi: Any, h0: Any, c0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: A
     return lstm_states(gi, h0, c0, w_hh, b_ih, b_hh, mask, reverse)
 
 
-@primitive("lstm_scan", (_gi_vjp, _h0_vjp, _c0_vjp, _w_vjp, _bi_vjp, _bh_vjp, None, None, None), compute=_compute)
+@primitive(
+    "lstm_scan",
+    (_gi_vjp, _h0_vjp, _c0_vjp, _w_vjp, _bi_vjp, _bh_vjp, None, None, None),
+    compute=_compute,
+    onnx=onnx_layers.lstm_scan,
+)
 def lstm_states_of(gi: Any, h0: Any, c0: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None, mask: Any = None,
                    reverse: bool = False) -> Tensor:  # fmt: skip
     """The LSTM's [h | c] after every step, (L, N, 2H), from gi = x Wᵢₕᵀ (L, N, 4H), h₀ and c₀ (N, H)."""

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import onnx_layers
 from ..elementwise import _sigmoid, sigmoid
 from ..recording import record
 from ..registry import primitive
@@ -157,7 +158,12 @@ def _compute(gi: Any, h0: Any, w_hh: Any, b_ih: Any, b_hh: Any, mask: Any, rever
     return gru_states(gi, h0, w_hh, b_ih, b_hh, mask, reverse)
 
 
-@primitive("gru_scan", (_gi_vjp, _h0_vjp, _w_vjp, _bi_vjp, _bh_vjp, None, None, None), compute=_compute)
+@primitive(
+    "gru_scan",
+    (_gi_vjp, _h0_vjp, _w_vjp, _bi_vjp, _bh_vjp, None, None, None),
+    compute=_compute,
+    onnx=onnx_layers.gru_scan,
+)
 def gru_states_of(gi: Any, h0: Any, w_hh: Any, b_ih: Any = None, b_hh: Any = None, mask: Any = None,
                   reverse: bool = False) -> Tensor:  # fmt: skip
     """The GRU's state after every step, S (L, N, H), from gi = x Wᵢₕᵀ (L, N, 3H) and h₀ (N, H).

@@ -16,6 +16,12 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
+from .torch_weights import from_torch_state_dict, to_torch_state_dict
+
+__all__ = [
+    "clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters", "to_torch_state_dict",
+    "from_torch_state_dict",
+]  # fmt: skip
 
 
 def _with_grads(where: str, parameters: Any) -> list[Tensor]:
