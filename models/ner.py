@@ -3,7 +3,7 @@
     python -m models.ner                       # train on the default data, print dev/test F1
     python -m models.ner train [--train F --dev F --test F] [--save DIR] [--no-crf] [options]
     python -m models.ner evaluate --model DIR --test F [--output PRED.txt]
-    python -m models.ner tag --model DIR [FILE] [--input-format text|tokens|conll] [--format inline|conll]
+    python -m models.ner tag --model DIR [FILE] [--input-format text|tokens|conll] [--format inline|conll] [--onnx F]
     python -m models.ner export --model DIR --output tagger.onnx   # the network for ONNX Runtime (models/ner_onnx.py)
 
 Files are CoNLL-style (word first, tag last or in --tag-column; IOB1, BIO or IOBES; every token line with
@@ -208,6 +208,15 @@ def _tag_input(args: argparse.Namespace) -> tuple[list[list[str]], list[str | No
 
 def tag_command(args: argparse.Namespace) -> int:
     tagger = _load_tagger(args.model)
+    if args.onnx is not None:  # the network in ONNX Runtime; the vocabularies (and the CRF's decoding) here
+        if not os.path.isfile(args.onnx):
+            raise UsageError(f"--onnx: {args.onnx} is not a file (write it with python -m models.ner export)")
+        try:
+            from .ner_onnx import OnnxTagger
+
+            tagger = OnnxTagger(args.model, args.onnx)
+        except ImportError as e:
+            raise UsageError(f"--onnx needs onnxruntime: pip install -e '.[onnx]' ({e})") from None
     sentences, layout = _tag_input(args)
     tagged = iter(tagger.predict([s for s in sentences if s]))
     tags = [next(tagged) if words else [] for words in sentences]
