@@ -197,7 +197,7 @@ def build_parser(usage: str) -> argparse.ArgumentParser:
     g.add_argument("--input-format", choices=("text", "tokens", "conll"), default="text",
                    help="raw text, whitespace-separated tokens, or a CoNLL file's first column")  # fmt: skip
     g.add_argument("--onnx", metavar="FILE", default=None,
-                   help="tag through ONNX Runtime with this export of the model (python -m models.ner export)")  # fmt: skip
+                   help="tag through ONNX Runtime with this export (python -m models.ner export)")  # fmt: skip
     g.add_argument("--format", choices=("inline", "conll"), default=None,
                    help="inline: a sentence a line with [TYPE words] around entities; conll: word<TAB>tag lines "
                    "(default: inline for text input, conll otherwise)")  # fmt: skip
