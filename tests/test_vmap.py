@@ -13,6 +13,7 @@ import pytest
 import test_fuzz
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_function import Cube
 
 import minigrad as mg
 import minigrad.vmap  # noqa: F401  (the module, shadowed by the function on the package)
@@ -250,18 +251,6 @@ def test_nesting_and_composition_with_the_transforms():
     # a closure over a batched value
     out = mg.vmap(lambda a: mg.grad(lambda w: (w * a).sum() ** 2)(mg.tensor(v)))(A.reshape(12, 5))
     close(out.data, [2 * (v * a).sum() * a for a in A.reshape(12, 5)])
-
-
-class Cube(mg.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return x**3
-
-    @staticmethod
-    def backward(ctx, g):
-        (x,) = ctx.saved
-        return 3 * x**2 * g
 
 
 def test_a_custom_function_loops_over_the_batch():
