@@ -35,13 +35,12 @@ own plan keeps.
 from __future__ import annotations
 
 import contextlib
-import functools
-import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from .checkpoint_rng import RandomState
 from .engine import backward_pass
 from .grad_mode import enable_grad, is_grad_enabled
 from .recording import record, unrecorded
@@ -104,7 +103,7 @@ class _Segment:
 def _run(function: Callable, args: tuple, kwargs: dict, preserve_rng_state: bool) -> Any:
     if not is_grad_enabled() or unrecorded:  # nothing is recorded, or mg.compile traces: f as it is
         return function(*args, **kwargs)
-    rng = _RandomState((function, args, kwargs)) if preserve_rng_state else None
+    rng = RandomState((function, args, kwargs)) if preserve_rng_state else None
     start = next(creation_ids)  # tensors made before f have smaller ids, f's have larger ones
     out = function(*args, **kwargs)
     name = _name(function)
@@ -161,8 +160,10 @@ def _cut(outputs: list, start: int, stand_ins: dict | None = None) -> list:
             found.setdefault(id(p), p)
         if outside and stand_ins is not None:
             if any(id(p) not in stand_ins for p in outside):
-                raise RuntimeError("checkpoint: running the function again for backward, its graph reached a "
-                                   "tensor that the forward did not reach; f must compute the same thing twice")  # fmt: skip
+                raise RuntimeError(
+                    "checkpoint: running the function again for backward, its graph reached a tensor that the "
+                    "forward did not reach; f must compute the same thing twice"
+                )
             node._parents = tuple(stand_ins[id(p)] if p is not None and p._id < start else p for p in parents)
         stack.extend(p for p in parents if p is not None and p._id >= start)
     return list(found.values())
@@ -261,63 +262,3 @@ def _reads(position: int, n_args: int) -> tuple:
 
 
 define("checkpoint", EachInput(checkpoint_vjp, offset=1, reads=_reads))
-
-
-# -- random states ---------------------------------------------------------------------------------
-_OPAQUE = (Tensor, np.ndarray, np.generic, str, bytes, int, float, complex, type, types.ModuleType,
-           types.BuiltinFunctionType, type(None))  # fmt: skip
-
-
-class _RandomState:
-    """The states of the generators f can reach, taken before its forward, to draw the same numbers again."""
-
-    def __init__(self, roots: Any) -> None:
-        self.generators = _generators(roots)
-        self.states = [r.bit_generator.state for r in self.generators]
-
-    @contextlib.contextmanager
-    def replayed(self) -> Any:
-        now = [r.bit_generator.state for r in self.generators]
-        for r, state in zip(self.generators, self.states):
-            r.bit_generator.state = state
-        try:
-            yield
-        finally:
-            for r, state in zip(self.generators, now):
-                r.bit_generator.state = state
-
-
-def _generators(roots: Any, limit: int = 20_000) -> list:
-    """The ``np.random.Generator`` objects found from ``roots`` through containers, attributes, closures,
-    the globals a function names, defaults and bound methods (at most ``limit`` objects are looked at)."""
-    found, seen, stack = [], set(), [(roots, 0)]
-    while stack and len(seen) < limit:
-        obj, depth = stack.pop()
-        if id(obj) in seen or depth > 8 or isinstance(obj, _OPAQUE):
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, np.random.Generator):
-            found.append(obj)
-        else:
-            stack.extend((child, depth + 1) for child in _children(obj))
-    return found
-
-
-def _children(obj: Any) -> Iterable:
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        return list(obj)
-    if isinstance(obj, dict):
-        return list(obj.values())
-    if isinstance(obj, types.MethodType):
-        return [obj.__self__, obj.__func__]
-    if isinstance(obj, functools.partial):
-        return [obj.func, obj.args, obj.keywords]
-    if isinstance(obj, types.FunctionType):
-        cells = []
-        for cell in obj.__closure__ or ():
-            with contextlib.suppress(ValueError):  # an empty cell
-                cells.append(cell.cell_contents)
-        named = [obj.__globals__[n] for n in obj.__code__.co_names if n in obj.__globals__]
-        return cells + named + list(obj.__defaults__ or ()) + list((obj.__kwdefaults__ or {}).values())
-    attributes = getattr(obj, "__dict__", None)
-    return list(attributes.values()) if isinstance(attributes, dict) else []
