@@ -88,8 +88,9 @@ def table(records: list[dict]) -> str:
     head = f"{'workload':<12} {'step':<26} {'time/step':>10} {'time ratio':>10} {'peak':>11} {'peak ratio':>10}"
     lines = [head, "-" * len(head)]
     for r in records:
-        lines.append(f"{r['workload']:<12} {r['step']:<26} {benchmark.fmt_time(r['median_s']):>10} "
-                     f"{r['time_ratio']:>9.2f}x {r['peak_bytes'] / 2**20:>7.2f} MiB {r['mem_ratio']:>9.2f}x")  # fmt: skip
+        time, peak = benchmark.fmt_time(r["median_s"]), r["peak_bytes"] / 2**20
+        lines.append(f"{r['workload']:<12} {r['step']:<26} {time:>10} {r['time_ratio']:>9.2f}x {peak:>7.2f} MiB "
+                     f"{r['mem_ratio']:>9.2f}x")  # fmt: skip
     return "\n".join(lines)
 
 
