@@ -18,12 +18,14 @@ stand-ins in the places of the inputs in the new graph (so that the walk stops t
 graph around f), and backpropagates g through it: on arrays in an ordinary backward, on Tensors (recorded)
 under ``create_graph``, ``mg.grad(mg.grad(...))`` and forward mode, so every transform composes with it.
 
-**Random numbers.** Before the forward, ``preserve_rng_state=True`` (PyTorch's default) takes the state of
+**State f reads.** Before the forward, ``preserve_rng_state=True`` (PyTorch's default) takes the state of
 every ``np.random.Generator`` it finds in f and its arguments (a module's attributes, closures, globals f
-names, defaults); the recomputation starts from those states, so dropout
-draws the same mask, and leaves them as they were. Whatever else makes the second run differ (dropout with
-``rng=None``, fresh entropy on every call) is caught: the recomputed outputs are compared with the forward's,
-and a difference raises. Inputs cannot change in between: the node holds them (``mg.InplaceError``).
+names, defaults); the recomputation starts from those states, so dropout draws the same mask, and leaves them
+as they were. Dict entries and attributes that held f's inputs are set to them again for the recomputation
+(``nn.functional_call`` of a model that checkpoints inside: see ``minigrad.checkpoint_state``). Whatever
+else makes the second run differ (dropout with ``rng=None``, fresh entropy on every call) is caught: a sample
+of the recomputed outputs is compared with the forward's, and a difference raises. Inputs cannot change in
+between: the node holds them (``mg.InplaceError``).
 
 **Costs.** f runs twice per step (forward, and again in backward); the forward records its graph but drops it
 when f returns, so memory holds one f's graph at a time. Under ``create_graph`` the recomputed graph is part
@@ -34,13 +36,12 @@ own plan keeps.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .checkpoint_rng import RandomState
+from .checkpoint_state import ForwardState
 from .engine import backward_pass
 from .grad_mode import enable_grad, is_grad_enabled
 from .recording import record, unrecorded
@@ -103,7 +104,7 @@ class _Segment:
 def _run(function: Callable, args: tuple, kwargs: dict, preserve_rng_state: bool) -> Any:
     if not is_grad_enabled() or unrecorded:  # nothing is recorded, or mg.compile traces: f as it is
         return function(*args, **kwargs)
-    rng = RandomState((function, args, kwargs)) if preserve_rng_state else None
+    state = ForwardState((function, args, kwargs), preserve_rng_state)
     start = next(creation_ids)  # tensors made before f have smaller ids, f's have larger ones
     out = function(*args, **kwargs)
     name = _name(function)
@@ -116,7 +117,8 @@ def _run(function: Callable, args: tuple, kwargs: dict, preserve_rng_state: bool
     if not made or not inputs:
         return out
     data = made[0]._data if len(made) == 1 else np.concatenate([t._data.ravel() for t in made])
-    ctx = _Recompute(function, args, kwargs, rng, name, made, inputs, _sample(data))
+    state.keep(inputs)
+    ctx = _Recompute(function, args, kwargs, state, name, made, inputs, _sample(data))
     node = record("checkpoint", data, (ctx, *(x._data for x in inputs)), (None, *inputs))
     if len(made) == 1:
         pieces = [node]
@@ -172,9 +174,9 @@ def _cut(outputs: list, start: int, stand_ins: dict | None = None) -> list:
 class _Recompute:
     """What a checkpoint node keeps to run f again: f, its arguments, the random states, what it returned."""
 
-    def __init__(self, function: Callable, args: tuple, kwargs: dict, rng: Any, name: str, made: list,
+    def __init__(self, function: Callable, args: tuple, kwargs: dict, state: Any, name: str, made: list,
                  inputs: list, sample: np.ndarray) -> None:  # fmt: skip
-        self.function, self.args, self.kwargs, self.rng, self.name = function, args, kwargs, rng, name
+        self.function, self.args, self.kwargs, self.state, self.name = function, args, kwargs, state, name
         self.sample = sample
         self.shapes = [(t._data.shape, t._data.dtype) for t in made]
         self.inputs = inputs
@@ -193,7 +195,7 @@ class _Recompute:
         with enable_grad():
             stand_ins = [_stand_in(x, a, nest) for x, a in zip(self.inputs, args)]
             start = next(creation_ids)
-            with self.rng.replayed() if self.rng is not None else contextlib.nullcontext():
+            with self.state.replayed():
                 out = self.function(*self.args, **self.kwargs)
             made = self._outputs(out, start)
             _cut(made, start, {id(x): s for x, s in zip(self.inputs, stand_ins)})

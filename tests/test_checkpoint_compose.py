@@ -165,3 +165,27 @@ def test_checkpoint_sequential_refuses_bad_segments_and_takes_a_list():
         with pytest.raises(ValueError, match=rf"checkpoint_sequential: segments must be an int in 1..4 .* {bad!r}"):
             nn.utils.checkpoint_sequential(net, bad, x)
     np.testing.assert_allclose(nn.utils.checkpoint_sequential(list(net), 2, x).data, net(x).data, rtol=1e-12)
+
+
+class Checked(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = mlp(17, layers=2, width=3)
+
+    def forward(self, x):
+        return nn.utils.checkpoint(self.body, x)
+
+
+def test_functional_call_of_a_model_that_checkpoints_inside():
+    model, x = Checked(), rand(4, 3, seed=18)
+
+    def loss(weight, x):  # backward runs the body after functional_call has put the model's weight back
+        return (nn.functional_call(model, {"body.0.weight": weight}, x) ** 2).sum()
+
+    weight = mg.tensor(np.array(model.body[0].weight.data), requires_grad=True)
+    assert gradcheck(loss, weight, x)
+    per_example = mg.vmap(mg.grad(loss), in_axes=(None, 0))(weight, x)
+    model.zero_grad()
+    (model.body(x) ** 2).sum().backward()
+    np.testing.assert_allclose(per_example.data.sum(axis=0), model.body[0].weight.grad, rtol=1e-12)
+    assert model.body[0].weight is not weight  # and the swap was undone after the recomputation
