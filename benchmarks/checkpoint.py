@@ -9,9 +9,6 @@ checkpointed step is ``nn.utils.checkpoint_sequential(net, segments, x)`` (all s
 ``mg.checkpoint``). Two workloads:
 
 - **train**: the gradients of the loss with respect to the parameters (and the input), as in training;
-- **train, kept**: the same, with the gradients kept allocated between steps and zeroed in place (PyTorch's
-  ``zero_grad(set_to_none=False)``), so that backward adds into them: the peak above the state before the step is
-  then what the graph holds, with the gradients' 64 MiB in the state before;
 - **activations**: the parameters frozen, the gradient with respect to the input only. Its peak is what the
   graph holds for backward, the memory checkpointing trades for time; in *train* the parameters' gradients
   (64 MiB here, allocated during backward, the same in both steps) are added to it.
@@ -37,7 +34,7 @@ import minigrad as mg
 from minigrad import benchmark, nn
 
 
-def build(layers: int, width: int, batch: int, segments: int, train: bool, keep: bool = False) -> dict[str, Callable]:
+def build(layers: int, width: int, batch: int, segments: int, train: bool) -> dict[str, Callable]:
     """{"unchecked": step, "checkpointed": step} for a ``layers``-deep tanh MLP; each step returns the gradients."""
     previous = mg.get_default_dtype()
     mg.set_default_dtype(np.float32)
@@ -51,12 +48,8 @@ def build(layers: int, width: int, batch: int, segments: int, train: bool, keep:
 
     def step(forward: Callable) -> Callable:
         def run() -> list:
-            if keep and x.grad is not None:  # the gradients stay allocated: zeroed in place, added into
-                for t in [x, *net.parameters()]:
-                    t.grad[...] = 0
-            else:
-                net.zero_grad()
-                x.grad = None
+            net.zero_grad()
+            x.grad = None
             forward(x).sum().backward()
             return [x.grad] + ([p.grad for p in net.parameters()] if train else [])
 
@@ -70,7 +63,7 @@ def build(layers: int, width: int, batch: int, segments: int, train: bool, keep:
 
 def check(steps: dict[str, Callable]) -> None:
     """The two steps give the same gradients (float32: to rounding, the recomputation runs the same ops)."""
-    plain, checked = ([np.array(g) for g in step()] for step in steps.values())  # copies: kept ones are reused
+    plain, checked = (step() for step in steps.values())
     for i, (a, b) in enumerate(zip(plain, checked)):
         if not np.allclose(a, b, rtol=1e-5, atol=1e-6):
             raise AssertionError(f"gradient {i} differs: largest difference {np.max(np.abs(a - b)):.3g}")
@@ -78,9 +71,8 @@ def check(steps: dict[str, Callable]) -> None:
 
 def measure(layers: int, width: int, batch: int, segments: int, rounds: int, quick: bool) -> list[dict]:
     records = []
-    workloads = (("train", True, False), ("train, kept", True, True), ("activations", False, False))
-    for workload, train, keep in workloads:
-        steps = build(layers, width, batch, segments, train, keep)
+    for workload, train in (("train", True), ("activations", False)):
+        steps = build(layers, width, batch, segments, train)
         check(steps)
         times = benchmark.compare(steps, rounds, sample_s=0.002 if quick else 0.05)
         peaks = {name: benchmark.peak_bytes(step) for name, step in steps.items() if step() is not None}
