@@ -101,6 +101,7 @@ from . import (  # noqa: E402
     onnx,  # noqa: E402  (mg.onnx.export; imports the onnx package only when exporting)
     optim,
 )
+from .checkpoint import checkpoint  # noqa: E402  (gradient checkpointing: recompute f in backward)
 from .compile import CompileError, compile  # noqa: E402  (mg.compile: the function; the package is minigrad.compile)
 from .graph_viz import render_graph, to_dot  # noqa: E402
 from .serialization import load, save  # noqa: E402
@@ -109,6 +110,7 @@ __all__ = [
     "chunk",
     "gather",
     "compile",
+    "checkpoint",
     "get_default_dtype",
     "set_default_dtype",
     "Tensor",

@@ -193,7 +193,11 @@ UNARY = {
 }
 # test_compile_programs.py draws from UNARY and BINARY too; mg.compile refuses custom Functions (they run
 # eagerly), so the custom operation is added for the fuzz tests here only
-FUZZ_UNARY = {**UNARY, "softplus_function": Softplus.apply}
+FUZZ_UNARY = {
+    **UNARY,
+    "softplus_function": Softplus.apply,
+    "checkpoint": lambda x: mg.checkpoint(lambda x: mg.sin(x) * x, x),  # recomputed in backward
+}
 BINARY = {
     "add": lambda a, b: a + b,
     "sub": lambda a, b: a - b,

@@ -223,7 +223,8 @@ def test_the_programs_batch_every_primitive(monkeypatch):
         f = program([step])
         mg.vmap(mg.grad(f, argnums=(0, 1)))(xs, ys)
         mg.vmap(mg.vjp(f, mg.tensor(x), mg.tensor(y))[1])(np.array([1.0, -2.0]))
-    missing = registry.with_rules() - dispatched
+    # mg.checkpoint under vmap runs f as it is: its node is never made there, so never dispatched
+    missing = registry.with_rules() - dispatched - {"checkpoint"}
     assert not missing, f"no program runs {sorted(missing)} on batched arguments"
 
 

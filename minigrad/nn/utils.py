@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checkpoint import checkpoint, checkpoint_sequential  # noqa: F401  (torch.utils.checkpoint's, re-exported)
 from ..tensor import Tensor
 from .torch_weights import from_torch_state_dict, to_torch_state_dict
 
