@@ -44,6 +44,7 @@ import numpy as np
 from .checkpoint_state import ForwardState
 from .engine import backward_pass
 from .grad_mode import enable_grad, is_grad_enabled
+from .onnx_ops import traced_through
 from .recording import record, unrecorded
 from .registry import EachInput, define
 from .shape_ops import astype, concatenate, reshape
@@ -263,4 +264,9 @@ def _reads(position: int, n_args: int) -> tuple:
     return False, tuple(range(1, n_args))  # every input (to run f again), not the outputs
 
 
-define("checkpoint", EachInput(checkpoint_vjp, offset=1, reads=_reads))
+# (mg.compile and mg.onnx.export trace through it: while tracing, f runs as it is, so its primitives are written)
+define(
+    "checkpoint",
+    EachInput(checkpoint_vjp, offset=1, reads=_reads),
+    onnx=traced_through("while tracing, mg.checkpoint runs its function, whose primitives are written instead"),
+)

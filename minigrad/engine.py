@@ -115,9 +115,23 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False, cre
     graph is kept, as if ``retain_graph=True``.
     """
     g = _seed(root, gradient, create_graph)
-    grads = backward_pass(root, g, retain_graph or create_graph, create_graph, None)
-    with _accumulating:  # NumPy lets other threads run during a large addition: one .grad update at a time
-        for leaf, grad in grads.items():
+    if not create_graph:  # each leaf's gradient goes into .grad as soon as it is complete (see _IntoGrad)
+        _walk(root, g, retain_graph, None, _IntoGrad())
+        return
+    grads = backward_pass(root, g, True, True, None)
+    into = _IntoGrad()
+    for leaf, grad in grads.items():
+        into[leaf] = grad
+
+
+class _IntoGrad(dict):
+    """Where backward's walk puts each leaf's gradient: added into ``leaf.grad`` at once, rather than held until
+    the walk ends, so that the peak memory of a backward pass holds one new gradient at a time, not all of
+    them (the weight gradients of a deep network are as large as its activations), as PyTorch's
+    AccumulateGrad does."""
+
+    def __setitem__(self, leaf: Tensor, grad: Any) -> None:
+        with _accumulating:  # NumPy lets other threads run during a large addition: one .grad update at a time
             # (the slot itself: the engine made grad of the leaf's shape and dtype, which .grad = checks for users)
             leaf._grad = grad if leaf._grad is None else leaf._grad + grad
 
@@ -134,14 +148,15 @@ def backward_pass(root: Tensor, g: Any, retain_graph: bool, create_graph: bool, 
     return _walk(root, g, retain_graph, inputs)
 
 
-def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any) -> dict:
-    """The walk on arrays: pop the node with the largest id, hand its gradient to its parents, repeat."""
+def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any, found: Any = None) -> dict:
+    """The walk on arrays: pop the node with the largest id, hand its gradient to its parents, repeat. The
+    gradients it reaches are put in ``found`` (a new dict, or backward's ``_IntoGrad``)."""
     wanted = None if inputs is None else set(inputs)
     check = bool(_anomaly) and get_ident() in _anomaly  # detect_anomaly: every rule's result is checked
     grads = {root: g}
     owned: set = set()  # nodes whose gradient array this walk made by an addition: safe to add into
     handed: set = set()  # ids of the arrays returned, so that no two results share memory
-    found: dict = {}
+    found = {} if found is None else found
     heap = [(-root._id, root)]
     push, primitives = heappush, PRIMITIVES  # (locals: the loop below reads them once per node)
     while heap:

@@ -30,6 +30,17 @@ def not_exportable(reason: str) -> Any:
     return lower
 
 
+def traced_through(reason: str) -> Any:
+    """The lowering of a primitive whose node a trace never holds (tracing runs the primitives it stands for
+    instead, as ``mg.checkpoint`` runs its function): reaching it is a bug, reported as one."""
+
+    def lower(g: Any, args: tuple, ans: np.ndarray) -> str:
+        g.fail(f"internal error: a traced graph holds this node, but {reason}")
+
+    lower.traced_through = reason  # type: ignore[attr-defined]
+    return lower
+
+
 def scalar(g: Any, value: float, dtype: Any) -> str:
     return g.constant(np.asarray(value, dtype=dtype))
 

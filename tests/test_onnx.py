@@ -268,10 +268,11 @@ def test_the_programs_and_the_gradients_below_reach_every_exportable_primitive()
         reached |= _ops(values_of([("u", name, 0)], x, y))
     for name in BINARY:
         reached |= _ops(values_of([("b", name, 0, 1)], x, y))
-    assert set(PRIMITIVES) - reached == NOT_EXPORTABLE
+    assert set(PRIMITIVES) - reached == NOT_EXPORTABLE | TRACED_THROUGH
 
 
 NOT_EXPORTABLE = {"function"}
+TRACED_THROUGH = {"checkpoint"}  # a trace holds the primitives of its function instead (test_checkpoint_exports)
 
 
 def test_every_primitive_declares_its_lowering_and_only_custom_functions_refuse():
@@ -343,3 +344,10 @@ def test_the_file_written_and_its_names(tmp_path):
     assert loaded.opset_import[0].version == mg.onnx.OPSET
     x = normal(6, 3)
     assert_same(run_onnx(loaded, ["x"], [x]), forward(model, (x,)))
+
+
+def test_checkpoint_exports_as_the_primitives_of_its_function():
+    assert {k for k, p in PRIMITIVES.items() if hasattr(p.onnx, "traced_through")} == TRACED_THROUGH
+    model = nn.Sequential(*(m for _ in range(3) for m in (nn.Linear(6, 6, rng=0), nn.Tanh())))
+    check(lambda x: nn.utils.checkpoint_sequential(model, 2, x), normal(4, 6))
+    check(lambda x: mg.checkpoint(lambda t: mg.sin(t) * t, x) + 1.0, normal(3, 5, dtype=np.float64))
