@@ -11,7 +11,10 @@ checkpointed step is ``nn.utils.checkpoint_sequential(net, segments, x)`` (all s
 - **train**: the gradients of the loss with respect to the parameters (and the input), as in training;
 - **activations**: the parameters frozen, the gradient with respect to the input only. Its peak is what the
   graph holds for backward, the memory checkpointing trades for time; in *train* the parameters' gradients
-  (64 MiB here, allocated during backward, the same in both steps) are added to it.
+  (64 MiB here, allocated during backward, the same in both steps) are added to it;
+- **train, .grad kept**: *train* without clearing the gradients between steps (they accumulate, as with
+  ``zero_grad(set_to_none=False)`` in PyTorch): the 64 MiB of ``.grad`` exist before the step, and backward adds
+  each new gradient into its ``.grad`` as soon as it is complete, so the peak is again what the graph holds.
 
 Memory: ``minigrad.benchmark.peak_bytes`` (``tracemalloc``: the peak of live allocations during one warmed-up
 step, above the state before it), as ``benchmarks.networks`` measures minigrad. Times: ``benchmark.compare``,
@@ -26,6 +29,8 @@ if __name__ == "__main__":  # one thread, set before NumPy loads its BLAS (see t
     pin(1)
 
 import argparse
+import gc
+import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
@@ -34,7 +39,7 @@ import minigrad as mg
 from minigrad import benchmark, nn
 
 
-def build(layers: int, width: int, batch: int, segments: int, train: bool) -> dict[str, Callable]:
+def build(layers: int, width: int, batch: int, segments: int, train: bool, keep: bool = False) -> dict[str, Callable]:
     """{"unchecked": step, "checkpointed": step} for a ``layers``-deep tanh MLP; each step returns the gradients."""
     previous = mg.get_default_dtype()
     mg.set_default_dtype(np.float32)
@@ -48,8 +53,9 @@ def build(layers: int, width: int, batch: int, segments: int, train: bool) -> di
 
     def step(forward: Callable) -> Callable:
         def run() -> list:
-            net.zero_grad()
-            x.grad = None
+            if not keep:
+                net.zero_grad()
+                x.grad = None
             forward(x).sum().backward()
             return [x.grad] + ([p.grad for p in net.parameters()] if train else [])
 
@@ -69,13 +75,35 @@ def check(steps: dict[str, Callable]) -> None:
             raise AssertionError(f"gradient {i} differs: largest difference {np.max(np.abs(a - b)):.3g}")
 
 
+def _kept_peak(step: Callable) -> int:
+    """Peak bytes of a step whose gradients stay allocated: ``tracemalloc`` traces one step first, so that the
+    ``.grad`` arrays in place (which each step replaces by new ones) were allocated under its view; otherwise
+    freeing an old one would not count and every new one would look like growth."""
+    gc.collect()
+    tracemalloc.start()
+    try:
+        step()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        step()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
 def measure(layers: int, width: int, batch: int, segments: int, rounds: int, quick: bool) -> list[dict]:
     records = []
-    for workload, train in (("train", True), ("activations", False)):
-        steps = build(layers, width, batch, segments, train)
-        check(steps)
+    for workload, train, keep in (
+        ("train", True, False),
+        ("activations", False, False),
+        ("train, .grad kept", True, True),
+    ):
+        steps = build(layers, width, batch, segments, train, keep)
+        if not keep:  # (kept gradients accumulate: the steps are the train workload's, checked there)
+            check(steps)
         times = benchmark.compare(steps, rounds, sample_s=0.002 if quick else 0.05)
-        peaks = {name: benchmark.peak_bytes(step) for name, step in steps.items() if step() is not None}
+        peak_of = _kept_peak if keep else benchmark.peak_bytes
+        peaks = {name: peak_of(step) for name, step in steps.items() if step() is not None}
         reference = next(iter(steps))
         for name in steps:
             records.append({"workload": workload, "step": name, "median_s": times[name].median_s,
@@ -85,11 +113,11 @@ def measure(layers: int, width: int, batch: int, segments: int, rounds: int, qui
 
 
 def table(records: list[dict]) -> str:
-    head = f"{'workload':<12} {'step':<26} {'time/step':>10} {'time ratio':>10} {'peak':>11} {'peak ratio':>10}"
+    head = f"{'workload':<18} {'step':<26} {'time/step':>10} {'time ratio':>10} {'peak':>11} {'peak ratio':>10}"
     lines = [head, "-" * len(head)]
     for r in records:
         time, peak = benchmark.fmt_time(r["median_s"]), r["peak_bytes"] / 2**20
-        lines.append(f"{r['workload']:<12} {r['step']:<26} {time:>10} {r['time_ratio']:>9.2f}x {peak:>7.2f} MiB "
+        lines.append(f"{r['workload']:<18} {r['step']:<26} {time:>10} {r['time_ratio']:>9.2f}x {peak:>7.2f} MiB "
                      f"{r['mem_ratio']:>9.2f}x")  # fmt: skip
     return "\n".join(lines)
 

@@ -133,7 +133,8 @@ class _IntoGrad(dict):
     def __setitem__(self, leaf: Tensor, grad: Any) -> None:
         with _accumulating:  # NumPy lets other threads run during a large addition: one .grad update at a time
             # (the slot itself: the engine made grad of the leaf's shape and dtype, which .grad = checks for users)
-            leaf._grad = grad if leaf._grad is None else leaf._grad + grad
+            total = grad if leaf._grad is None else leaf._grad + grad
+            leaf._grad = total if isinstance(total, (np.ndarray, Tensor)) else np.asarray(total)  # (0-d + 0-d)
 
 
 def backward_pass(root: Tensor, g: Any, retain_graph: bool, create_graph: bool, inputs: Any) -> dict:
@@ -157,6 +158,7 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any, found: Any = No
     owned: set = set()  # nodes whose gradient array this walk made by an addition: safe to add into
     handed: set = set()  # ids of the arrays returned, so that no two results share memory
     found = {} if found is None else found
+    into_grad = type(found) is _IntoGrad  # backward(): the leaves' gradients go into .grad as they come
     heap = [(-root._id, root)]
     push, primitives = heappush, PRIMITIVES  # (locals: the loop below reads them once per node)
     while heap:
@@ -202,7 +204,11 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any, found: Any = No
                         pg = fit(pg, parent)
                 if check:
                     check_backward(node, i, g, pg)
-                if n_parents == 1 and not heap:
+                if into_grad and parent._op is None and not (hooked[0] and has_hooks(parent)):
+                    # a leaf (no hook to see its whole gradient): each part goes into .grad now, so that the
+                    # walk does not hold the parameters' gradients until it reaches them, last (lowest ids)
+                    found[parent] = _own(pg, False, handed)
+                elif n_parents == 1 and not heap:
                     # The only parent, and no other node is waiting (so none holds a gradient): every
                     # consumer of the parent that the walk can reach has a larger id, so it would be
                     # waiting. The parent's gradient is complete: go straight on to it.

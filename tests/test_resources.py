@@ -155,3 +155,35 @@ def test_lookups_without_training_leak_nothing():
     finally:
         tracemalloc.stop()
     assert kept < SLACK, f"{kept} bytes allocated after 500 lookups are still alive after 5,000"
+
+
+def test_backward_adds_each_leaf_gradient_into_grad_as_it_comes():
+    """The weights' gradients are not all held until the walk ends (they are reached last, lowest ids): each
+    goes into .grad as soon as it is made, so with .grad kept a step's peak is its graph plus one gradient."""
+    rng = np.random.default_rng(0)
+    weights = [mg.tensor(rng.standard_normal((256, 256)) * 0.06, requires_grad=True) for _ in range(12)]
+    x = mg.tensor(rng.standard_normal((16, 256)))
+
+    def step(seen=None):
+        h = x
+        for k, w in enumerate(weights):
+            h = mg.tanh(h @ w)
+            if seen is not None and k == 0:  # when the first layer's gradient arrives, the last weight's is in
+                h.register_hook(lambda g: seen.append(weights[-1].grad is not None) or g)
+        h.sum().backward()
+
+    seen: list = []
+    step(seen)
+    assert seen == [True]
+    gc.collect()
+    tracemalloc.start()
+    try:
+        step()  # .grad replaced under tracemalloc's view
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        step()
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    one_gradient, activations = 256 * 256 * 8, 12 * 16 * 256 * 8
+    assert peak < activations + 4 * one_gradient, f"peak {peak} bytes: the walk holds the weights' gradients"
