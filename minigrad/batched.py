@@ -167,10 +167,21 @@ def any_batched(args: tuple, kwargs: dict) -> bool:
     return bool(innermost(args) or (kwargs and innermost(tuple(kwargs.values()))))
 
 
-def constant_like(x: Batched, make: Any) -> Batched:
-    """A constant batched as ``x`` is, whose plain values are ``make(shape)`` for the shape of ``plain(x)``: a
-    random draw made this way differs between the examples, as in a Python loop over them."""
-    t = constant(make(plain(x).shape))
-    for level in levels_of(x):
+def drawn_per_example(shape: tuple, draw: Any) -> Batched:
+    """A constant of one example's ``shape`` that differs between the examples of every vmap running now:
+    ``draw(full_shape)`` for the batch sizes then ``shape``, as a Python loop over the examples would draw."""
+    levels = sorted(active)
+    t = constant(draw(tuple(active[level] for level in levels) + tuple(shape)))
+    for level in levels:
+        t = wrap(t, level)
+    return t
+
+
+def zeros_batched_as(like: Batched, shape: tuple, dtype: Any) -> Batched:
+    """Zeros of one example's ``shape``, batched at the levels of ``like``: the gradient of an input that an
+    output batched so does not depend on (a plain zero would not carry the batch axes)."""
+    sizes = tuple(active[level] for level in levels_of(like))
+    t = constant(np.zeros((*sizes, *shape), dtype=dtype))
+    for level in levels_of(like):
         t = wrap(t, level)
     return t

@@ -38,13 +38,14 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = F
 
 
 def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    data = t._data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(np.zeros_like(data, dtype=dtype), requires_grad=requires_grad)
+    # (a Tensor's shape and dtype, not its values: a vmap example has them too)
+    shape, like = (t.shape, t.dtype) if isinstance(t, Tensor) else (np.shape(t), np.asarray(t).dtype)
+    return Tensor(np.zeros(shape, dtype=dtype or like), requires_grad=requires_grad)
 
 
 def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    data = t._data if isinstance(t, Tensor) else np.asarray(t)
-    return Tensor(np.ones_like(data, dtype=dtype), requires_grad=requires_grad)
+    shape, like = (t.shape, t.dtype) if isinstance(t, Tensor) else (np.shape(t), np.asarray(t).dtype)
+    return Tensor(np.ones(shape, dtype=dtype or like), requires_grad=requires_grad)
 
 
 def arange(*args: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:

@@ -113,22 +113,23 @@ def backward(root: Tensor, gradient: Any = None, retain_graph: bool = False, cre
     ``leaf.grad`` is a Tensor carrying that graph, as in PyTorch: ``leaf.grad.sum().backward()`` then
     adds the second derivative into ``leaf.grad`` (clear it first with ``leaf.grad = None``). The
     graph is kept, as if ``retain_graph=True``.
+
+    Each leaf's gradient is added into ``leaf.grad`` as the walk makes it (part by part for a leaf used
+    several times), so a backward pass that raises midway (a freed graph, ``detect_anomaly``) leaves the parts
+    already added, as PyTorch does.
     """
     g = _seed(root, gradient, create_graph)
     if not create_graph:  # each leaf's gradient goes into .grad as soon as it is complete (see _IntoGrad)
         _walk(root, g, retain_graph, None, _IntoGrad())
         return
-    grads = backward_pass(root, g, True, True, None)
     into = _IntoGrad()
-    for leaf, grad in grads.items():
+    for leaf, grad in backward_pass(root, g, True, True, None).items():
         into[leaf] = grad
 
 
 class _IntoGrad(dict):
-    """Where backward's walk puts each leaf's gradient: added into ``leaf.grad`` at once, rather than held until
-    the walk ends, so that the peak memory of a backward pass holds one new gradient at a time, not all of
-    them (the weight gradients of a deep network are as large as its activations), as PyTorch's
-    AccumulateGrad does."""
+    """Where backward's walk puts each leaf's gradient: into ``leaf.grad`` at once, not held until the walk ends
+    (a deep network's weight gradients are as large as its activations), as PyTorch's AccumulateGrad does."""
 
     def __setitem__(self, leaf: Tensor, grad: Any) -> None:
         with _accumulating:  # NumPy lets other threads run during a large addition: one .grad update at a time

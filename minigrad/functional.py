@@ -147,9 +147,7 @@ def vjp(f: Callable, *primals: Any) -> tuple:
             raise ValueError(f"vjp: the cotangent has shape {shape} but {name_of(f)} returned shape {out.shape}")
         deep = nest or nested([cotangent])  # a cotangent that requires grad makes the result differentiable
         if batching and hasattr(cotangent, "_level"):  # vmap over cotangents: the backward's rules run batched
-            with enable_grad():
-                grads = _pull(out, _cotangent(cotangent, out, True), sources, True)
-            return tuple(g if deep else g.detach() for g in grads)
+            return vmap_transforms.pull_batched(out, _cotangent(cotangent, out, True), sources, deep)
         with enable_grad():
             grads = _pull(out, _cotangent(cotangent, out, deep), sources, deep)
         return tuple(finish(g, deep) for g in grads)

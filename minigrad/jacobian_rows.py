@@ -3,8 +3,8 @@ batch of every basis cotangent e₀, e₁, … at once, instead of one pass per 
 
 Each rule of the backward pass then runs once on the whole batch of cotangents (see
 ``minigrad.vmap_dispatch``), which is 1.4 to 4.4 times faster than the loop of passes from 8 rows up
-(``FEWEST_ROWS``). A graph with a custom ``mg.Function`` keeps the loop: its backward is the user's, written
-for one cotangent.
+(``FEWEST_ROWS``). A graph with a custom ``mg.Function`` (or an ``mg.checkpoint``, which may hide one) keeps
+the loop: its backward is the user's, written for one cotangent.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _has_custom_function(root: Tensor) -> bool:
         if id(t) in seen or not t._parents:
             continue
         seen.add(id(t))
-        if t._op == "function":
+        if t._op in ("function", "checkpoint"):  # (a checkpoint's function may hold a custom Function)
             return True
         stack.extend(p for p in t._parents if p is not None)
     return False

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import composites, linalg, ops, products, shape_ops  # noqa: F401  (their primitives are defined on import)
+from .batched import comparison
 from .recording import unrecorded
 from .registry import PRIMITIVES, generation
 from .tensor import Tensor
@@ -21,6 +22,10 @@ def _plain(fn: Any) -> Any:
     """A NumPy function applied to the values: for results that carry no gradient (comparisons)."""
 
     def call(*args: Any, **kwargs: Any) -> Any:
+        if fn in _COMPARED and len(args) == 2 and any(hasattr(a, "_level") for a in args):  # inside mg.vmap
+            a, b = args
+            name = _COMPARED[fn]
+            return comparison[0](name, a, b) if hasattr(a, "_level") else comparison[0](_REFLECTED[name], b, a)
         values = tuple(a._data if isinstance(a, Tensor) else a for a in args)
         out = fn(*values, **kwargs)
         if isinstance(out, np.generic):
@@ -31,6 +36,11 @@ def _plain(fn: Any) -> Any:
 
     return call
 
+
+# comparisons of a vmap's batched tensor (``array > x`` reaches NumPy's ufunc) go to ``minigrad.vmap_dispatch``
+_COMPARED = {np.greater: "gt", np.greater_equal: "ge", np.less: "lt", np.less_equal: "le", np.equal: "eq",
+             np.not_equal: "ne"}  # fmt: skip
+_REFLECTED = {"gt": "lt", "ge": "le", "lt": "gt", "le": "ge", "eq": "eq", "ne": "ne"}
 
 # NumPy functions that are not primitives of their own: composites, and functions of the values only
 _COMPOSITES = {

@@ -67,12 +67,13 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
         Where the batch axis goes in each output (one entry per output of a tuple output); None for an output
         that does not depend on the batch.
 
+    Keyword arguments are passed to ``f`` as they are, not batched (as ``torch.func.vmap`` does).
     A batched argument's examples are seen by ``f`` one at a time, with their own shape; ``f`` may use
     any minigrad function on them but may not read their values into Python (``VmapError``).
     """
     name = name_of(f)
 
-    def vmapped(*args: Any) -> Any:
+    def vmapped(*args: Any, **kwargs: Any) -> Any:
         level = next(_levels)
         axes = _axes(name, in_axes, len(args), "in_axes")
         size, sized = None, None
@@ -102,7 +103,7 @@ def vmap(f: Callable, in_axes: Any = 0, out_axes: Any = 0) -> Callable:
                 arg if axis is None else map_leaves(arg, lambda p, leaf, a=axis: _batched(leaf, a, level))
                 for arg, axis in zip(args, axes)
             ]
-            out = f(*call)
+            out = f(*call, **kwargs)
             single = not isinstance(out, tuple)
             outs = (out,) if single else out
             result = tuple(

@@ -125,17 +125,27 @@ def _basic(index: Any) -> bool:
     parts = index if isinstance(index, tuple) else (index,)
     if innermost(parts):
         return False
-    advanced = [i for i, p in enumerate(parts) if not (p is None or p is Ellipsis or isinstance(p, (slice, int)))]
+    arrays = [i for i, p in enumerate(parts) if not (p is None or p is Ellipsis or isinstance(p, (slice, int)))]
+    # beside an array, NumPy takes an int for an advanced index too (x[0, :, [1, 2]] moves the pair to the front)
+    advanced = [i for i, p in enumerate(parts) if i in arrays or arrays and isinstance(p, (int, np.integer))]
     return not advanced or advanced == list(range(advanced[0], advanced[-1] + 1))
+
+
+def _flagged(flag: Any) -> bool:
+    """Whether an argument's batched flag (a list of them for a tuple argument) says some part is batched."""
+    return any(flag) if isinstance(flag, list) else bool(flag)
 
 
 @rule_of("getitem")
 def _getitem(forward: Any, size: int, values: list, batched: list) -> Any:
     x, index = values
-    if batched[0] and _basic(index):
+    if batched[0] and not _flagged(batched[1]) and _basic(index):
         return getitem(x, (slice(None), *(index if isinstance(index, tuple) else (index,))))
     if not batched[0] and batched[1] is True:  # a table indexed by a batched integer array: the rows, batch first
         return getitem(x, index)
+    if batched[0] and batched[1] is True and np.issubdtype(index.dtype, np.integer):  # each example its own rows
+        rows = np.arange(size).reshape(size, *(1,) * (index.ndim - 1))
+        return getitem(x, (rows, index))
     return loop_rule(forward, size, values, batched)
 
 
@@ -169,10 +179,12 @@ def _matmul(forward: Any, size: int, values: list, batched: list) -> Any:
         out = multiply(a2, b2)
     else:
         out = matmul(a2, b2)
+    if na == 1 and nb == 1:  # a row times a column: (…, 1, 1) -> one number per example
+        return reshape(out, out.shape[:-2])
     if nb == 1:
-        out = reshape(out, out.shape[:-1])
+        return reshape(out, out.shape[:-1])
     if na == 1:
-        out = reshape(out, (*out.shape[:-2], out.shape[-1]))
+        return reshape(out, (*out.shape[:-2], out.shape[-1]))
     return out
 
 
@@ -219,7 +231,7 @@ def _linear_rows(forward: Any, size: int, values: list, batched: list) -> Any:
 @rule_of("scatter_add")
 def _scatter_add(forward: Any, size: int, values: list, batched: list) -> Any:
     g, index, shape = values
-    if batched[0] and not batched[1] and _basic(index):
+    if batched[0] and not _flagged(batched[1]) and _basic(index):
         return forward(g, (slice(None), *(index if isinstance(index, tuple) else (index,))), (size, *shape))
     return loop_rule(forward, size, values, batched)
 

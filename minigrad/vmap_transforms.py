@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .batched import active, levels_of, plain, wrap
+from .batched import active, levels_of, plain, wrap, zeros_batched_as
 from .engine import backward_pass
 from .forward_mode import Linearized
 from .grad_mode import enable_grad
@@ -94,6 +94,16 @@ def _pull(out: Tensor, seed: Any, inputs: list, nest: bool) -> list:
     return grads
 
 
+def pull_batched(out: Tensor, cotangent: Any, inputs: list, keep_graph: bool) -> tuple:
+    """The vjp of an unbatched ``out`` for a batch of cotangents: one backward pass whose rules run batched. An
+    input that ``out`` does not depend on gets zeros batched as the cotangent is."""
+    with enable_grad():
+        found = backward_pass(out, cotangent, True, True, inputs) if out._rg else {}
+    grads = [found.get(x) for x in inputs]
+    grads = [zeros_batched_as(cotangent, x.shape, x.dtype) if g is None else g for g, x in zip(grads, inputs)]
+    return tuple(g if keep_graph else g.detach() for g in grads)
+
+
 def plain_array(x: Any) -> Any:
     return x._data if isinstance(x, Tensor) else x
 
@@ -128,9 +138,7 @@ def vjp(f: Callable, primals: tuple) -> tuple:
                 "by another; vmap the primals too (in_axes=None) or call mg.vjp outside the inner vmap"
             )
         if extra:  # one primal for a batch of cotangents: the rules of the backward pass run batched
-            with enable_grad():
-                grads = _pull(out, cotangent, inputs, True)
-            return tuple(g if nest else g.detach() for g in grads)
+            return pull_batched(out, cotangent, inputs, nest)
         deep = nest or is_traced(plain(cotangent))
         with enable_grad():
             seed = lift(cotangent, levels)

@@ -363,3 +363,64 @@ def test_jacobian_rows_from_one_batched_backward_pass_match_numerical_difference
     inner = mg.jacobian(lambda x: mg.tanh(W @ x + b))
     JJ = mg.jacobian(lambda x: inner(x).sum(axis=1))(x)
     np.testing.assert_allclose(JJ.data, _numerical_jacobian(lambda x: inner(x).sum(axis=1), x), rtol=1e-6, atol=1e-8)
+
+
+def test_indexing_with_an_int_beside_an_array_and_with_a_batched_index():
+    rng = np.random.default_rng(7)
+    xs, i3 = rng.standard_normal((4, 2, 3, 4)), np.array([1, 3, 3])
+    for f in (lambda x: x[0, :, i3], lambda x: x[i3 % 2, :, 0], lambda x: x[:, 1, i3 % 3]):
+        close(mg.vmap(f)(xs).data, np.stack([f(mg.tensor(x)).data for x in xs]))
+    # (the same index through mg.jacobian, whose rows run batched)
+    M, x = rng.standard_normal((8, 8)), rng.standard_normal((2, 1, 10))
+    idx = np.array([0, 1, 2, 3, 4, 5, 6, 9])
+    expected = np.zeros((8, 1, 2, 1, 10))  # t[0, :, idx] is (8, 1): NumPy puts the advanced axis first
+    expected[:, 0, 0, 0, idx] = M
+    close(mg.jacobian(lambda t: mg.tensor(M) @ t[0, :, idx])(mg.tensor(x)).data, expected)
+    # each example its own integer index, and the per-example gradients of a table
+    X, ids, many = rng.standard_normal((4, 6, 3)), np.array([0, 2, 2, 5]), rng.integers(0, 6, (4, 2, 5))
+    close(mg.vmap(lambda x, i: x[i])(X, ids).data, X[np.arange(4), ids])
+    close(mg.vmap(lambda x, i: x[i])(X, many).data, np.stack([X[k][many[k]] for k in range(4)]))
+    W = X[0]
+    per = mg.vmap(mg.grad(lambda W, i: (W[i] ** 2).sum()), in_axes=(None, 0))(W, ids)
+    close(per.data, np.stack([mg.grad(lambda W, i: (W[i] ** 2).sum())(W, i).data for i in ids]))
+
+
+def test_vectors_comparisons_keywords_and_unused_primals():
+    rng = np.random.default_rng(8)
+    xs, w = rng.standard_normal((4, 3)), rng.standard_normal(3)
+    for axes, a, b in (((0, None), xs, w), ((0, 0), xs, xs[::-1]), ((None, 0), w, xs)):
+        want = [(a if axes[0] is None else a[k]) @ (b if axes[1] is None else b[k]) for k in range(4)]
+        close(mg.vmap(lambda x, v: x @ v, in_axes=axes)(a, b).data, want)  # a number per example
+    for f in (lambda x: mg.where(w > x, x, 0.0), lambda x: mg.where(np.less_equal(w, x), x, 1.0)):
+        close(mg.vmap(f)(xs).data, np.stack([f(mg.tensor(x)).data for x in xs]))  # an array left of the tensor
+    close(mg.vmap(lambda x, scale=1.0: x * scale)(xs, scale=2.0).data, 2 * xs)  # keywords are not batched
+    close(mg.vmap(lambda x: x + mg.zeros_like(x))(xs).data, xs)
+    targets = np.array([0, 2, 1])
+    nll = lambda x: F.nll_loss(mg.log_softmax(x.reshape(3, 1) * x, axis=-1), targets)  # noqa: E731
+    close(mg.vmap(nll)(xs).data, [nll(mg.tensor(x)).item() for x in xs])
+    _, pull = mg.vjp(lambda a, b: mg.tanh(a), mg.tensor(w), mg.tensor(np.ones(2)))
+    ga, gb = mg.vmap(pull)(np.eye(3))
+    close(ga.data, np.diag(1 - np.tanh(w) ** 2))
+    assert gb.shape == (3, 2) and not gb.data.any()  # the unused primal: zeros, one row per cotangent
+    # dropout of an operand shared by the examples still draws a mask per example; a seed draws one mask
+    out = mg.vmap(lambda x, v: x * F.dropout(v, 0.5), in_axes=(0, None))(np.ones((4, 200)), np.ones(200))
+    assert len({tuple(row) for row in out.data}) == 4
+    seeded = mg.vmap(lambda x: F.dropout(x, 0.5, rng=0))(np.ones((4, 200)))
+    close(seeded.data, np.stack([F.dropout(mg.tensor(np.ones(200)), 0.5, rng=0).data] * 4))
+
+
+def test_a_jacobian_through_a_checkpointed_custom_function_keeps_the_loop():
+    class ArrayCube(mg.Function):  # its backward reads g as an array: it cannot run batched
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x**3
+
+        @staticmethod
+        def backward(ctx, g):
+            (x,) = ctx.saved
+            return 3 * x**2 * np.asarray(g)
+
+    x = np.linspace(-1.0, 1.0, 9)
+    J = mg.jacobian(lambda t: mg.checkpoint(lambda s: ArrayCube.apply(s), t))(mg.tensor(x))
+    close(J.data, np.diag(3 * x**2))

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ..batched import constant_like
+from ..batched import active, drawn_per_example
 from ..elementwise import relu, sigmoid, tanh
 from ..ops import log_softmax, softmax
 from ..tensor import Tensor, as_tensor
@@ -90,10 +90,11 @@ def dropout(x: Any, p: float = 0.5, training: bool = True, rng: Any = None) -> T
     if not training or p == 0.0:
         return x
     draw = np.random.default_rng(rng)
-    if hasattr(x, "_level"):  # inside mg.vmap: each example its own mask, as a loop over them would draw
-        return x * constant_like(x, lambda shape: ((draw.random(shape) >= p) / (1.0 - p)).astype(x.dtype))
-    keep = draw.random(x._data.shape) >= p
-    return x * (keep / (1.0 - p)).astype(x._data.dtype)
+    if active and not isinstance(rng, (int, np.integer)):  # inside mg.vmap: each example its own mask, as a
+        # loop over them would draw (a seed draws the same mask at every call of a loop: it is shared)
+        return x * drawn_per_example(x.shape, lambda shape: ((draw.random(shape) >= p) / (1.0 - p)).astype(x.dtype))
+    keep = draw.random(x.shape) >= p
+    return x * (keep / (1.0 - p)).astype(x.dtype)
 
 
 def margin_ranking_loss(x1: Any, x2: Any, target: Any = 1.0, margin: float = 0.0, reduction: str = "mean") -> Tensor:

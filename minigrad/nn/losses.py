@@ -165,7 +165,7 @@ def nll_loss(input: Any, target: Any, weight: Any = None, ignore_index: int = -1
     """
     reduction = _reduction("nll_loss", reduction)
     x = as_tensor(input)
-    data = x._data
+    data = x  # (for its shape and dtype, which a vmap example has too)
     t = np.asarray(target._data if isinstance(target, Tensor) else target)
     expected = data.shape[:1] + data.shape[2:] if data.ndim >= 2 else ()
     if data.ndim == 0 or t.shape != expected:
