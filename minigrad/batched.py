@@ -123,11 +123,6 @@ def wrap(value: Any, level: int) -> Batched:
     return t
 
 
-def level_of(x: Any) -> int:
-    """The level of ``x`` if it is batched, else 0."""
-    return x._level if type(x) is Batched else 0
-
-
 def innermost(values: Any) -> int:
     """The largest level among ``values`` and the members of the lists and tuples among them (0: none)."""
     level = 0
@@ -160,11 +155,6 @@ def plain(x: Any) -> Any:
     while type(x) is Batched:
         x = x._value
     return x
-
-
-def any_batched(args: tuple, kwargs: dict) -> bool:
-    """Whether an argument (or a member of a list or tuple argument) is batched."""
-    return bool(innermost(args) or (kwargs and innermost(tuple(kwargs.values()))))
 
 
 def drawn_per_example(shape: tuple, draw: Any) -> Batched:
