@@ -18,12 +18,12 @@ raises ``VmapError`` rather than reading the first example.
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import numpy as np
 
 from .tensor import Tensor, constant, creation_ids, new_tensor
+from .user_code import user_line
 
 # the levels of the vmap calls running now, outermost first, and the batch size of each
 active: dict[int, int] = {}
@@ -35,13 +35,8 @@ class VmapError(RuntimeError):
 
 
 def _place() -> str:
-    """The user's line that got here (the first frame outside minigrad)."""
-    frame = sys._getframe(2)
-    inner = None
-    while frame is not None and "/minigrad/" in frame.f_code.co_filename.replace("\\", "/"):
-        inner = inner or f"{frame.f_code.co_name} ({frame.f_code.co_filename.rsplit('/', 1)[-1]})"
-        frame = frame.f_back
-    where = "unknown place" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    """The user's line that got here, and the minigrad function it called."""
+    where, inner = user_line(3)
     return where if inner is None else f"{where}, in minigrad's {inner}"
 
 

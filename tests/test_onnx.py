@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_fuzz import BINARY, UNARY, Softplus, programs, values_of
+from test_fuzz import _ops as fuzz_ops
 
 import minigrad as mg
 from minigrad import nn
@@ -247,16 +248,8 @@ def test_random_programs(program, dtype):
     check(outputs_of(steps), tuple(x.astype(dtype) for x in inputs), tol=TOL[np.dtype(dtype)])
 
 
-def _ops(proto_or_graph_outputs):
-    seen, stack, ops = set(), list(proto_or_graph_outputs), set()
-    while stack:
-        t = stack.pop()
-        if id(t) in seen or not t._parents:
-            continue
-        seen.add(id(t))
-        ops.add(t._op)
-        stack.extend(p for p in t._parents if p is not None)
-    return ops
+def _ops(outputs):
+    return set().union(*(fuzz_ops(o) for o in outputs))
 
 
 def test_the_programs_and_the_gradients_below_reach_every_exportable_primitive():

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +33,7 @@ from ..forget import forget_at
 from ..nn import functional as F
 from ..recording import CompileError, unrecorded
 from ..tensor import Tensor, as_tensor, creation_ids
+from ..user_code import user_line
 
 
 class Recorder:
@@ -59,10 +59,7 @@ class Recorder:
 
 
 def _where_in_user_code() -> str:
-    frame = sys._getframe(2)
-    while frame is not None and "/minigrad/" in frame.f_code.co_filename.replace("\\", "/"):
-        frame = frame.f_back
-    return "unknown place" if frame is None else f"{frame.f_code.co_filename}:{frame.f_lineno}"
+    return user_line(3)[0]
 
 
 def _refuse(what: str) -> Any:
