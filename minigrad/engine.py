@@ -208,7 +208,7 @@ def _walk(root: Tensor, g: Any, retain_graph: bool, inputs: Any, found: Any = No
                 if into_grad and parent._op is None and not (hooked[0] and has_hooks(parent)):
                     # a leaf (no hook to see its whole gradient): each part goes into .grad now, so that the
                     # walk does not hold the parameters' gradients until it reaches them, last (lowest ids)
-                    found[parent] = _own(pg, False, handed)
+                    found[parent] = pg if parent._grad is not None else _own(pg, False, handed)  # (a sum: new)
                 elif n_parents == 1 and not heap:
                     # The only parent, and no other node is waiting (so none holds a gradient): every
                     # consumer of the parent that the walk can reach has a larger id, so it would be
